@@ -1,0 +1,396 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// Overflow says what Publish does when a subscriber's queue is full.
+type Overflow int
+
+const (
+	// Block waits for room, until the publish context ends or the bus
+	// closes. No event is lost, but a subscriber that never drains its queue
+	// eventually holds up publishers.
+	Block Overflow = iota
+	// DropOldest discards the oldest queued event to make room.
+	DropOldest
+	// DropNewest discards the event being published.
+	DropNewest
+)
+
+func (o Overflow) String() string {
+	switch o {
+	case Block:
+		return "block"
+	case DropOldest:
+		return "drop_oldest"
+	case DropNewest:
+		return "drop_newest"
+	}
+	return fmt.Sprintf("Overflow(%d)", int(o))
+}
+
+// DefaultQueueSize is the per-subscriber queue length when
+// MemoryConfig.QueueSize is zero.
+const DefaultQueueSize = 1024
+
+// MemoryConfig configures a MemoryBus. The zero value is ready to use: a
+// 1024-event queue per subscriber, Block on overflow, no logging.
+type MemoryConfig struct {
+	QueueSize int          // events queued per subscriber; <= 0 means DefaultQueueSize
+	Overflow  Overflow     // what to do when a subscriber's queue is full
+	Logger    *slog.Logger // handler errors and panics; nil discards
+}
+
+// Stats are a MemoryBus's counters since it was created, summed over every
+// subscription it ever had.
+type Stats struct {
+	Published   uint64 // events accepted by Publish
+	Delivered   uint64 // handler calls that returned nil
+	Failed      uint64 // handler calls that returned an error
+	Panics      uint64 // handler calls that panicked (recovered)
+	Dropped     uint64 // events discarded by DropOldest or DropNewest
+	Discarded   uint64 // events still queued when their subscription or the bus closed
+	Subscribers int    // live subscriptions
+	Queued      int    // events waiting in queues now
+}
+
+// MemoryBus is the in-process Bus. Each subscription has its own bounded
+// queue and worker goroutine, so a slow handler delays only its own
+// subscription (up to the overflow policy) and handlers see events in
+// publish order. See the package documentation for the full contract.
+type MemoryBus struct {
+	queueSize int
+	overflow  Overflow
+	log       *slog.Logger
+
+	closing   chan struct{} // closed when Shutdown or Close starts: blocked publishers give up
+	closeOnce sync.Once
+	drain     chan struct{} // closed by Shutdown: workers empty their queues, then end
+	drainOnce sync.Once
+
+	mu      sync.RWMutex
+	closed  bool       // guarded by mu; Publish holds the read lock while it enqueues
+	subs    []*memSub  // guarded by mu; replaced, never mutated, so Publish can range it
+	retired subCounter // guarded by mu; counters of ended subscriptions
+
+	published atomic.Uint64
+	workers   sync.WaitGroup
+}
+
+var _ Bus = (*MemoryBus)(nil)
+
+// NewMemoryBus returns a running in-memory bus.
+func NewMemoryBus(cfg MemoryConfig) *MemoryBus {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &MemoryBus{
+		queueSize: cfg.QueueSize,
+		overflow:  cfg.Overflow,
+		log:       log,
+		closing:   make(chan struct{}),
+		drain:     make(chan struct{}),
+	}
+}
+
+// Publish queues e for every subscription whose filter matches it. With the
+// Block policy it waits for room in full queues until ctx ends (returning
+// ctx.Err()) or the bus closes (ErrClosed); subscriptions earlier in the
+// fan-out may already have the event then. Publish does not allocate.
+func (b *MemoryBus) Publish(ctx context.Context, e Event) error {
+	if err := checkPublishable(e); err != nil {
+		return err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.published.Add(1)
+	for _, s := range b.subs {
+		if !s.filter.Match(e) {
+			continue
+		}
+		if err := b.enqueue(ctx, s, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *MemoryBus) enqueue(ctx context.Context, s *memSub, e Event) error {
+	switch b.overflow {
+	case DropNewest:
+		select {
+		case s.queue <- e:
+		default:
+			s.counts.dropped.Add(1)
+		}
+		return nil
+	case DropOldest:
+		for {
+			select {
+			case s.queue <- e:
+				return nil
+			default:
+			}
+			select {
+			case <-s.queue:
+				s.counts.dropped.Add(1)
+			default: // the worker took one meanwhile: try again
+			}
+		}
+	default:
+		select {
+		case s.queue <- e:
+			return nil
+		default:
+		}
+		select {
+		case s.queue <- e:
+			return nil
+		case <-s.ctx.Done(): // the subscription ended: the event is not for it any more
+			return nil
+		case <-b.closing:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Subscribe starts a worker that hands matching events to h in publish
+// order. The subscription ends when it is closed, when ctx ends or when the
+// bus closes; h's ctx ends then too.
+func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, h Handler) (Subscription, error) {
+	if h == nil {
+		return nil, fmt.Errorf("events: subscribe: nil handler")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, ErrClosed
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &memSub{
+		bus:     b,
+		filter:  Filter{Types: append([]Type(nil), f.Types...), Workspace: f.Workspace},
+		handler: h,
+		queue:   make(chan Event, b.queueSize),
+		ctx:     sctx,
+		cancel:  cancel,
+	}
+	subs := make([]*memSub, len(b.subs), len(b.subs)+1)
+	copy(subs, b.subs)
+	b.subs = append(subs, s)
+	b.workers.Add(1)
+	go s.run()
+	return s, nil
+}
+
+// Shutdown stops intake and lets every subscription deliver what it has
+// queued, then ends the workers. If ctx ends first, it closes the bus at
+// once (cancelling handlers' contexts), waits for the workers to return and
+// returns ctx's error. Calling it again, or after Close, is harmless.
+func (b *MemoryBus) Shutdown(ctx context.Context) error {
+	b.stopIntake()
+	b.drainOnce.Do(func() { close(b.drain) })
+	done := make(chan struct{})
+	go func() {
+		b.workers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		b.cancelAll()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close stops the bus at once: queued events are discarded (and counted),
+// handlers' contexts are cancelled, and Close returns when every worker has
+// returned. It is idempotent and always returns nil.
+func (b *MemoryBus) Close() error {
+	b.stopIntake()
+	b.cancelAll()
+	b.workers.Wait()
+	return nil
+}
+
+// stopIntake makes Publish and Subscribe fail from now on. Closing the
+// channel first releases publishers blocked on full queues, so taking the
+// write lock cannot wait on a stuck subscriber.
+func (b *MemoryBus) stopIntake() {
+	b.closeOnce.Do(func() { close(b.closing) })
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+}
+
+func (b *MemoryBus) cancelAll() {
+	b.mu.RLock()
+	subs := b.subs
+	b.mu.RUnlock()
+	for _, s := range subs {
+		s.cancel()
+	}
+}
+
+// Stats returns the bus's counters. It is safe to call at any time,
+// including after Close.
+func (b *MemoryBus) Stats() Stats {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	st := Stats{Published: b.published.Load(), Subscribers: len(b.subs)}
+	b.retired.addTo(&st)
+	for _, s := range b.subs {
+		s.counts.addTo(&st)
+		st.Queued += len(s.queue)
+	}
+	return st
+}
+
+// remove takes an ended subscription off the bus and folds its counters
+// into the retired totals. Once it holds the write lock no publisher can be
+// mid-way through enqueueing to s, so what is left in the queue is final.
+func (b *MemoryBus) remove(s *memSub) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	i := -1
+	for j, t := range b.subs {
+		if t == s {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return
+	}
+	subs := make([]*memSub, 0, len(b.subs)-1)
+	subs = append(subs, b.subs[:i]...)
+	b.subs = append(subs, b.subs[i+1:]...)
+	s.counts.discarded.Add(uint64(len(s.queue)))
+	b.retired.add(&s.counts)
+}
+
+// subCounter holds one subscription's counters. It is padded so the
+// worker's increments do not share a cache line with fields publishers read.
+type subCounter struct {
+	_         [64]byte
+	delivered atomic.Uint64
+	failed    atomic.Uint64
+	panics    atomic.Uint64
+	dropped   atomic.Uint64
+	discarded atomic.Uint64
+	_         [64]byte
+}
+
+func (c *subCounter) add(o *subCounter) {
+	c.delivered.Add(o.delivered.Load())
+	c.failed.Add(o.failed.Load())
+	c.panics.Add(o.panics.Load())
+	c.dropped.Add(o.dropped.Load())
+	c.discarded.Add(o.discarded.Load())
+}
+
+func (c *subCounter) addTo(st *Stats) {
+	st.Delivered += c.delivered.Load()
+	st.Failed += c.failed.Load()
+	st.Panics += c.panics.Load()
+	st.Dropped += c.dropped.Load()
+	st.Discarded += c.discarded.Load()
+}
+
+type memSub struct {
+	bus     *MemoryBus
+	filter  Filter
+	handler Handler
+	queue   chan Event
+	ctx     context.Context // ends with the subscription; handed to the handler
+	cancel  context.CancelFunc
+	counts  subCounter
+}
+
+// Close ends the subscription. It does not wait for the worker, so a
+// handler may close its own subscription.
+func (s *memSub) Close() error {
+	s.cancel()
+	return nil
+}
+
+func (s *memSub) run() {
+	defer s.bus.workers.Done()
+	defer s.bus.remove(s)
+	defer s.cancel()
+	done, drain := s.ctx.Done(), s.bus.drain
+	draining := false
+	for {
+		// Fast path: while events are queued, take them with a plain
+		// non-blocking receive; the three-way select below costs several
+		// times more and is only needed to sleep. deliver checks done.
+		select {
+		case e := <-s.queue:
+			if !s.deliver(e) {
+				return
+			}
+			continue
+		default:
+		}
+		if draining {
+			return // intake has stopped, so an empty queue stays empty
+		}
+		select {
+		case e := <-s.queue:
+			if !s.deliver(e) {
+				return
+			}
+		case <-done:
+			return
+		case <-drain:
+			draining = true
+		}
+	}
+}
+
+// deliver calls the handler unless the subscription has ended, and reports
+// whether it did. The ended check makes Close strict: an event dequeued
+// after Close returned is never handed over.
+func (s *memSub) deliver(e Event) bool {
+	select {
+	case <-s.ctx.Done():
+		s.counts.discarded.Add(1)
+		return false
+	default:
+	}
+	s.call(e)
+	return true
+}
+
+// call runs the handler, counting its result; a panic is recovered so one
+// bad event cannot end the subscription.
+func (s *memSub) call(e Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.counts.panics.Add(1)
+			s.bus.log.Error("events: handler panicked", "type", e.Type, "id", e.ID, "panic", r)
+		}
+	}()
+	if err := s.handler(s.ctx, e); err != nil {
+		s.counts.failed.Add(1)
+		s.bus.log.Warn("events: handler failed", "type", e.Type, "id", e.ID, "err", err)
+		return
+	}
+	s.counts.delivered.Add(1)
+}

@@ -1,0 +1,14 @@
+module github.com/mockops/mockops
+
+go 1.26
+
+require (
+	github.com/google/go-cmp v0.7.0
+	github.com/tidwall/gjson v1.20.2
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.3.0 // indirect
+)
