@@ -1,0 +1,283 @@
+// Package yamlpos turns YAML documents into yaml.Node trees and collects
+// positioned diagnostics about them, in the style of go/scanner: an Error
+// is "file:line:col: message" and an ErrorList gathers every problem of a
+// document so that a user fixes them all in one pass.
+package yamlpos
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a position in a named source. Line and Col are 1-based; zero
+// means unknown.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// At returns the position of n in file.
+func At(file string, n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{File: file}
+	}
+	return Pos{File: file, Line: n.Line, Col: n.Column}
+}
+
+// String renders file:line:col, leaving out what is unknown.
+func (p Pos) String() string {
+	s := p.File
+	if p.Line > 0 {
+		if s != "" {
+			s += ":"
+		}
+		s += strconv.Itoa(p.Line)
+		if p.Col > 0 {
+			s += ":" + strconv.Itoa(p.Col)
+		}
+	}
+	if s == "" {
+		s = "-"
+	}
+	return s
+}
+
+// Error is one diagnostic.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// ErrorList is a list of diagnostics. The zero value is an empty list.
+type ErrorList []*Error
+
+// Add appends a diagnostic at pos.
+func (l *ErrorList) Add(pos Pos, format string, args ...any) {
+	*l = append(*l, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Len returns the number of diagnostics.
+func (l ErrorList) Len() int { return len(l) }
+
+// Sort orders the list by file, line and column, keeping the order of
+// diagnostics at the same position.
+func (l ErrorList) Sort() {
+	slices.SortStableFunc(l, func(a, b *Error) int {
+		if c := strings.Compare(a.Pos.File, b.Pos.File); c != 0 {
+			return c
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+}
+
+// Error renders every diagnostic, one per line.
+func (l ErrorList) Error() string {
+	switch len(l) {
+	case 0:
+		return "no errors"
+	case 1:
+		return l[0].Error()
+	}
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Unwrap exposes the diagnostics to errors.Is and errors.As.
+func (l ErrorList) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}
+
+// Err returns the sorted list as an error, or nil when it is empty.
+func (l ErrorList) Err() error {
+	if len(l) == 0 {
+		return nil
+	}
+	l.Sort()
+	return l
+}
+
+// syntaxLine finds the line number in yaml.v3's error messages
+// ("yaml: line 3: mapping values are not allowed in this context").
+var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// Parse decodes one YAML document. A syntax error is returned as an
+// ErrorList holding one positioned Error (yaml.v3 reports lines but not
+// columns, so the column is 1). An empty document yields a nil node and no
+// error. Documents after the first are reported as an error.
+func Parse(file string, src []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, syntaxError(file, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		var l ErrorList
+		l.Add(At(file, &extra), "only one YAML document is allowed")
+		return nil, l.Err()
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+func syntaxError(file string, err error) error {
+	var l ErrorList
+	msg := err.Error()
+	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		l.Add(Pos{File: file, Line: line, Col: 1}, "yaml: %s", m[2])
+		return l.Err()
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	l.Add(Pos{File: file, Line: 1, Col: 1}, "%s", msg)
+	return l.Err()
+}
+
+// Field is one key/value pair of a mapping.
+type Field struct {
+	Key   string
+	KeyNd *yaml.Node
+	Value *yaml.Node
+}
+
+// Fields returns the pairs of mapping node n in document order. It reports
+// a node that is not a mapping, duplicate keys, and keys not in known (with
+// a "did you mean" suggestion); known == nil accepts every key. Merge keys
+// (<<) are reported as unsupported rather than silently ignored.
+func Fields(file string, n *yaml.Node, known []string, errs *ErrorList) []Field {
+	n = Resolve(n)
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		errs.Add(At(file, n), "expected a mapping, got %s", KindName(n))
+		return nil
+	}
+	out := make([]Field, 0, len(n.Content)/2)
+	seen := make(map[string]bool, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			errs.Add(At(file, k), "mapping keys must be strings")
+			continue
+		}
+		if k.Tag == "!!merge" {
+			errs.Add(At(file, k), "merge keys (<<) are not supported")
+			continue
+		}
+		if seen[k.Value] {
+			errs.Add(At(file, k), "duplicate key %q", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if known != nil && !slices.Contains(known, k.Value) {
+			errs.Add(At(file, k), "unknown key %q%s", k.Value, DidYouMean(k.Value, known))
+			continue
+		}
+		out = append(out, Field{Key: k.Value, KeyNd: k, Value: v})
+	}
+	return out
+}
+
+// Resolve follows aliases to the node they name.
+func Resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 32; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// KindName describes a node for messages: "a mapping", "a list", "a string", ...
+func KindName(n *yaml.Node) string {
+	n = Resolve(n)
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "a boolean"
+		case "!!int":
+			return "an integer"
+		case "!!float":
+			return "a number"
+		}
+		return "a string"
+	}
+	return "an alias"
+}
+
+// DidYouMean returns ` (did you mean "x"?)` for the candidate closest to
+// name, or "" when none is close enough to be a likely typo.
+func DidYouMean(name string, candidates []string) string {
+	best, bestDist := "", len(name)/3+2
+	for _, c := range candidates {
+		if d := distance(strings.ToLower(name), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein edit distance between a and b, in bytes.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
