@@ -73,10 +73,15 @@ type MemoryBus struct {
 	drain     chan struct{} // closed by Shutdown: workers empty their queues, then end
 	drainOnce sync.Once
 
-	mu      sync.RWMutex
-	closed  bool       // guarded by mu; Publish holds the read lock while it enqueues
-	subs    []*memSub  // guarded by mu; replaced, never mutated, so Publish can range it
-	retired subCounter // guarded by mu; counters of ended subscriptions
+	// life guards closed. Publish and Subscribe hold the read lock while
+	// they use the bus, so once stopIntake holds the write lock no event can
+	// slip into a queue that is being drained.
+	life   sync.RWMutex
+	closed bool
+
+	subs    atomic.Pointer[[]*memSub] // copy-on-write: Publish ranges a snapshot
+	subsMu  sync.Mutex                // serialises writers of subs and retired
+	retired subCounter                // counters of ended subscriptions
 
 	published atomic.Uint64
 	workers   sync.WaitGroup
@@ -110,13 +115,13 @@ func (b *MemoryBus) Publish(ctx context.Context, e Event) error {
 	if err := checkPublishable(e); err != nil {
 		return err
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	b.life.RLock()
+	defer b.life.RUnlock()
 	if b.closed {
 		return ErrClosed
 	}
 	b.published.Add(1)
-	for _, s := range b.subs {
+	for _, s := range b.snapshot() {
 		if !s.filter.Match(e) {
 			continue
 		}
@@ -158,8 +163,13 @@ func (b *MemoryBus) enqueue(ctx context.Context, s *memSub, e Event) error {
 		select {
 		case s.queue <- e:
 			return nil
-		case <-s.ctx.Done(): // the subscription ended: the event is not for it any more
-			return nil
+		case <-s.ctx.Done():
+			select {
+			case <-b.closing: // the whole bus is closing: the event was not accepted
+				return ErrClosed
+			default: // only this subscription ended: the event is not for it any more
+				return nil
+			}
 		case <-b.closing:
 			return ErrClosed
 		case <-ctx.Done():
@@ -175,8 +185,8 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, h Handler) (Subscri
 	if h == nil {
 		return nil, fmt.Errorf("events: subscribe: nil handler")
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.life.RLock()
+	defer b.life.RUnlock()
 	if b.closed {
 		return nil, ErrClosed
 	}
@@ -189,9 +199,13 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, h Handler) (Subscri
 		ctx:     sctx,
 		cancel:  cancel,
 	}
-	subs := make([]*memSub, len(b.subs), len(b.subs)+1)
-	copy(subs, b.subs)
-	b.subs = append(subs, s)
+	b.subsMu.Lock()
+	old := b.snapshot()
+	subs := make([]*memSub, len(old), len(old)+1)
+	copy(subs, old)
+	subs = append(subs, s)
+	b.subs.Store(&subs)
+	b.subsMu.Unlock()
 	b.workers.Add(1)
 	go s.run()
 	return s, nil
@@ -234,16 +248,20 @@ func (b *MemoryBus) Close() error {
 // write lock cannot wait on a stuck subscriber.
 func (b *MemoryBus) stopIntake() {
 	b.closeOnce.Do(func() { close(b.closing) })
-	b.mu.Lock()
+	b.life.Lock()
 	b.closed = true
-	b.mu.Unlock()
+	b.life.Unlock()
+}
+
+func (b *MemoryBus) snapshot() []*memSub {
+	if p := b.subs.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (b *MemoryBus) cancelAll() {
-	b.mu.RLock()
-	subs := b.subs
-	b.mu.RUnlock()
-	for _, s := range subs {
+	for _, s := range b.snapshot() {
 		s.cancel()
 	}
 }
@@ -251,11 +269,12 @@ func (b *MemoryBus) cancelAll() {
 // Stats returns the bus's counters. It is safe to call at any time,
 // including after Close.
 func (b *MemoryBus) Stats() Stats {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	st := Stats{Published: b.published.Load(), Subscribers: len(b.subs)}
+	b.subsMu.Lock()
+	defer b.subsMu.Unlock()
+	subs := b.snapshot()
+	st := Stats{Published: b.published.Load(), Subscribers: len(subs)}
 	b.retired.addTo(&st)
-	for _, s := range b.subs {
+	for _, s := range subs {
 		s.counts.addTo(&st)
 		st.Queued += len(s.queue)
 	}
@@ -263,13 +282,16 @@ func (b *MemoryBus) Stats() Stats {
 }
 
 // remove takes an ended subscription off the bus and folds its counters
-// into the retired totals. Once it holds the write lock no publisher can be
-// mid-way through enqueueing to s, so what is left in the queue is final.
+// into the retired totals, counting what is left in its queue as
+// discarded. A publisher still holding an older snapshot may yet drop an
+// event into the dead queue; that event was published after the
+// subscription ended, so it was never due to it.
 func (b *MemoryBus) remove(s *memSub) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.subsMu.Lock()
+	defer b.subsMu.Unlock()
+	old := b.snapshot()
 	i := -1
-	for j, t := range b.subs {
+	for j, t := range old {
 		if t == s {
 			i = j
 			break
@@ -278,9 +300,10 @@ func (b *MemoryBus) remove(s *memSub) {
 	if i < 0 {
 		return
 	}
-	subs := make([]*memSub, 0, len(b.subs)-1)
-	subs = append(subs, b.subs[:i]...)
-	b.subs = append(subs, b.subs[i+1:]...)
+	subs := make([]*memSub, 0, len(old)-1)
+	subs = append(subs, old[:i]...)
+	subs = append(subs, old[i+1:]...)
+	b.subs.Store(&subs)
 	s.counts.discarded.Add(uint64(len(s.queue)))
 	b.retired.add(&s.counts)
 }

@@ -335,3 +335,45 @@ func TestHandlerClosesOwnSubscription(t *testing.T) {
 		t.Errorf("handler called %d times; want 1 (it closed its subscription)", calls.Load())
 	}
 }
+
+// TestSubscribeFromHandlerWhilePublisherBlocked guards against a deadlock:
+// a handler that subscribes while a publisher waits for room in that
+// handler's own full queue must not wait for the publisher.
+func TestSubscribeFromHandlerWhilePublisherBlocked(t *testing.T) {
+	bus := events.NewMemoryBus(events.MemoryConfig{QueueSize: 1})
+	defer bus.Close()
+	gate := make(chan struct{})
+	subscribed := make(chan error, 1)
+	var once sync.Once
+	_, err := bus.Subscribe(t.Context(), events.Filter{}, func(ctx context.Context, e events.Event) error {
+		once.Do(func() {
+			<-gate
+			_, err := bus.Subscribe(ctx, events.Filter{Types: []events.Type{"other"}}, func(context.Context, events.Event) error { return nil })
+			subscribed <- err
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // event 0 is in the handler, event 1 fills the queue
+		if err := bus.Publish(t.Context(), seqEvent(t, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	published := make(chan error, 1)
+	go func() { published <- bus.Publish(t.Context(), seqEvent(t, 2)) }() // blocks on the full queue
+	time.Sleep(10 * time.Millisecond)                                       // let it block (not an assertion)
+	close(gate)
+	select {
+	case err := <-subscribed:
+		if err != nil {
+			t.Fatalf("Subscribe from the handler = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Subscribe from a handler deadlocked behind a blocked publisher")
+	}
+	if err := <-published; err != nil {
+		t.Errorf("blocked Publish = %v; want nil once the queue drained", err)
+	}
+}
