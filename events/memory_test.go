@@ -363,7 +363,7 @@ func TestSubscribeFromHandlerWhilePublisherBlocked(t *testing.T) {
 	}
 	published := make(chan error, 1)
 	go func() { published <- bus.Publish(t.Context(), seqEvent(t, 2)) }() // blocks on the full queue
-	time.Sleep(10 * time.Millisecond)                                       // let it block (not an assertion)
+	time.Sleep(10 * time.Millisecond)                                     // let it block (not an assertion)
 	close(gate)
 	select {
 	case err := <-subscribed:
