@@ -1,0 +1,76 @@
+// Package pipeline turns YAML pipeline definitions into compiled,
+// immutable plans: which events trigger them, which steps run in which
+// order, and with what configuration.
+//
+// # Definitions
+//
+//	name: sdk-on-schema-change          # [a-z0-9-_.]
+//	workspace: payments                 # optional scope
+//	on:                                 # OR of triggers
+//	  - event: schema.changed
+//	    if: event.data.schema_type in ["openapi", "protobuf"]
+//	  - event: drift.threshold_exceeded
+//	    match: { data.endpoint: "/payments" }
+//	concurrency: { group: "${{ event.workspace }}", mode: queue }
+//	defaults:
+//	  timeout: 5m
+//	  retry: { attempts: 3, backoff: 2s, max_backoff: 1m }
+//	  with: { notify: { channel: slack } }
+//	steps:
+//	  - id: sdk
+//	    uses: regenerate_sdk
+//	    with: { spec: "${{ event.data.spec_path }}" }
+//	  - id: tell
+//	    uses: notify
+//	    if: always()
+//	    with: { message: "SDKs for ${{ event.workspace }}: ${{ steps.sdk.outcome }}" }
+//
+// Expressions are CEL (see the `if:` and `${{ }}` rules in DESIGN.md): they
+// are compiled, type-checked and cost-checked when the definition is
+// parsed, never per event. A `${{ }}` template that is the whole value
+// keeps its type (list, map, number); mixed text interpolates (lists and
+// maps as JSON). A missing field is an error: use has() or
+// event.data.?x.orValue(...).
+//
+// `match:` is sugar for equality: each key is data.<path>, subject, source,
+// org, workspace or extensions.<name>; a list value means any of its
+// items; "3" (a string) never equals 3 (a number). Matches are checked
+// before `if:`, and only `match:` is used by the Index.
+//
+// Steps wait for the step before them unless they declare `needs:` (a
+// list, possibly empty). Step ids are CEL identifiers, since expressions
+// read them as steps.<id>; an expression may only read steps the step
+// (transitively) needs. A step's `with:` is merged over
+// `defaults.with.<type>` (the step's keys win, shallowly); a step without a
+// timeout gets the defaults' or DefaultTimeout.
+//
+// # Parsing and step types
+//
+// Parse(file, src) reports every problem at once, as a yamlpos.ErrorList
+// of "file:line:col: message" (a CEL error points at the character inside
+// the YAML scalar for plain and single-line quoted scalars; block scalars
+// point at the scalar). Step types belong to the host, so Parse alone
+// checks `uses:` only for syntax; Parser{Registry: r}.Parse also reports
+// unknown step types and checks each `with:` against the type's config
+// struct (see package steps).
+//
+// # MockForge definitions
+//
+// Definitions in MockForge's format (triggers/filters, step_type or type,
+// config, timeout in seconds, continue_on_error, step_defaults, handlebars
+// {{var}}) are detected and translated into the same plan; see
+// mockforge.go for the exact mapping. A list value in filters means any of
+// its items (MockForge itself never matches a list). A missing handlebars
+// variable is an error rather than an empty string.
+//
+// # Plans, matching and rendering
+//
+// A Plan is immutable and safe for concurrent use. Plan.Match says, per
+// trigger, whether an event matched and why not, keeping "the filter
+// failed" (TriggerResult.Err) apart from "did not match". Plan.Render
+// renders a step's `with:` for an event and earlier steps' outputs, and
+// fetches only the secrets the step reads; Rendered.Redacted is what may
+// be stored. An Index over many plans narrows by event type, workspace and
+// the first `match:` key before evaluating any CEL, so matching costs
+// grow with the candidates for an event, not with the plans loaded.
+package pipeline

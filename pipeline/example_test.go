@@ -1,0 +1,94 @@
+package pipeline_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/pipeline"
+	"github.com/mockops/mockops/steps"
+)
+
+func ExampleParse() {
+	src := []byte(`name: sdk-on-schema-change
+on:
+  - event: schema.changed
+    if: event.data.schema_type == "openapi"
+steps:
+  - id: sdk
+    uses: regenerate_sdk
+    with:
+      spec: ${{ event.data.spec_path }}
+      languages: [typescript, go]
+  - id: tell
+    uses: notify
+    if: always()
+    with:
+      message: "SDKs: ${{ steps.sdk.outcome }}"
+`)
+	def, err := pipeline.Parse("sdk.yaml", src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	plan := def.Plan()
+	ev, _ := events.SchemaChanged("payments", events.SchemaChange{SchemaType: "openapi", Path: "specs/payments.yaml"})
+	for _, r := range plan.Match(ev) {
+		fmt.Println("matched:", r.Matched)
+	}
+	out, _ := plan.Render(context.Background(), "sdk", pipeline.RenderContext{Event: ev})
+	fmt.Println(out.With["spec"], out.With["languages"])
+	tell, _ := plan.Step("tell")
+	fmt.Println(tell.Needs(), tell.If())
+	// Output:
+	// matched: true
+	// specs/payments.yaml [typescript go]
+	// [sdk] always()
+}
+
+func ExampleParse_diagnostics() {
+	src := []byte(`name: Broken Name
+on:
+  - event: schema.changed
+    if: event.data.kind = "x"
+steps:
+  - id: sdk
+    uses: regenerate_sdk
+    neds: [build]
+`)
+	_, err := pipeline.Parse("broken.yaml", src)
+	fmt.Println(err)
+	// Output:
+	// broken.yaml:1:7: invalid name "Broken Name": use lower-case letters, digits, '-', '_' and '.'
+	// broken.yaml:4:25: if: Syntax error: token recognition error at: '= '
+	// broken.yaml:4:27: if: Syntax error: extraneous input '"x"' expecting <EOF>
+	// broken.yaml:8:5: unknown key "neds" (did you mean "needs"?)
+}
+
+// NotifyConfig is the `with:` of the example's custom step type.
+type NotifyConfig struct {
+	Channel string `json:"channel" step:"required"`
+	Message string `json:"message"`
+}
+
+func ExampleParser() {
+	r := steps.NewRegistry()
+	steps.MustRegister(r, "notify", func(cfg NotifyConfig) (steps.Step, error) {
+		return steps.StepFunc(func(ctx context.Context, in steps.Input) (steps.Output, error) {
+			return steps.Output{Outputs: map[string]any{"sent_to": cfg.Channel}}, nil
+		}), nil
+	})
+	p := &pipeline.Parser{Registry: r}
+	_, err := p.Parse("tell.yaml", []byte(`name: tell
+on: [{event: promotion.completed}]
+steps:
+  - id: tell
+    uses: notify
+    with: {chanel: ops, message: 42}
+`))
+	fmt.Println(err)
+	// Output:
+	// tell.yaml:6:11: with: missing required field "channel"
+	// tell.yaml:6:12: with: unknown key "chanel" (did you mean "channel"?)
+	// tell.yaml:6:34: with.message: expected a string, got an integer
+}

@@ -1,0 +1,263 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/expr"
+	"github.com/mockops/mockops/internal/yamlpos"
+)
+
+var (
+	topKeys         = []string{"name", "description", "workspace", "enabled", "on", "concurrency", "defaults", "steps"}
+	triggerKeys     = []string{"event", "if", "match"}
+	concurrencyKeys = []string{"group", "mode"}
+	defaultsKeys    = []string{"timeout", "retry", "with"}
+	retryKeys       = []string{"attempts", "backoff", "max_backoff"}
+	modes           = []string{string(ModeQueue), string(ModeCancelInProgress), string(ModeSkip)}
+)
+
+// defaultsDraft is a parsed `defaults:` block.
+type defaultsDraft struct {
+	timeout time.Duration
+	retry   Retry // zero fields: not set
+	with    map[string]*yaml.Node
+}
+
+func (p *parser) parseNative(root *yaml.Node) *Definition {
+	d := &Definition{Enabled: true, Format: FormatMockOps}
+	pl := &Plan{enabled: true, mode: ModeQueue}
+	var onNode, stepsNode *yaml.Node
+	defaults := defaultsDraft{}
+	for _, f := range yamlpos.Fields(p.file, root, topKeys, &p.errs) {
+		switch f.Key {
+		case "name":
+			d.namePos = p.pos(f.Value)
+			if s, ok := p.str(f.Value, "name"); ok {
+				if !validName(s) {
+					p.errorf(f.Value, "invalid name %q: use lower-case letters, digits, '-', '_' and '.'", s)
+				}
+				d.Name = s
+			}
+		case "description":
+			if s, ok := p.str(f.Value, "description"); ok {
+				d.Description = s
+			}
+		case "workspace":
+			if s, ok := p.str(f.Value, "workspace"); ok {
+				d.Workspace = s
+			}
+		case "enabled":
+			if b, ok := p.boolean(f.Value, "enabled"); ok {
+				d.Enabled = b
+			}
+		case "on":
+			onNode = f.Value
+		case "concurrency":
+			p.parseConcurrency(f.Value, pl)
+		case "defaults":
+			defaults = p.parseDefaults(f.Value)
+		case "steps":
+			stepsNode = f.Value
+		}
+	}
+	if root.Kind != yaml.MappingNode {
+		return d
+	}
+	if d.namePos.Line == 0 {
+		p.errorf(root, "missing required key \"name\"")
+	}
+	if onNode == nil {
+		p.errorf(root, "missing required key \"on\" (the events that trigger the pipeline)")
+	} else {
+		pl.triggers = p.parseOn(onNode)
+	}
+	var drafts []*stepDraft
+	if stepsNode == nil {
+		p.errorf(root, "missing required key \"steps\"")
+	} else {
+		drafts = p.parseStepList(stepsNode)
+	}
+	pl.name, pl.workspace, pl.enabled = d.Name, d.Workspace, d.Enabled
+	p.finishSteps(pl, drafts, defaults)
+	pl.seal()
+	d.plan = pl
+	return d
+}
+
+func (p *parser) parseOn(n *yaml.Node) []*trigger {
+	items, ok := p.list(n, "on")
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		p.errorf(n, "on: at least one trigger is required")
+	}
+	var out []*trigger
+	for _, item := range items {
+		t := &trigger{}
+		hasEvent := false
+		for _, f := range yamlpos.Fields(p.file, item, triggerKeys, &p.errs) {
+			switch f.Key {
+			case "event":
+				hasEvent = true
+				if s, ok := p.str(f.Value, "event"); ok {
+					if !validEventType(s) {
+						p.errorf(f.Value, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
+					}
+					t.event = events.Type(s)
+				}
+			case "if":
+				t.filter = p.compileCondition(f.Value, expr.ScopeTrigger)
+			case "match":
+				t.match = p.parseMatch(f.Value)
+			}
+		}
+		if yamlpos.Resolve(item).Kind == yaml.MappingNode && !hasEvent {
+			p.errorf(item, "trigger: missing required key \"event\"")
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// parseMatch reads `match:`: each key a path, each value a scalar (equality)
+// or a list of scalars (any of them).
+func (p *parser) parseMatch(n *yaml.Node) []matchKey {
+	var keys []matchKey
+	fields := yamlpos.Fields(p.file, n, nil, &p.errs)
+	if len(fields) == 0 && yamlpos.Resolve(n).Kind == yaml.MappingNode {
+		p.errorf(n, "match: empty mapping (leave match out to accept every event)")
+	}
+	for _, f := range fields {
+		attr, sub, err := parseMatchPath(f.Key)
+		if err != nil {
+			p.errorf(f.KeyNd, "match: invalid path %q: %v", f.Key, err)
+			continue
+		}
+		key := matchKey{path: f.Key, attr: attr, sub: sub, values: map[string]bool{}}
+		v := yamlpos.Resolve(f.Value)
+		vals := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			vals = v.Content
+			if len(vals) == 0 {
+				p.errorf(v, "match %s: an empty list matches nothing", f.Key)
+			}
+		}
+		for _, vn := range vals {
+			c, ok := p.canonYAML(vn, attr != "data")
+			if !ok {
+				continue
+			}
+			key.values[c] = true
+			key.shown = append(key.shown, showCanon(c))
+		}
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+// canonYAML gives a match value its canonical form (see canonJSON).
+// Attributes other than data are strings, so only strings can match them.
+func (p *parser) canonYAML(n *yaml.Node, stringOnly bool) (string, bool) {
+	n = yamlpos.Resolve(n)
+	if !isScalar(n) {
+		p.errorf(n, "match: a value must be a scalar or a list of scalars, got %s", yamlpos.KindName(n))
+		return "", false
+	}
+	if stringOnly && n.Tag != "!!str" {
+		p.errorf(n, "match: this field is a string, got %s", yamlpos.KindName(n))
+		return "", false
+	}
+	switch n.Tag {
+	case "!!str":
+		return "s:" + n.Value, true
+	case "!!int", "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			p.errorf(n, "match: invalid number %q", n.Value)
+			return "", false
+		}
+		return "n:" + strconvFloat(f), true
+	case "!!bool":
+		var b bool
+		_ = n.Decode(&b)
+		return fmt.Sprintf("b:%t", b), true
+	case "!!null":
+		return "null", true
+	}
+	p.errorf(n, "match: unsupported value %s", yamlpos.KindName(n))
+	return "", false
+}
+
+func (p *parser) parseConcurrency(n *yaml.Node, pl *Plan) {
+	for _, f := range yamlpos.Fields(p.file, n, concurrencyKeys, &p.errs) {
+		switch f.Key {
+		case "group":
+			if s, ok := p.str(f.Value, "concurrency.group"); ok {
+				if strings.TrimSpace(s) == "" {
+					p.errorf(f.Value, "concurrency.group: empty group")
+					continue
+				}
+				pl.group = p.compileTemplate(yamlpos.Resolve(f.Value), expr.ScopeTrigger, "concurrency.group")
+			}
+		case "mode":
+			if s, ok := p.str(f.Value, "concurrency.mode"); ok {
+				if !slices.Contains(modes, s) {
+					p.errorf(f.Value, "concurrency.mode: unknown mode %q (one of %s)%s", s, strings.Join(modes, ", "), yamlpos.DidYouMean(s, modes))
+					continue
+				}
+				pl.mode = ConcurrencyMode(s)
+			}
+		}
+	}
+}
+
+func (p *parser) parseDefaults(n *yaml.Node) defaultsDraft {
+	d := defaultsDraft{with: map[string]*yaml.Node{}}
+	for _, f := range yamlpos.Fields(p.file, n, defaultsKeys, &p.errs) {
+		switch f.Key {
+		case "timeout":
+			d.timeout, _ = p.duration(f.Value, "defaults.timeout")
+		case "retry":
+			d.retry = p.parseRetry(f.Value, "defaults.retry")
+		case "with":
+			for _, tf := range yamlpos.Fields(p.file, f.Value, nil, &p.errs) {
+				v := yamlpos.Resolve(tf.Value)
+				if v.Kind != yaml.MappingNode {
+					p.errorf(v, "defaults.with.%s must be a mapping, got %s", tf.Key, yamlpos.KindName(v))
+					continue
+				}
+				p.checkTypeName(tf.KeyNd, tf.Key)
+				d.with[tf.Key] = v
+			}
+		}
+	}
+	return d
+}
+
+func (p *parser) parseRetry(n *yaml.Node, what string) Retry {
+	var r Retry
+	for _, f := range yamlpos.Fields(p.file, n, retryKeys, &p.errs) {
+		switch f.Key {
+		case "attempts":
+			r.Attempts, _ = p.integer(f.Value, what+".attempts", 1, 100)
+		case "backoff":
+			r.Backoff, _ = p.duration(f.Value, what+".backoff")
+		case "max_backoff":
+			r.MaxBackoff, _ = p.duration(f.Value, what+".max_backoff")
+		}
+	}
+	if r.Backoff > 0 && r.MaxBackoff > 0 && r.MaxBackoff < r.Backoff {
+		p.errorf(n, "%s: max_backoff %s is shorter than backoff %s", what, r.MaxBackoff, r.Backoff)
+	}
+	return r
+}
+
+func strconvFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }

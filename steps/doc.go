@@ -1,0 +1,53 @@
+// Package steps is the contract between the pipeline engine and the things
+// a pipeline step does: a Step runs once per execution of a pipeline step,
+// with the event, its rendered configuration (`with:`), the outputs of the
+// steps before it, a logger and a Publisher.
+//
+// # Step types and their configuration
+//
+// A host registers each step type with a Go struct describing its `with:`
+// block, in a Registry it owns (there is no global registry):
+//
+//	type NotifyConfig struct {
+//		Channel string        `json:"channel" step:"required"`
+//		Message string        `json:"message"`
+//		Timeout time.Duration `json:"timeout"`
+//	}
+//
+//	r := steps.NewRegistry()
+//	steps.MustRegister(r, "notify", func(cfg NotifyConfig) (steps.Step, error) {
+//		return &notifier{cfg: cfg}, nil
+//	})
+//
+// Keys are the fields' json names (the rendered configuration is stored as
+// JSON, so one name serves both); `json:"-"` hides a field; the `step` tag
+// option "required" makes a field mandatory. Supported field types are
+// strings, booleans, integers, floats, time.Duration (written "5m"),
+// encoding.TextUnmarshaler implementations, slices, string-keyed maps,
+// nested structs, pointers and `any`.
+//
+// The configuration is checked twice:
+//
+//   - when a pipeline is loaded (Type.Check): unknown keys (with a "did
+//     you mean"), literal values of the wrong type and missing required
+//     fields are reported with their YAML position. A value holding a
+//     `${{ }}` template cannot be type-checked yet: a lone `${{ expr }}`
+//     may produce any type and is accepted; a template mixed with text
+//     always renders a string, so it is rejected where a string does not fit.
+//   - when the step runs (Type.Decode, DecodeConfig): the rendered values
+//     are decoded into the struct with the same rules, then the factory
+//     builds the Step from it. Factories are called on every run and should
+//     be cheap: capture long-lived dependencies (HTTP clients, credentials
+//     sources) in the closure.
+//
+// # Errors
+//
+// A Step reports failure by returning an error. Wrap it with Permanent when
+// retrying cannot help (a 400 from an API, an invalid configuration): the
+// engine then does not retry.
+//
+// # Secrets
+//
+// `${{ secrets.NAME }}` values come from a SecretSource the host provides;
+// EnvSecrets, the default, reads environment variables under a prefix.
+package steps

@@ -1,0 +1,49 @@
+package steps_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mockops/mockops/steps"
+)
+
+// GreetConfig is the `with:` block of the example's "greet" step type.
+type GreetConfig struct {
+	Name  string `json:"name" step:"required"`
+	Times int    `json:"times"`
+}
+
+func Example_registerStepType() {
+	r := steps.NewRegistry()
+	steps.MustRegister(r, "greet", func(cfg GreetConfig) (steps.Step, error) {
+		return steps.StepFunc(func(ctx context.Context, in steps.Input) (steps.Output, error) {
+			msg := strings.Repeat("hello "+cfg.Name+"! ", max(cfg.Times, 1))
+			return steps.Output{Outputs: map[string]any{"message": strings.TrimSpace(msg)}}, nil
+		}), nil
+	})
+
+	// At load time, the pipeline parser checks `with:` against GreetConfig.
+	var with yaml.Node
+	_ = yaml.Unmarshal([]byte("nmae: ops\ntimes: twice\n"), &with)
+	greet, _ := r.Lookup("greet")
+	for _, e := range greet.Check(with.Content[0]) {
+		fmt.Printf("%d:%d: %v\n", e.Line, e.Column, e)
+	}
+
+	// At run time, the engine decodes the rendered config and runs the step.
+	step, err := greet.New(map[string]any{"name": "ops", "times": int64(2)})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := step.Run(context.Background(), steps.Input{})
+	fmt.Println(out.Outputs["message"])
+	// Output:
+	// 1:1: with: unknown key "nmae" (did you mean "name"?)
+	// 2:8: with.times: expected an integer that fits int, got a string
+	// 1:1: with: missing required field "name"
+	// hello ops! hello ops!
+}
