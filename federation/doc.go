@@ -1,0 +1,106 @@
+// Package federation makes one http.Handler the single entry point of a
+// virtual system made of many services. Each service owns a path prefix
+// (optionally on one host) and is served at its reality level: by its real
+// upstream, by a mock workspace of the host application, and later by a
+// blend of both or with chaos injected.
+//
+// # Configuration
+//
+// A federation is YAML, read by Parse:
+//
+//	name: shop
+//	services:
+//	  - name: auth
+//	    base_path: /auth
+//	    workspace: auth-ws
+//	    reality: real                 # real | mock_v3 | blended | chaos_driven
+//	    upstream: http://127.0.0.1:9001
+//	    timeout: 2s                   # wait for response headers (default 30s)
+//	    strip_prefix: true            # forward /auth/x as /x (default: forward whole)
+//	    preserve_host: false          # send the client's Host upstream
+//	    host: api.example.com         # optional: route only this host
+//	  - name: orders
+//	    base_path: /orders
+//	    reality: mock_v3              # workspace defaults to the service name
+//	    depends_on: [auth]
+//
+// Parse reports every problem at once, each with its file:line:col, as an
+// ErrorList. MockForge's format is accepted unchanged (a top-level
+// `federation:` wrapper, `workspace_id`, `reality_level` in any case with
+// the aliases mockv3 and chaosdriven, `dependencies`, and
+// `config.upstream_url`; other `config` keys are kept in Service.Config).
+// The `blend`, `chaos` and `scenarios` blocks are parsed and validated
+// today; their behaviour comes later, and until then a Router answers a
+// blended or chaos_driven service with 501 Not Implemented rather than
+// pretending to serve it.
+//
+// # Routing
+//
+// A Router matches the longest base path on segment boundaries: "/auth"
+// matches "/auth", "/auth/" and "/auth/x", never "/authz". The request path
+// is cleaned first: percent-escapes are decoded for matching, except that
+// an encoded slash ("%2F") stays data inside its segment; "." and ".."
+// segments are resolved and empty ones dropped, so "/api/../admin" is
+// routed, and forwarded, as "/admin" and no path can reach a service whose
+// prefix it does not have. The forwarded path keeps the client's own
+// escaping. The Router never redirects. A service with a host wins over a
+// host-less one for requests to that host (case-insensitive, port
+// ignored). Requests no route matches get a 404 problem, or go to
+// RouterConfig.FallbackHandler.
+//
+// Routes live in an immutable snapshot (a radix tree per host), swapped
+// atomically by Update. Lookup answers a dry run; on a clean path it
+// allocates nothing. Handlers find the Route of their request with
+// RouteFrom.
+//
+// # Reality levels
+//
+// real: an httputil.ReverseProxy per service, built once per snapshot,
+// with one tuned transport per upstream origin shared across snapshots.
+// It sets X-Forwarded-For/-Host/-Proto (the client's values are dropped
+// unless TrustForwardedFor), X-Forwarded-Prefix when the prefix is
+// stripped, and removes hop-by-hop and Connection-listed headers before
+// setting its own, so a client cannot strip them. Bodies stream both ways
+// (every write is flushed, uploads are never buffered), client encodings
+// pass untouched (the transport neither adds Accept-Encoding nor
+// decompresses) and protocol upgrades pass through. An upstream that does
+// not send headers within the service's timeout gets 504, an unreachable,
+// resetting or TLS-failing one 502, both as problem+json naming the
+// service; a client that went away gets nothing and causes no log.
+//
+// mock_v3: the host's MockResolver gives the workspace's http.Handler,
+// called in process with the request the upstream would have seen (same
+// path, same forwarded and hop headers), so a service can switch between
+// mock and real without its handler noticing.
+//
+// Every response says who produced it in X-Mockops-Served-By: "mock",
+// "real", or "router" for answers the router made itself (no route,
+// denied, loop, not implemented).
+//
+// # Safety
+//
+//   - Loop guard: X-Mockops-Hops counts routers a request went through;
+//     past RouterConfig.MaxHops (default 8) the answer is 508.
+//   - Authorize decides every routed request for its service (403).
+//   - AllowUpstream vets every upstream when a snapshot is built, so a
+//     definition cannot point the router at a forbidden address.
+//   - Request bodies: the router buffers none (both reality levels
+//     stream), so no body limit applies yet; levels that must buffer a
+//     body (blended merge and shadow) will bound it.
+//
+// # Observation
+//
+// Every exchange (service, reality, who served it, method, route, status,
+// latency, body sizes) goes to RouterConfig.Observer after the response is
+// written; see Observer for what it may and may not do.
+//
+// # Concurrency properties
+//
+// A Router is safe for concurrent use. It starts no goroutine of its own
+// (the transports' connection goroutines end with Close or their idle
+// timeout). Update is serialised; it validates and builds the next
+// snapshot aside and swaps it in with one atomic store, so a request sees
+// one whole snapshot, a failed Update changes nothing, and requests in
+// flight finish on the snapshot they started with. Close closes idle
+// upstream connections; call it once the server in front has stopped.
+package federation

@@ -1,0 +1,58 @@
+package federation
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// exchangeKey finds the exchange in a request context.
+type exchangeKey struct{}
+
+// exchange is the per-request state of the Router. Everything a routed
+// request needs lives in this one allocation: it is also the request's
+// context (carrying the Route for RouteFrom), the response recorder, the
+// body counter and the rewritten URL of a mock request.
+type exchange struct {
+	parent context.Context
+	start  time.Time
+
+	route    Route
+	in       *http.Request // the request as the client sent it
+	out      *http.Request // the request as the service sees it
+	w        recorder
+	body     countingBody
+	url      url.URL // the mock request's rewritten URL
+	servedBy ServedBy
+	hops     int   // the hop count forwarded (incoming + 1)
+	failure  error // why the router answered an error, if it did
+
+	// timer fires the upstream timeout through cancel (the real request's
+	// context); it is stopped once response headers arrive.
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
+	// vals backs the header values set on a mock request, so that setting
+	// them does not allocate one slice each.
+	vals        [5]string
+	servedByVal [1]string
+}
+
+var _ context.Context = (*exchange)(nil)
+
+func (x *exchange) Deadline() (time.Time, bool) { return x.parent.Deadline() }
+func (x *exchange) Done() <-chan struct{}       { return x.parent.Done() }
+func (x *exchange) Err() error                  { return x.parent.Err() }
+
+func (x *exchange) Value(key any) any {
+	if _, ok := key.(exchangeKey); ok {
+		return x
+	}
+	return x.parent.Value(key)
+}
+
+// exchangeFrom finds the exchange of a request being served.
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}

@@ -1,0 +1,140 @@
+package federation
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// serveMock serves a mock_v3 request in process. The mock handler sees the
+// request the upstream would: the same path (stripped or not, in the
+// client's escaping), the same X-Forwarded-* and hop headers, hop-by-hop
+// headers removed, and the upstream's Host when the service has one and
+// does not preserve the client's. A service can therefore flip between
+// mock and real without its handler noticing.
+func (r *Router) serveMock(x *exchange, out *http.Request) {
+	x.servedBy = ServedByMock
+	in := x.in
+	h, err := r.cfg.Mocks.MockHandler(x.route.Workspace)
+	if err == nil && h == nil {
+		err = errors.New("the resolver returned no handler")
+	}
+	if err != nil {
+		r.log.Warn("federation: mock workspace unavailable", "service", x.route.Service, "workspace", x.route.Workspace, "error", err)
+		x.fail(http.StatusBadGateway, fmt.Errorf("federation: mock workspace %q of service %q is unavailable", x.route.Workspace, x.route.Service), err)
+		return
+	}
+	c := x.route.c
+	x.url = *in.URL
+	// RawPath always: the client's escaping is kept even where Go's
+	// default escaping would differ (for example "!" versus "%21").
+	x.url.Path, x.url.RawPath = x.route.Path, escapedRaw(x.route)
+	out.URL = &x.url
+	if x.route.RawPath != in.URL.EscapedPath() {
+		out.RequestURI = x.url.RequestURI()
+	}
+	out.Header = r.forwardHeader(x, in)
+	if c.upstream != nil && !c.svc.PreserveHost {
+		out.Host = c.upstream.Host
+	}
+	x.servedByVal[0] = string(ServedByMock)
+	x.w.Header()[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request
+	h.ServeHTTP(&x.w, out)
+}
+
+// hopByHop are the headers that describe one connection (RFC 9110 7.6.1),
+// as httputil.ReverseProxy removes them.
+var hopByHop = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// ownHeaders are the headers the router sets itself; a client's copies are
+// dropped, never trusted (X-Forwarded-For is appended to only when
+// TrustForwardedFor is set).
+var ownHeaders = []string{
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix", HeaderHops,
+}
+
+// forwardHeader builds the mock request's headers as the reverse proxy
+// would send them upstream. The router's own headers are set after the
+// client's Connection-listed headers are removed, so a client's
+// "Connection: X-Forwarded-For" cannot remove them.
+func (r *Router) forwardHeader(x *exchange, in *http.Request) http.Header {
+	src := in.Header
+	conn := src["Connection"]
+	h := make(http.Header, len(src)+len(ownHeaders))
+	for k, vv := range src {
+		if contains(hopByHop, k) || contains(ownHeaders, k) || tokenListed(conn, k) {
+			continue
+		}
+		// The value slices are shared with the inbound request, capped so
+		// that an Add by the handler reallocates instead of writing into
+		// them. Nothing reads the inbound headers once the handler runs,
+		// so the copy Header.Clone would make buys nothing.
+		h[k] = vv[:len(vv):len(vv)]
+	}
+	if tokenListed(src["Te"], "trailers") {
+		h["Te"] = []string{"trailers"}
+	}
+	if up := src["Upgrade"]; len(up) > 0 && tokenListed(conn, "Upgrade") {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = append([]string(nil), up...)
+	}
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := src["X-Forwarded-For"]; r.cfg.TrustForwardedFor && len(prior) > 0 {
+			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+		} else {
+			x.vals[0] = ip
+			h["X-Forwarded-For"] = x.vals[0:1:1]
+		}
+	}
+	x.vals[1] = in.Host
+	h["X-Forwarded-Host"] = x.vals[1:2:2]
+	x.vals[2] = "http"
+	if in.TLS != nil {
+		x.vals[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = x.vals[2:3:3]
+	if x.route.c.svc.StripPrefix {
+		x.vals[3] = x.route.Prefix
+		h["X-Forwarded-Prefix"] = x.vals[3:4:4]
+	}
+	x.vals[4] = strconv.Itoa(x.hops)
+	h[HeaderHops] = x.vals[4:5:5]
+	return h
+}
+
+// tokenListed reports whether a comma-separated header holds token
+// (case-insensitively), without allocating.
+func tokenListed(values []string, token string) bool {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// escapedRaw is the RawPath to set on a forwarded URL: empty when Go's own
+// escaping of Path gives the client's bytes back (then EscapedPath need not
+// verify RawPath, which costs an allocation), the client's escaping otherwise.
+func escapedRaw(rt Route) string {
+	if rt.RawPath != rt.Path {
+		return rt.RawPath
+	}
+	for i := 0; i < len(rt.Path); i++ {
+		switch c := rt.Path[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~/$&+,:;=@", c) >= 0:
+		default:
+			return rt.RawPath
+		}
+	}
+	return ""
+}

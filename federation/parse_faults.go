@@ -1,0 +1,184 @@
+package federation
+
+import (
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mockops/mockops/internal/yamlpos"
+)
+
+// The blend and chaos blocks are decoded and validated now so that a
+// definition written today keeps working when their behaviour lands.
+
+var (
+	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio"}
+	chaosKeys = []string{
+		"base", "seed", "header_faults", "max_active_faults",
+		"latency", "abort", "reset", "empty", "truncate", "bandwidth", "hang",
+	}
+)
+
+func (d *decoder) blend(n *yaml.Node) *Blend {
+	b := &Blend{}
+	b.at.self = d.at(n)
+	for _, fd := range yamlpos.Fields(d.file, n, blendKeys, &d.errs) {
+		b.at.set(fd.Key, d.at(fd.Value))
+		ok := true
+		switch fd.Key {
+		case "strategy":
+			b.Strategy, ok = d.str(fd.Value)
+		case "prefer":
+			b.Prefer, ok = d.str(fd.Value)
+		case "ignore":
+			b.Ignore, _, ok = d.strs(fd.Value)
+		case "fallback_status":
+			for i, item := range d.list(fd.Value) {
+				v, good := d.integer(item)
+				if good {
+					b.FallbackStatus = append(b.FallbackStatus, int(v))
+					b.at.set(indexKey("fallback_status", i), d.at(item))
+				}
+			}
+		case "sample":
+			var v float64
+			if v, ok = d.number(fd.Value); ok {
+				b.Sample = &v
+			}
+		case "ratio":
+			var v float64
+			if v, ok = d.number(fd.Value); ok {
+				b.Ratio = &v
+			}
+		}
+		if !ok {
+			b.at.fail(fd.Key)
+		}
+	}
+	return b
+}
+
+func (d *decoder) chaos(n *yaml.Node) *Chaos {
+	c := &Chaos{}
+	c.at.self = d.at(n)
+	for _, fd := range yamlpos.Fields(d.file, n, chaosKeys, &d.errs) {
+		c.at.set(fd.Key, d.at(fd.Value))
+		ok := true
+		switch fd.Key {
+		case "base":
+			c.Base, ok = d.str(fd.Value)
+		case "seed":
+			c.Seed, ok = d.integer(fd.Value)
+		case "header_faults":
+			c.HeaderFaults, ok = d.boolean(fd.Value)
+		case "max_active_faults":
+			var v int64
+			v, ok = d.integer(fd.Value)
+			c.MaxActiveFaults = int(v)
+		case "latency":
+			c.Latency = &LatencyFault{}
+			d.fault(c, fd, []string{"p", "fixed", "uniform", "lognormal"}, &c.Latency.P, func(k string, v *yaml.Node) bool {
+				return d.latency(c, c.Latency, k, v)
+			})
+		case "abort":
+			c.Abort = &AbortFault{}
+			d.fault(c, fd, []string{"p", "status"}, &c.Abort.P, func(_ string, v *yaml.Node) bool {
+				s, ok := d.integer(v)
+				c.Abort.Status = int(s)
+				return ok
+			})
+		case "reset":
+			c.Reset = &Fault{}
+			d.fault(c, fd, []string{"p"}, &c.Reset.P, nil)
+		case "empty":
+			c.Empty = &Fault{}
+			d.fault(c, fd, []string{"p"}, &c.Empty.P, nil)
+		case "truncate":
+			c.Truncate = &TruncateFault{}
+			d.fault(c, fd, []string{"p", "after"}, &c.Truncate.P, func(_ string, v *yaml.Node) bool {
+				var ok bool
+				c.Truncate.After, ok = d.integer(v)
+				return ok
+			})
+		case "bandwidth":
+			c.Bandwidth = &BandwidthFault{}
+			d.fault(c, fd, []string{"p", "bytes_per_second"}, &c.Bandwidth.P, func(_ string, v *yaml.Node) bool {
+				var ok bool
+				c.Bandwidth.BytesPerSecond, ok = d.integer(v)
+				return ok
+			})
+		case "hang":
+			c.Hang = &HangFault{}
+			d.fault(c, fd, []string{"p", "duration"}, &c.Hang.P, func(_ string, v *yaml.Node) bool {
+				var ok bool
+				c.Hang.Duration, ok = d.duration(v)
+				return ok
+			})
+		}
+		if !ok {
+			c.at.fail(fd.Key)
+		}
+	}
+	return c
+}
+
+// fault decodes one fault mapping: p is required and read into *p; the
+// other keys go to other. Positions are recorded as "<fault>.<key>".
+func (d *decoder) fault(c *Chaos, fd yamlpos.Field, keys []string, p *float64, other func(key string, v *yaml.Node) bool) {
+	sawP := false
+	for _, f := range yamlpos.Fields(d.file, fd.Value, keys, &d.errs) {
+		key := fd.Key + "." + f.Key
+		c.at.set(key, d.at(f.Value))
+		ok := true
+		if f.Key == "p" {
+			sawP = true
+			*p, ok = d.number(f.Value)
+		} else {
+			ok = other(f.Key, f.Value)
+		}
+		if !ok {
+			c.at.fail(key)
+		}
+	}
+	if !sawP && yamlpos.Resolve(fd.Value).Kind == yaml.MappingNode {
+		d.errs.Add(d.at(fd.Value), "chaos %s: missing required key \"p\" (its probability, 0..1)", fd.Key)
+	}
+}
+
+func (d *decoder) latency(c *Chaos, l *LatencyFault, key string, v *yaml.Node) bool {
+	switch key {
+	case "fixed":
+		var ok bool
+		l.Fixed, ok = d.duration(v)
+		return ok
+	case "uniform":
+		items := d.list(v)
+		if items == nil {
+			return false
+		}
+		if len(items) != 2 {
+			d.errs.Add(d.at(v), "latency uniform needs two durations [min, max], got %d", len(items))
+			return false
+		}
+		lo, ok1 := d.duration(items[0])
+		hi, ok2 := d.duration(items[1])
+		l.Uniform = [2]time.Duration{lo, hi}
+		return ok1 && ok2
+	case "lognormal":
+		l.Lognormal = &Lognormal{}
+		ok := true
+		for _, f := range yamlpos.Fields(d.file, v, []string{"median", "sigma"}, &d.errs) {
+			c.at.set("latency.lognormal."+f.Key, d.at(f.Value))
+			var good bool
+			switch f.Key {
+			case "median":
+				l.Lognormal.Median, good = d.duration(f.Value)
+			case "sigma":
+				l.Lognormal.Sigma, good = d.number(f.Value)
+			}
+			ok = ok && good
+		}
+		return ok
+	}
+	return true
+}

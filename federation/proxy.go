@@ -1,0 +1,199 @@
+package federation
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// errUpstreamTimeout is the cancellation cause of a request whose upstream
+// did not send response headers within the service's timeout.
+var errUpstreamTimeout = errors.New("federation: upstream timeout")
+
+// transport returns the transport of an upstream origin, creating it once
+// per Router: snapshots share it, so an Update keeps warm connections.
+// Called with r.mu held.
+func (r *Router) transport(origin string, u *url.URL) http.RoundTripper {
+	if tr, ok := r.transports[origin]; ok {
+		return tr
+	}
+	var tr http.RoundTripper
+	switch {
+	case r.cfg.NewTransport != nil:
+		tr = r.cfg.NewTransport(u)
+	case r.cfg.Transport != nil:
+		t := r.cfg.Transport.Clone()
+		t.DisableCompression = true
+		tr = t
+	}
+	if tr == nil {
+		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost)
+	}
+	r.transports[origin] = tr
+	return tr
+}
+
+// defaultTransport is tuned for a router talking to a few upstreams at
+// high rates: many idle connections per host, bounded dial and TLS times,
+// no environment proxy (a stray HTTP_PROXY must not sit between the
+// router and loopback services), and no transparent compression.
+func defaultTransport(idlePerHost int) *http.Transport {
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   idlePerHost,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+}
+
+// newProxy builds the reverse proxy of one real service; it is built once
+// per snapshot and shared by every request of that snapshot.
+func (r *Router) newProxy(c *compiled, tr http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { r.rewrite(pr, c) },
+		Transport:      tr,
+		FlushInterval:  -1, // flush every write: server-sent events and streams pass as they come
+		ErrorLog:       slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+		ErrorHandler:   r.proxyError,
+		ModifyResponse: modifyResponse,
+		BufferPool:     r.buffers,
+	}
+}
+
+// bufferPool recycles the proxy's copy buffers: without one, ReverseProxy
+// allocates 32 KiB per request, which is most of its garbage.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// serveReal forwards a request to the service's upstream. The service
+// timeout covers dial, sending and the wait for response headers; once
+// headers arrive the timer stops, so a long stream is not cut.
+func (r *Router) serveReal(x *exchange, out *http.Request) {
+	x.servedBy = ServedByReal
+	c := x.route.c
+	x.timer = time.AfterFunc(c.timeout, x.timeout)
+	defer x.timer.Stop()
+	c.proxy.ServeHTTP(&x.w, out)
+}
+
+// timeout cancels the upstream request of an exchange (out's context).
+func (x *exchange) timeout() { x.cancel(errUpstreamTimeout) }
+
+// rewrite turns the inbound request into the upstream one. ReverseProxy
+// has already removed hop-by-hop and Connection-listed headers and the
+// client's X-Forwarded-For/-Host/-Proto, so the headers set here cannot be
+// removed by the client.
+func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
+	x := exchangeFrom(pr.In.Context())
+	// RawPath always, so the client's escaping is forwarded as sent.
+	pr.Out.URL.Path, pr.Out.URL.RawPath = x.route.Path, escapedRaw(x.route)
+	pr.SetURL(c.upstream)
+	if prior := pr.In.Header["X-Forwarded-For"]; r.cfg.TrustForwardedFor && len(prior) > 0 {
+		pr.Out.Header["X-Forwarded-For"] = append([]string(nil), prior...)
+	}
+	pr.SetXForwarded()
+	// Values live in the exchange: no slice allocation per header.
+	delete(pr.Out.Header, "X-Forwarded-Prefix")
+	if c.svc.StripPrefix {
+		x.vals[3] = x.route.Prefix
+		pr.Out.Header["X-Forwarded-Prefix"] = x.vals[3:4:4]
+	}
+	x.vals[4] = strconv.Itoa(x.hops)
+	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
+	if c.svc.PreserveHost {
+		pr.Out.Host = pr.In.Host
+	}
+}
+
+// modifyResponse runs when the upstream's headers arrived: it stops the
+// timeout and labels the response.
+func modifyResponse(resp *http.Response) error {
+	if x := exchangeFrom(resp.Request.Context()); x != nil && x.timer != nil && !x.timer.Stop() {
+		return errUpstreamTimeout // the timer won the race: the request is already cancelled
+	}
+	if x := exchangeFrom(resp.Request.Context()); x != nil {
+		x.servedByVal[0] = string(ServedByReal)
+		resp.Header[HeaderServedBy] = x.servedByVal[:1:1]
+	} else {
+		resp.Header.Set(HeaderServedBy, string(ServedByReal))
+	}
+	return nil
+}
+
+// proxyError answers a failed upstream exchange. A client that went away
+// gets nothing (there is nobody to answer) and is not logged: it is not a
+// fault of the router nor of the upstream.
+func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
+	x := exchangeFrom(req.Context())
+	if x == nil { // not reachable through ServeHTTP; be safe anyway
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+		return
+	}
+	timedOut := errors.Is(err, errUpstreamTimeout) || context.Cause(req.Context()) == errUpstreamTimeout
+	if !timedOut && x.parent.Err() != nil {
+		x.failure = fmt.Errorf("%w: %w", errClientGone, err)
+		return
+	}
+	status, what := http.StatusBadGateway, describeUpstreamError(err)
+	if timedOut || isTimeout(err) {
+		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not answer within %s", x.route.c.timeout)
+	}
+	r.log.Warn("federation: upstream failed", "service", x.route.Service, "upstream", x.route.c.upstream.Redacted(), "status", status, "error", err)
+	x.servedBy = ServedByReal
+	x.fail(status, fmt.Errorf("federation: upstream of service %q %s", x.route.Service, what), err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// describeUpstreamError says what went wrong in words a client can act
+// on, without the addresses the full error (logged) holds.
+func describeUpstreamError(err error) string {
+	var (
+		dnsErr   *net.DNSError
+		recErr   tls.RecordHeaderError
+		alertErr tls.AlertError
+		certErr  *tls.CertificateVerificationError
+		authErr  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+	)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused the connection"
+	case errors.As(err, &dnsErr):
+		return "could not be resolved"
+	case errors.As(err, &recErr), errors.As(err, &alertErr), errors.As(err, &certErr),
+		errors.As(err, &authErr), errors.As(err, &hostErr):
+		return "failed the TLS handshake"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed or reset the connection"
+	}
+	return "failed"
+}

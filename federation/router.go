@@ -1,0 +1,394 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mockops/mockops/internal/problem"
+)
+
+// MockResolver gives the mock http.Handler of a workspace. The Router asks
+// for it on every request to a mock service, so a workspace created after
+// the Router was built is served; it should be a fast, concurrent-safe
+// lookup.
+type MockResolver interface {
+	MockHandler(workspace string) (http.Handler, error)
+}
+
+// MockResolverFunc adapts a function to MockResolver.
+type MockResolverFunc func(workspace string) (http.Handler, error)
+
+// MockHandler calls f.
+func (f MockResolverFunc) MockHandler(workspace string) (http.Handler, error) { return f(workspace) }
+
+// Defaults for RouterConfig's zero values.
+const (
+	DefaultMaxHops             = 8
+	DefaultTimeout             = 30 * time.Second
+	DefaultMaxIdleConnsPerHost = 32
+	// HeaderHops counts how many MockOps routers a request went through;
+	// past MaxHops the router answers 508 instead of forwarding it again.
+	HeaderHops = "X-Mockops-Hops"
+)
+
+// RouterConfig configures a Router. The zero value is useful: it serves
+// real services with tuned default transports and needs Mocks only when a
+// service is mock_v3.
+type RouterConfig struct {
+	// Mocks resolves mock_v3 workspaces; required when a service uses them.
+	Mocks MockResolver
+	// Transport, when set, is the base every upstream transport is cloned
+	// from (one clone per upstream origin). DisableCompression is forced on
+	// so that the proxy never adds Accept-Encoding nor decompresses: client
+	// encodings pass through untouched.
+	Transport *http.Transport
+	// NewTransport, when set, builds the transport of one upstream origin
+	// and wins over Transport. Its result is used as given; the Router calls
+	// its CloseIdleConnections (when it has one) on Close.
+	NewTransport func(upstream *url.URL) http.RoundTripper
+	// MaxIdleConnsPerHost for the default transports; 0 means 32.
+	MaxIdleConnsPerHost int
+	// Timeout is the default per-service wait for upstream response
+	// headers; 0 means 30s.
+	Timeout time.Duration
+	// Observer receives every exchange; nil disables observation.
+	Observer Observer
+	// Authorize decides each routed request (for example workspace
+	// access); an error answers 403. The request's context carries the
+	// Route (RouteFrom). nil allows everything.
+	Authorize func(r *http.Request, svc Service) error
+	// AllowUpstream vets every upstream URL when a snapshot is built
+	// (NewRouter and Update); an error rejects the configuration. nil
+	// allows every http or https upstream.
+	AllowUpstream func(u *url.URL) error
+	// MaxHops is the loop guard's limit; 0 means 8.
+	MaxHops int
+	// TrustForwardedFor appends the client's own X-Forwarded-For to the one
+	// the router sends. Off by default: a client could otherwise forge the
+	// addresses a service sees.
+	TrustForwardedFor bool
+	// FallbackHandler serves requests no route matches; nil answers a 404
+	// problem.
+	FallbackHandler http.Handler
+	// Logger receives upstream failures and recovered panics; nil discards.
+	Logger *slog.Logger
+}
+
+// Router is the http.Handler in front of a federation. It routes each
+// request by host and longest segment prefix and serves it by the
+// service's reality level. It is safe for concurrent use; Update swaps
+// its routing snapshot atomically.
+type Router struct {
+	cfg RouterConfig
+	log *slog.Logger
+
+	snap atomic.Pointer[snapshot]
+
+	mu         sync.Mutex // serialises Update and Close; guards transports
+	transports map[string]http.RoundTripper
+	buffers    *bufferPool // shared by the proxies of every snapshot
+}
+
+// NewRouter validates f and builds a Router serving it.
+func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = DefaultMaxHops
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxIdleConnsPerHost <= 0 {
+		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	}
+	r := &Router{cfg: cfg, log: cfg.Logger, transports: make(map[string]http.RoundTripper), buffers: &bufferPool{}}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if err := r.Update(f); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Update validates f, builds a new routing snapshot and swaps it in. A
+// configuration that fails leaves the current one serving. Requests
+// already routed finish on the snapshot they started with.
+func (r *Router) Update(f *Federation) error {
+	if f == nil {
+		return errors.New("federation: nil federation")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, err := r.build(f)
+	if err != nil {
+		return err
+	}
+	r.snap.Store(s)
+	// Upstreams no longer routed keep their transport (it may come back),
+	// but their idle connections go now; in-flight requests are unaffected.
+	for origin, tr := range r.transports {
+		if !s.origins[origin] {
+			closeIdle(tr)
+		}
+	}
+	return nil
+}
+
+// Close closes the idle connections of every upstream transport. Call it
+// after the server in front of the Router has stopped; it is idempotent.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, tr := range r.transports {
+		closeIdle(tr)
+	}
+	return nil
+}
+
+func closeIdle(tr http.RoundTripper) {
+	if c, ok := tr.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// Federation returns the federation the Router currently serves.
+func (r *Router) Federation() *Federation { return r.snap.Load().fed }
+
+// Lookup says where a request would go, without serving it: a dry run.
+// path is the escaped request target path (a query is ignored). method is
+// accepted for future method-specific routes. For a clean path it
+// allocates nothing.
+func (r *Router) Lookup(method, host, path string) (Route, bool) {
+	return r.snap.Load().lookup(host, path)
+}
+
+// build compiles f into a snapshot. Called with r.mu held.
+func (r *Router) build(f *Federation) (*snapshot, error) {
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("federation: invalid federation %q: %w", f.Name, err)
+	}
+	s := &snapshot{
+		fed:     f,
+		hosts:   make(map[string]*table),
+		any:     newTable(),
+		origins: make(map[string]bool),
+	}
+	var errs []error
+	for i := range f.Services {
+		svc := f.Services[i]
+		svc.DependsOn = append([]string(nil), svc.DependsOn...)
+		match, _ := prefixMatchForm(svc.BasePath)
+		c := &compiled{
+			svc:   svc,
+			match: match,
+			nseg:  segmentCount(match),
+			template: Route{
+				Federation: f.Name,
+				Service:    svc.Name,
+				Workspace:  svc.WorkspaceName(),
+				Reality:    svc.Reality,
+				Prefix:     svc.BasePath,
+				Host:       svc.Host,
+			},
+			timeout: svc.Timeout,
+		}
+		if c.timeout <= 0 {
+			c.timeout = r.cfg.Timeout
+		}
+		if svc.Reality == MockV3 && r.cfg.Mocks == nil {
+			errs = append(errs, fmt.Errorf("federation: service %q is mock_v3 but RouterConfig.Mocks is nil", svc.Name))
+		}
+		if svc.Upstream != "" {
+			u, _ := parseUpstream(svc.Upstream) // valid: Validate passed
+			if r.cfg.AllowUpstream != nil {
+				if err := r.cfg.AllowUpstream(u); err != nil {
+					errs = append(errs, fmt.Errorf("federation: service %q: upstream %s not allowed: %w", svc.Name, u.Redacted(), err))
+					continue
+				}
+			}
+			c.upstream = u
+			origin := u.Scheme + "://" + u.Host
+			s.origins[origin] = true
+			c.proxy = r.newProxy(c, r.transport(origin, u))
+		}
+		if svc.Host == "" {
+			s.any.add(c)
+		} else {
+			h := hostKey(svc.Host)
+			if s.hosts[h] == nil {
+				s.hosts[h] = newTable()
+			}
+			s.hosts[h].add(c)
+		}
+		s.services = append(s.services, c)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// RouteFrom returns the Route of a request the Router is serving; mock
+// handlers and Authorize find it in the request's context.
+func RouteFrom(ctx context.Context) (Route, bool) {
+	x, ok := ctx.Value(exchangeKey{}).(*exchange)
+	if !ok {
+		return Route{}, false
+	}
+	return x.route, true
+}
+
+// ServeHTTP routes and serves one request.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	s := r.snap.Load()
+	x := &exchange{parent: req.Context(), in: req}
+	if r.cfg.Observer != nil { // the clock is read only for someone who asks
+		x.start = time.Now()
+	}
+	x.w.ResponseWriter = w
+	defer r.observe(x, req)
+	rt, ok := s.lookup(req.Host, req.URL.EscapedPath())
+	if !ok {
+		x.servedBy = ServedByRouter
+		x.route.Federation = s.fed.Name
+		if r.cfg.FallbackHandler != nil {
+			r.cfg.FallbackHandler.ServeHTTP(&x.w, req)
+			return
+		}
+		x.fail(http.StatusNotFound, fmt.Errorf("federation: no service of %q routes %q", s.fed.Name, req.URL.Path), nil)
+		return
+	}
+	x.route = rt
+	// The exchange is the request's context (one allocation for both). A
+	// real request also needs its own cancellation, for the upstream
+	// timeout; it is made here so the request is copied only once.
+	var ctx context.Context = x
+	if rt.Reality == Real {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(x)
+		defer cancel(nil)
+		x.cancel = cancel
+	}
+	out := req.WithContext(ctx)
+	x.out = out
+
+	hops, err := parseHops(req.Header[HeaderHops])
+	if err != nil {
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusBadRequest, err, nil)
+		return
+	}
+	if hops >= r.cfg.MaxHops {
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusLoopDetected, fmt.Errorf("federation: request went through %d MockOps routers (limit %d): routing loop?", hops, r.cfg.MaxHops), nil)
+		return
+	}
+	x.hops = hops + 1
+	if r.cfg.Authorize != nil {
+		if err := r.cfg.Authorize(out, rt.c.svc); err != nil {
+			x.servedBy = ServedByRouter
+			r.log.Debug("federation: request denied", "service", rt.Service, "error", err)
+			x.fail(http.StatusForbidden, fmt.Errorf("federation: access to service %q denied", rt.Service), err)
+			return
+		}
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		x.body.rc = req.Body
+		out.Body = &x.body
+	}
+	switch rt.Reality {
+	case Real:
+		r.serveReal(x, out)
+	case MockV3:
+		r.serveMock(x, out)
+	default:
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: reality level %s is not implemented yet", rt.Reality), nil)
+	}
+}
+
+// parseHops reads the loop guard header; absent means zero.
+func parseHops(v []string) (int, error) {
+	if len(v) == 0 {
+		return 0, nil
+	}
+	if len(v) > 1 {
+		return 0, fmt.Errorf("federation: %s sent %d times", HeaderHops, len(v))
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("federation: %s must be a non-negative integer, got %q", HeaderHops, v[0])
+	}
+	return n, nil
+}
+
+// observe reports the exchange. Deferred, so that it also runs when a
+// proxy aborts the response with http.ErrAbortHandler.
+func (r *Router) observe(x *exchange, in *http.Request) {
+	if r.cfg.Observer == nil {
+		return
+	}
+	status := x.w.status
+	if status == 0 {
+		if x.failure == nil {
+			status = http.StatusOK // the handler wrote nothing: net/http sends 200
+		} else {
+			status = StatusClientClosed
+		}
+	}
+	req := x.out
+	if req == nil {
+		req = in
+	}
+	ex := Exchange{
+		Federation:    x.route.Federation,
+		Service:       x.route.Service,
+		Workspace:     x.route.Workspace,
+		Reality:       x.route.Reality,
+		ServedBy:      x.servedBy,
+		Method:        in.Method,
+		Host:          in.Host,
+		Route:         x.route.Prefix,
+		Path:          x.route.Path,
+		Status:        status,
+		Start:         x.start,
+		Latency:       time.Since(x.start),
+		RequestBytes:  x.body.n.Load(),
+		ResponseBytes: x.w.bytes,
+		Err:           x.failure,
+		Request:       req,
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("federation: observer panicked", "panic", p)
+		}
+	}()
+	r.cfg.Observer.Observe(ex)
+}
+
+// fail answers a problem produced by the router and records why.
+func (x *exchange) fail(status int, err, cause error) {
+	if cause != nil {
+		x.failure = fmt.Errorf("%w: %w", err, cause)
+	} else {
+		x.failure = err
+	}
+	p := problem.New(status, err.Error())
+	if x.route.Service != "" {
+		p = p.With("service", x.route.Service)
+	}
+	if x.route.Federation != "" {
+		p = p.With("federation", x.route.Federation)
+	}
+	x.w.Header().Set(HeaderServedBy, string(x.servedBy))
+	problem.Write(&x.w, p)
+}

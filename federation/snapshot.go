@@ -1,0 +1,121 @@
+package federation
+
+import (
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	radix "github.com/armon/go-radix"
+)
+
+// Route is where a request goes: the result of Router.Lookup and what
+// RouteFrom finds in a routed request's context.
+type Route struct {
+	Federation string
+	Service    string
+	Workspace  string
+	Reality    RealityLevel
+	Prefix     string // the service's base path
+	Host       string // the route's host, "" for a host-less route
+	// Path is the decoded path the service sees: the cleaned request path,
+	// without the prefix when the service strips it.
+	Path string
+	// RawPath is Path in the client's own escaping: what is forwarded.
+	RawPath string
+
+	c *compiled
+}
+
+// compiled is one service of a snapshot, ready to serve.
+type compiled struct {
+	svc      Service // a copy taken when the snapshot was built
+	template Route   // every field but the paths
+	match    string  // the prefix in match form
+	nseg     int     // segments in the prefix, for stripping
+	upstream *url.URL
+	proxy    *httputil.ReverseProxy // for Real; built once per snapshot
+	timeout  time.Duration
+}
+
+// table routes the services of one host (or the host-less ones).
+//
+// Prefixes are stored in the radix tree with a trailing slash ("/auth/";
+// the root stays "/"), so a longest-prefix match can only end on a
+// segment boundary: "/authz" does not start with "/auth/". The one case
+// the tree cannot see, the path equal to a prefix ("/auth"), is an exact
+// hit in a map, checked first because it is always the longest match.
+type table struct {
+	tree  *radix.Tree
+	exact map[string]*compiled
+}
+
+func newTable() *table {
+	return &table{tree: radix.New(), exact: make(map[string]*compiled)}
+}
+
+func (t *table) add(c *compiled) {
+	if c.match == "/" {
+		t.tree.Insert("/", c)
+		return
+	}
+	t.tree.Insert(c.match+"/", c)
+	t.exact[c.match] = c
+}
+
+// find returns the service with the longest segment prefix of match.
+func (t *table) find(match string) *compiled {
+	if c, ok := t.exact[match]; ok {
+		return c
+	}
+	if _, v, ok := t.tree.LongestPrefix(match); ok {
+		return v.(*compiled)
+	}
+	return nil
+}
+
+// snapshot is an immutable routing table; a Router swaps whole snapshots.
+type snapshot struct {
+	fed      *Federation
+	hosts    map[string]*table // host routes by hostKey
+	any      *table            // host-less routes
+	services []*compiled
+	origins  map[string]bool // upstream origins in use
+}
+
+// lookup routes an escaped request path (query allowed) for host. For a
+// clean path (the common case) it allocates nothing.
+func (s *snapshot) lookup(host, escaped string) (Route, bool) {
+	if i := strings.IndexByte(escaped, '?'); i >= 0 {
+		escaped = escaped[:i]
+	}
+	match, raw, ok := cleanPath(escaped)
+	if !ok {
+		return Route{}, false
+	}
+	var c *compiled
+	if len(s.hosts) > 0 {
+		if t := s.hosts[hostKey(host)]; t != nil {
+			c = t.find(match)
+		}
+	}
+	if c == nil {
+		c = s.any.find(match)
+	}
+	if c == nil {
+		return Route{}, false
+	}
+	rt := c.template
+	rt.c = c
+	rt.RawPath = raw
+	if c.svc.StripPrefix {
+		rt.RawPath = stripSegments(raw, c.nseg)
+	}
+	rt.Path = rt.RawPath
+	if strings.IndexByte(rt.RawPath, '%') >= 0 {
+		if p, err := url.PathUnescape(rt.RawPath); err == nil {
+			rt.Path = p
+		}
+	}
+	return rt, true
+}

@@ -1,0 +1,138 @@
+package federation
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mockops/mockops/internal/yamlpos"
+)
+
+var (
+	blendStrategies = []string{"mock_first", "real_first", "merge", "shadow"}
+	chaosBases      = []string{"mock", "real"}
+)
+
+func validateBlend(b *Blend, label string, errs *yamlpos.ErrorList) {
+	if b == nil {
+		return
+	}
+	at := &b.at
+	if b.Strategy != "" && !contains(blendStrategies, b.Strategy) {
+		errs.Add(at.of("strategy"), "%s: unknown blend strategy %q (one of mock_first, real_first, merge, shadow)%s",
+			label, b.Strategy, yamlpos.DidYouMean(b.Strategy, blendStrategies))
+	}
+	if b.Prefer != "" && b.Prefer != "real" && b.Prefer != "mock" {
+		errs.Add(at.of("prefer"), "%s: blend prefer must be \"real\" or \"mock\", got %q", label, b.Prefer)
+	}
+	for i, st := range b.FallbackStatus {
+		if st < 100 || st > 599 {
+			errs.Add(at.of(indexKey("fallback_status", i)), "%s: fallback_status %d is not an HTTP status (100..599)", label, st)
+		}
+	}
+	probability(b.Sample, at, "sample", label+": blend sample", errs)
+	probability(b.Ratio, at, "ratio", label+": blend_ratio", errs)
+}
+
+func validateChaos(c *Chaos, label string, errs *yamlpos.ErrorList) {
+	if c == nil {
+		return
+	}
+	at := &c.at
+	if c.Base != "" && !contains(chaosBases, c.Base) {
+		errs.Add(at.of("base"), "%s: chaos base must be \"mock\" or \"real\", got %q", label, c.Base)
+	}
+	if c.MaxActiveFaults < 0 {
+		errs.Add(at.of("max_active_faults"), "%s: max_active_faults must not be negative", label)
+	}
+	if l := c.Latency; l != nil {
+		faultP(l.P, at, "latency", label, errs)
+		n := 0
+		if l.Fixed != 0 {
+			n++
+			nonNegative(l.Fixed, at, "latency.fixed", label, errs)
+		}
+		if l.Uniform != [2]time.Duration{} {
+			n++
+			if l.Uniform[0] < 0 || l.Uniform[1] < l.Uniform[0] {
+				errs.Add(at.of("latency.uniform"), "%s: latency uniform needs 0 <= min <= max, got [%s, %s]", label, l.Uniform[0], l.Uniform[1])
+			}
+		}
+		if ln := l.Lognormal; ln != nil {
+			n++
+			if ln.Median <= 0 && !at.failed("latency.lognormal.median") {
+				errs.Add(at.of("latency.lognormal.median"), "%s: latency lognormal needs a positive median", label)
+			}
+			if ln.Sigma <= 0 && !at.failed("latency.lognormal.sigma") {
+				errs.Add(at.of("latency.lognormal.sigma"), "%s: latency lognormal needs a positive sigma", label)
+			}
+		}
+		if n != 1 && !at.failed("latency") && !anyFailed(at, "latency.fixed", "latency.uniform", "latency.lognormal") {
+			errs.Add(at.of("latency"), "%s: latency needs exactly one of fixed, uniform or lognormal, got %d", label, n)
+		}
+	}
+	if a := c.Abort; a != nil {
+		faultP(a.P, at, "abort", label, errs)
+		if (a.Status < 400 || a.Status > 599) && !at.failed("abort.status") {
+			errs.Add(at.of("abort.status"), "%s: abort status must be an error status (400..599), got %d", label, a.Status)
+		}
+	}
+	if f := c.Reset; f != nil {
+		faultP(f.P, at, "reset", label, errs)
+	}
+	if f := c.Empty; f != nil {
+		faultP(f.P, at, "empty", label, errs)
+	}
+	if f := c.Truncate; f != nil {
+		faultP(f.P, at, "truncate", label, errs)
+		if f.After < 0 {
+			errs.Add(at.of("truncate.after"), "%s: truncate after must not be negative", label)
+		}
+	}
+	if f := c.Bandwidth; f != nil {
+		faultP(f.P, at, "bandwidth", label, errs)
+		if f.BytesPerSecond <= 0 && !at.failed("bandwidth.bytes_per_second") {
+			errs.Add(at.of("bandwidth.bytes_per_second"), "%s: bandwidth needs a positive bytes_per_second", label)
+		}
+	}
+	if f := c.Hang; f != nil {
+		faultP(f.P, at, "hang", label, errs)
+		nonNegative(f.Duration, at, "hang.duration", label, errs)
+	}
+}
+
+func faultP(p float64, at *positions, fault, label string, errs *yamlpos.ErrorList) {
+	probability(&p, at, fault+".p", fmt.Sprintf("%s: chaos %s p", label, fault), errs)
+}
+
+func probability(p *float64, at *positions, key, what string, errs *yamlpos.ErrorList) {
+	if p == nil || at.failed(key) {
+		return
+	}
+	if !(*p >= 0 && *p <= 1) { // also rejects NaN
+		errs.Add(at.of(key), "%s must be a probability between 0 and 1, got %v", what, *p)
+	}
+}
+
+func nonNegative(d time.Duration, at *positions, key, label string, errs *yamlpos.ErrorList) {
+	if d < 0 {
+		errs.Add(at.of(key), "%s: %s must not be negative, got %s", label, key, d)
+	}
+}
+
+func anyFailed(at *positions, keys ...string) bool {
+	for _, k := range keys {
+		if at.failed(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
