@@ -1,36 +1,58 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
 
 	"github.com/mockops/mockops/events"
 )
 
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(t.Context(), &out); err != nil {
-		t.Fatalf("run() = %v", err)
+		t.Fatalf("run() = %v\noutput:\n%s", err, out.String())
 	}
-	var got []events.Type
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		var e events.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("output line %q is not a CloudEvent: %v", sc.Text(), err)
+	var types []events.Type
+	var other []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if js, ok := strings.CutPrefix(line, "event "); ok {
+			var e events.Event
+			if err := json.Unmarshal([]byte(js), &e); err != nil {
+				t.Fatalf("event line %q is not a CloudEvent: %v", line, err)
+			}
+			types = append(types, e.Type)
+			continue
 		}
-		got = append(got, e.Type)
+		other = append(other, line)
 	}
-	want := []events.Type{
+	wantTypes := []events.Type{
 		events.TypeWorkspaceCreated, events.TypeSchemaChanged, events.TypeScenarioPublished,
 		events.TypePersonaPublished, events.TypeDriftThresholdExceeded, events.TypePromotionCompleted,
 		events.TypeConfigChanged,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(wantTypes, types); diff != "" {
 		t.Errorf("printed events (-want +got):\n%s", diff)
+	}
+	wantOther := []string{
+		"loaded pipeline promote-on-publish (mockforge format)",
+		"loaded pipeline sdk-on-schema-change (mockops format)",
+		"  pipeline sdk-on-schema-change would run step tell (log) with map[message:schema.changed in payments: specs/payments.yaml]",
+		"  pipeline promote-on-publish would run step announce (log) with map[message:promote sc-1 from payments]",
+		"  pipeline sdk-on-schema-change would run step tell (log) with map[message:drift.threshold_exceeded in payments: /payments]",
+		`federation GET /users/7 -> 200 served by real: {"id":"7","name":"Ada","source":"real users service"}`,
+		`federation GET /orders/42 -> 200 served by mock: {"order":"42","status":"shipped","source":"mock workspace orders-ws"}`,
+		`federation GET /inventory/1 -> 404 served by router: {"detail":"federation: no service of \"shop\" routes \"/inventory/1\"","federation":"shop","status":404,"title":"Not Found","type":"about:blank"}`,
+	}
+	if diff := cmp.Diff(wantOther, other); diff != "" {
+		t.Errorf("printed lines (-want +got):\n%s", diff)
 	}
 }
