@@ -1,0 +1,295 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
+)
+
+// Limits of ListExecutions, as the store contract sets them.
+const (
+	defaultLimit = 50
+	maxLimit     = 1000
+)
+
+// executionTable holds the executions with the two orders the queries need,
+// so that neither a page nor a claim has to sort: order has every ID
+// ascending (IDs are time-sortable, so new ones are nearly always appended),
+// and active has the IDs of unfinished executions ascending, which keeps
+// claims from walking the whole history.
+type executionTable struct {
+	byID    map[string]*store.Execution
+	byEvent map[eventKey]string // the (Pipeline, EventID) uniqueness index
+	order   []string
+	active  []string
+	slab    []store.Execution // where new executions are allocated
+}
+
+// slabSize is how many executions are allocated at once. Executions are
+// never deleted, so a slab never holds dead records, and one allocation per
+// slabSize executions keeps creation cheap and the heap's object count low.
+const slabSize = 256
+
+// alloc returns a new execution's storage.
+func (tab *executionTable) alloc() *store.Execution {
+	if len(tab.slab) == cap(tab.slab) {
+		tab.slab = make([]store.Execution, 0, slabSize)
+	}
+	tab.slab = tab.slab[:len(tab.slab)+1]
+	return &tab.slab[len(tab.slab)-1]
+}
+
+type eventKey struct{ pipeline, eventID string }
+
+func newExecutionTable() executionTable {
+	return executionTable{
+		byID:    make(map[string]*store.Execution),
+		byEvent: make(map[eventKey]string),
+	}
+}
+
+// insertSorted adds id to the ascending slice ids.
+func insertSorted(ids []string, id string) []string {
+	if n := len(ids); n == 0 || ids[n-1] < id {
+		return append(ids, id) // the usual case: IDs grow with time
+	}
+	i, _ := slices.BinarySearch(ids, id)
+	return slices.Insert(ids, i, id)
+}
+
+// removeSorted removes id from the ascending slice ids, if present.
+func removeSorted(ids []string, id string) []string {
+	if i, ok := slices.BinarySearch(ids, id); ok {
+		return slices.Delete(ids, i, i+1)
+	}
+	return ids
+}
+
+// setActive keeps active in step with an execution's status change.
+func (tab *executionTable) setActive(id string, was, is store.Status) {
+	switch {
+	case was.Terminal() && !is.Terminal():
+		tab.active = insertSorted(tab.active, id)
+	case !was.Terminal() && is.Terminal():
+		tab.active = removeSorted(tab.active, id)
+	}
+}
+
+// CreateExecution implements store.Executions.
+func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
+	if err := s.check(ctx, "create execution"); err != nil {
+		return store.Execution{}, err
+	}
+	t := now()
+	in := x
+	x = cloneExecution(x)
+	if x.ID == "" {
+		x.ID = events.NewID(t)
+	}
+	if x.CreatedAt.IsZero() {
+		x.CreatedAt = t
+	}
+	if x.Status == "" {
+		x.Status = store.StatusQueued
+	}
+	key := eventKey{x.Pipeline, x.EventID}
+
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	tab := &s.execs
+	if _, ok := tab.byID[x.ID]; ok {
+		return store.Execution{}, fmt.Errorf("memory: create execution %s: id exists: %w", x.ID, store.ErrConflict)
+	}
+	if id, ok := tab.byEvent[key]; ok {
+		return store.Execution{}, fmt.Errorf("memory: create execution: pipeline %q already has execution %s for event %s: %w",
+			x.Pipeline, id, x.EventID, store.ErrConflict)
+	}
+	stored := tab.alloc()
+	*stored = x
+	tab.byID[x.ID] = stored
+	tab.byEvent[key] = x.ID
+	tab.order = insertSorted(tab.order, x.ID)
+	if !x.Status.Terminal() {
+		tab.active = insertSorted(tab.active, x.ID)
+	}
+	// The result shares the caller's payloads, not the store's (see the
+	// package comment).
+	out := *stored
+	out.Event.Data, out.Event.Extensions, out.Steps = in.Event.Data, in.Event.Extensions, in.Steps
+	return out, nil
+}
+
+// GetExecution implements store.Executions.
+func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
+	if err := s.check(ctx, "get execution"); err != nil {
+		return store.Execution{}, err
+	}
+	s.execMu.RLock()
+	defer s.execMu.RUnlock()
+	x, ok := s.execs.byID[id]
+	if !ok {
+		return store.Execution{}, fmt.Errorf("memory: get execution %s: %w", id, store.ErrNotFound)
+	}
+	return cloneExecution(*x), nil
+}
+
+// ListExecutions implements store.Executions. The cursor is the last ID of
+// the previous page: a page holds IDs strictly below it, so executions
+// created while a caller pages (which have higher IDs) never shift what the
+// remaining pages hold.
+func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (store.ExecutionPage, error) {
+	if err := s.check(ctx, "list executions"); err != nil {
+		return store.ExecutionPage{}, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	after := ""
+	if q.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(b) == 0 {
+			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: invalid cursor %q", q.Cursor)
+		}
+		after = string(b)
+	}
+
+	s.execMu.RLock()
+	defer s.execMu.RUnlock()
+	tab := &s.execs
+	end := len(tab.order)
+	if after != "" {
+		end, _ = slices.BinarySearch(tab.order, after)
+	}
+	var page store.ExecutionPage
+	for i := end - 1; i >= 0; i-- {
+		x := tab.byID[tab.order[i]]
+		if (q.Pipeline != "" && x.Pipeline != q.Pipeline) || (q.Status != "" && x.Status != q.Status) {
+			continue
+		}
+		if len(page.Executions) == limit {
+			// One more match exists, so this page is not the last.
+			last := page.Executions[limit-1].ID
+			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last))
+			break
+		}
+		page.Executions = append(page.Executions, cloneExecution(*x))
+	}
+	return page, nil
+}
+
+// ClaimExecutions implements store.Executions.
+func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]store.Execution, error) {
+	if err := s.check(ctx, "claim executions"); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	t := now()
+	var out []store.Execution
+	for _, id := range s.execs.active {
+		x := s.execs.byID[id]
+		claimable := x.Status == store.StatusQueued ||
+			(x.Status == store.StatusRunning && !x.LeaseUntil.After(t))
+		if !claimable {
+			continue
+		}
+		x.Status = store.StatusRunning
+		x.Owner = owner
+		x.LeaseUntil = t.Add(lease)
+		x.Attempt++
+		if x.StartedAt.IsZero() {
+			x.StartedAt = t
+		}
+		out = append(out, cloneExecution(*x))
+		if len(out) == n {
+			break
+		}
+	}
+	return out, nil
+}
+
+// UpdateExecution implements store.Executions. An execution nobody has
+// claimed has no claim to hold, so updating it is a conflict too.
+func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
+	if err := s.check(ctx, "update execution"); err != nil {
+		return store.Execution{}, err
+	}
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	stored, ok := s.execs.byID[x.ID]
+	if !ok {
+		return store.Execution{}, fmt.Errorf("memory: update execution %s: %w", x.ID, store.ErrNotFound)
+	}
+	if stored.Owner == "" || x.Owner != stored.Owner || x.Attempt != stored.Attempt {
+		return store.Execution{}, fmt.Errorf("memory: update execution %s: claim %q attempt %d, held by %q attempt %d: %w",
+			x.ID, x.Owner, x.Attempt, stored.Owner, stored.Attempt, store.ErrConflict)
+	}
+	s.execs.setActive(x.ID, stored.Status, x.Status)
+	stored.Status = x.Status
+	stored.Error = x.Error
+	stored.Steps = copySteps(stored.Steps, x.Steps)
+	stored.LeaseUntil = x.LeaseUntil
+	stored.StartedAt = x.StartedAt
+	stored.FinishedAt = x.FinishedAt
+	// The result takes its Steps from x rather than copying the stored
+	// ones back out (see the package comment): updates are the hot path of
+	// an execution.
+	out := *stored
+	out.Steps = x.Steps
+	out.Event.Data = shareBytes(stored.Event.Data, x.Event.Data)
+	out.Event.Extensions = shareMap(stored.Event.Extensions, x.Event.Extensions)
+	return out, nil
+}
+
+// shareBytes returns the caller's copy of stored if it holds the same
+// bytes, and a clone of stored otherwise. Update results need the stored
+// event, which the caller nearly always passed back unchanged.
+func shareBytes(stored, callers json.RawMessage) json.RawMessage {
+	if (stored == nil) == (callers == nil) && bytes.Equal(stored, callers) {
+		return callers
+	}
+	return slices.Clone(stored)
+}
+
+// shareMap is shareBytes for the event's extensions.
+func shareMap(stored, callers map[string]string) map[string]string {
+	if (stored == nil) == (callers == nil) && maps.Equal(stored, callers) {
+		return callers
+	}
+	return maps.Clone(stored)
+}
+
+// CancelExecution implements store.Executions.
+func (s *Store) CancelExecution(ctx context.Context, id string) (store.Execution, error) {
+	if err := s.check(ctx, "cancel execution"); err != nil {
+		return store.Execution{}, err
+	}
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	x, ok := s.execs.byID[id]
+	if !ok {
+		return store.Execution{}, fmt.Errorf("memory: cancel execution %s: %w", id, store.ErrNotFound)
+	}
+	switch x.Status {
+	case store.StatusQueued:
+		s.execs.setActive(id, x.Status, store.StatusCancelled)
+		x.Status = store.StatusCancelled
+		x.FinishedAt = now()
+	case store.StatusRunning:
+		x.CancelRequested = true
+	}
+	return cloneExecution(*x), nil
+}
