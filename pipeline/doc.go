@@ -25,11 +25,19 @@
 //	    if: always()
 //	    with: { message: "SDKs for ${{ event.workspace }}: ${{ steps.sdk.outcome }}" }
 //
-// Expressions are CEL (see the `if:` and `${{ }}` rules in DESIGN.md): they
-// are compiled, type-checked and cost-checked when the definition is
-// parsed, never per event. A `${{ }}` template that is the whole value
-// keeps its type (list, map, number); mixed text interpolates (lists and
-// maps as JSON). A missing field is an error: use has() or
+// # Expressions
+//
+// `if:` and the inside of `${{ }}` are CEL. They are compiled, type-checked
+// and cost-checked when the definition is parsed, never per event, and
+// evaluated with the caller's context under a run-time cost limit. They
+// read event (id, type, source, subject, workspace, org, time, data,
+// extensions) and pipeline (name, workspace) everywhere; steps.<id>.outputs,
+// .outcome and .conclusion, execution (id, attempt) and the status
+// functions success(), failure(), cancelled() and always() in steps; and
+// secrets.NAME only in `with:`. A trigger's `if:` must be a bool. A
+// `${{ }}` template that is the whole value keeps its type (list, map,
+// number); mixed text interpolates (lists and maps as JSON). A missing
+// field is an error, never an empty string: use has() or
 // event.data.?x.orValue(...).
 //
 // `match:` is sugar for equality: each key is data.<path>, subject, source,
@@ -38,11 +46,12 @@
 // before `if:`, and only `match:` is used by the Index.
 //
 // Steps wait for the step before them unless they declare `needs:` (a
-// list, possibly empty). Step ids are CEL identifiers, since expressions
-// read them as steps.<id>; an expression may only read steps the step
-// (transitively) needs. A step's `with:` is merged over
-// `defaults.with.<type>` (the step's keys win, shallowly); a step without a
-// timeout gets the defaults' or DefaultTimeout.
+// list, possibly empty). Step ids are CEL identifiers other than in, null,
+// true and false, since expressions read them as steps.<id>; an
+// expression may only read steps the step (transitively) needs. A step's
+// `with:` is merged over `defaults.with.<type>` (the step's keys win,
+// shallowly); a step without a timeout gets the defaults' or
+// DefaultTimeout.
 //
 // # Parsing and step types
 //
@@ -56,12 +65,29 @@
 //
 // # MockForge definitions
 //
-// Definitions in MockForge's format (triggers/filters, step_type or type,
-// config, timeout in seconds, continue_on_error, step_defaults, handlebars
-// {{var}}) are detected and translated into the same plan; see
-// mockforge.go for the exact mapping. A list value in filters means any of
-// its items (MockForge itself never matches a list). A missing handlebars
-// variable is an error rather than an empty string.
+// Definitions in MockForge's format are detected (by triggers,
+// step_defaults, or steps written with step_type, type or config) and
+// translated into the same plan:
+//
+//   - triggers[].filters: an AND of equalities. workspace_id compares with
+//     the event's workspace; every other key with the payload key of the
+//     same name. A list value means any of its items (MockForge itself
+//     never matches a list against a string; accepting it as any-of is a
+//     MockOps extension, since no MockForge definition relies on a list
+//     filter never matching).
+//   - steps run in order; a step's name becomes its id, with characters
+//     that cannot appear in steps.<id> replaced by '_' ("open-pr" ->
+//     "open_pr").
+//   - step_type (the code's spelling) or type (the docs'); config; timeout
+//     in integer seconds; continue_on_error.
+//   - step_defaults: per step type, merged under each step's config.
+//   - handlebars {{name}} over MockForge's flat context become ${{ }}
+//     expressions: workspace_id -> event.workspace, org_id -> event.org,
+//     event_type -> event.type, event.name and name -> event.data.name.
+//     A template that is only {{name}} renders a string, as handlebars
+//     does. Unlike handlebars, a missing key is an error, not an empty
+//     string: an empty token or branch name would fail later and further
+//     from its cause.
 //
 // # Plans, matching and rendering
 //

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
+	"testing/fstest"
 
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/pipeline"
@@ -91,4 +92,60 @@ steps:
 	// tell.yaml:6:11: with: missing required field "channel"
 	// tell.yaml:6:12: with: unknown key "chanel" (did you mean "channel"?)
 	// tell.yaml:6:34: with.message: expected a string, got an integer
+}
+
+// Plan.Match explains every trigger: a match, a reason it did not match,
+// or an error when the filter could not be evaluated (here the payload
+// lacks the field the filter reads), which is not the same as "no".
+func ExamplePlan_Match() {
+	def, err := pipeline.Parse("drift.yaml", []byte(`name: drift
+workspace: payments
+on:
+  - event: drift.threshold_exceeded
+    match: {data.endpoint: [/payments, /refunds]}
+  - event: drift.threshold_exceeded
+    if: event.data.drift_percent > 20.0
+steps:
+  - {id: tell, uses: notify, with: {message: "drift on ${{ event.data.endpoint }}"}}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ev, _ := events.New(events.TypeDriftThresholdExceeded, "payments", map[string]any{"endpoint": "/orders"})
+	for _, r := range def.Plan().Match(ev) {
+		switch {
+		case r.Matched:
+			fmt.Printf("trigger %d: matched\n", r.Trigger)
+		case r.Err != nil:
+			fmt.Printf("trigger %d: filter failed\n", r.Trigger)
+		default:
+			fmt.Printf("trigger %d: %s\n", r.Trigger, r.Reason)
+		}
+	}
+	// Output:
+	// trigger 0: match data.endpoint: "/orders" is not "/payments" or "/refunds"
+	// trigger 1: filter failed
+}
+
+func ExampleLoadDir() {
+	fsys := fstest.MapFS{
+		"pipelines/a.yaml": {Data: []byte("name: a\non: [{event: schema.changed}]\nsteps: [{id: x, uses: notify}]\n")},
+		"pipelines/b.yaml": {Data: []byte("name: b\non: [{event: config.changed}]\nsteps: [{id: x, uses: notify}]\n")},
+		"broken/c.yaml":    {Data: []byte("name: c\non: [{event: config.changed}]\nsteps: [{id: x, uses: notify, timeout: 5}]\n")},
+	}
+	defs, err := pipeline.LoadDir(fsys, "pipelines/*.yaml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, d := range defs {
+		fmt.Println(d.File, d.Name, d.Plan().EventTypes())
+	}
+	_, err = pipeline.LoadDir(fsys, "broken/*.yaml")
+	fmt.Println(err)
+	// Output:
+	// pipelines/a.yaml a [schema.changed]
+	// pipelines/b.yaml b [config.changed]
+	// broken/c.yaml:3:40: timeout must be a duration such as "30s" or "5m", got an integer
 }

@@ -236,14 +236,13 @@ func (p *Plan) evalTrigger(ctx context.Context, i int, ev *events.Event, lv *eve
 	return r
 }
 
+// showCanon renders a canonical value as the author would write it.
 func showCanon(c string) string {
-	switch {
-	case strings.HasPrefix(c, "s:"):
-		return strconv.Quote(c[2:])
-	case strings.HasPrefix(c, "n:"), strings.HasPrefix(c, "b:"):
-		return c[2:]
-	case strings.HasPrefix(c, "j:"):
+	if s, ok := strings.CutPrefix(c, "s:"); ok {
+		return strconv.Quote(s)
+	}
+	if len(c) > 2 && c[1] == ':' { // n:, b:, j:
 		return c[2:]
 	}
-	return c
+	return c // null
 }

@@ -7,31 +7,11 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/yamlpos"
 )
 
-// MockForge's pipeline format, translated into the same Plan:
-//
-//   - triggers[].filters: an AND of equalities. workspace_id compares with
-//     the event's workspace; every other key with the payload key of the
-//     same name. A list value means any of its items (MockForge itself
-//     never matches a list against a string; accepting it as any-of is a
-//     MockOps extension, since no MockForge definition relies on a list
-//     filter never matching).
-//   - steps run in order; a step's name becomes its id, with characters
-//     that cannot appear in steps.<id> replaced by '_' ("open-pr" ->
-//     "open_pr").
-//   - step_type (the code's spelling) or type (the docs'); config; timeout
-//     in integer seconds; continue_on_error.
-//   - step_defaults: per step type, merged under each step's config.
-//   - handlebars {{name}} over MockForge's flat context become ${{ }}
-//     expressions: workspace_id -> event.workspace, org_id -> event.org,
-//     event_type -> event.type, event.name and name -> event.data.name.
-//     A template that is only {{name}} renders a string, as handlebars
-//     does. Unlike handlebars, a missing key is an error, not an empty
-//     string: an empty token or branch name would fail later and further
-//     from its cause.
+// MockForge's format is translated into the same Plan; the package
+// documentation (doc.go) gives the mapping.
 
 var (
 	mfTopKeys     = []string{"name", "description", "enabled", "triggers", "steps", "step_defaults"}
@@ -82,36 +62,14 @@ func (p *parser) parseMockForge(root *yaml.Node) *Definition {
 	var triggersNode, stepsNode *yaml.Node
 	for _, f := range yamlpos.Fields(p.file, root, mfTopKeys, &p.errs) {
 		switch f.Key {
-		case "name":
-			d.namePos = p.pos(f.Value)
-			if s, ok := p.str(f.Value, "name"); ok {
-				if !validName(s) {
-					p.errorf(f.Value, "invalid name %q: use lower-case letters, digits, '-', '_' and '.'", s)
-				}
-				d.Name = s
-			}
-		case "description":
-			if s, ok := p.str(f.Value, "description"); ok {
-				d.Description = s
-			}
-		case "enabled":
-			if b, ok := p.boolean(f.Value, "enabled"); ok {
-				d.Enabled = b
-			}
+		case "name", "description", "enabled":
+			p.parseHeader(f, d)
 		case "triggers":
 			triggersNode = f.Value
 		case "steps":
 			stepsNode = f.Value
 		case "step_defaults":
-			for _, tf := range yamlpos.Fields(p.file, f.Value, nil, &p.errs) {
-				v := yamlpos.Resolve(tf.Value)
-				if v.Kind != yaml.MappingNode {
-					p.errorf(v, "step_defaults.%s must be a mapping, got %s", tf.Key, yamlpos.KindName(v))
-					continue
-				}
-				p.checkTypeName(tf.KeyNd, tf.Key)
-				defaults.with[tf.Key] = p.handlebarsTree(v)
-			}
+			p.typeDefaults(f.Value, "step_defaults", defaults.with, p.handlebarsTree)
 		}
 	}
 	if d.namePos.Line == 0 {
@@ -151,12 +109,7 @@ func (p *parser) parseMFTriggers(n *yaml.Node) []*trigger {
 			switch f.Key {
 			case "event":
 				hasEvent = true
-				if s, ok := p.str(f.Value, "event"); ok {
-					if !validEventType(s) {
-						p.errorf(f.Value, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
-					}
-					t.event = events.Type(s)
-				}
+				t.event = p.eventType(f.Value)
 			case "filters":
 				t.match = p.parseMFFilters(f.Value)
 			}
@@ -183,19 +136,7 @@ func (p *parser) parseMFFilters(n *yaml.Node) []matchKey {
 			p.errorf(f.KeyNd, "filters: invalid key %q: a payload key is letters, digits, '_' and '-'", f.Key)
 			continue
 		}
-		key := matchKey{path: path, attr: attr, sub: sub, values: map[string]bool{}}
-		v := yamlpos.Resolve(f.Value)
-		vals := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			vals = v.Content
-		}
-		for _, vn := range vals {
-			if c, ok := p.canonYAML(vn, attr != "data"); ok {
-				key.values[c] = true
-				key.shown = append(key.shown, showCanon(c))
-			}
-		}
-		keys = append(keys, key)
+		keys = append(keys, p.matchValues("filters", matchKey{path: path, attr: attr, sub: sub}, f.Value))
 	}
 	return keys
 }
@@ -246,8 +187,8 @@ func (p *parser) parseMFSteps(n *yaml.Node) []*stepDraft {
 		}
 		if s.idNode == nil {
 			p.errorf(item, "step: missing required key \"name\"")
-		} else if s.id != "" && !validStepID(s.id) {
-			p.errorf(s.idNode, "invalid step name %q: it must start with a letter", s.id)
+		} else if why := stepIDProblem(s.id); s.id != "" && why != "" {
+			p.errorf(s.idNode, "invalid step name %q: %s", s.id, why)
 		}
 		if typeKey == nil {
 			p.errorf(item, "step: missing required key \"step_type\" (or \"type\")")

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/expr"
 	"github.com/mockops/mockops/internal/yamlpos"
 	"github.com/mockops/mockops/steps"
@@ -18,6 +19,12 @@ import (
 // MaxSourceSize bounds a definition's size: definitions come from API
 // calls too, and parsing is superlinear in the worst case.
 const MaxSourceSize = 1 << 20
+
+// maxAliasExpansion bounds how many nodes YAML aliases may add to a
+// definition. The parser walks aliased nodes once per use (it compiles
+// every template it meets), so without a bound a few hundred bytes of
+// nested anchors ("billion laughs") cost minutes of CPU.
+const maxAliasExpansion = 10_000
 
 // Parser parses definitions against a host's step types. The zero value
 // is usable: without a Registry, `uses:` is only checked for syntax and
@@ -82,6 +89,10 @@ func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
 		ps.errs.Add(yamlpos.Pos{File: file, Line: 1, Col: 1}, "empty definition")
 		return nil, ps.errs.Err()
 	}
+	if at := aliasBomb(root); at != nil {
+		ps.errorf(at, "aliases expand the definition by more than %d nodes", maxAliasExpansion)
+		return nil, ps.errs.Err()
+	}
 	root = yamlpos.Resolve(root)
 	var d *Definition
 	if isMockForge(root) {
@@ -95,6 +106,51 @@ func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
 	d.Source = append([]byte(nil), src...)
 	d.File = file
 	return d, nil
+}
+
+// aliasBomb returns the alias node at which the nodes added by aliases
+// pass maxAliasExpansion, or nil. Expanded sizes are memoized per anchor,
+// so the check itself is linear in the document.
+func aliasBomb(root *yaml.Node) *yaml.Node {
+	memo := map[*yaml.Node]int{}
+	// size is the node count of n with aliases expanded, saturated just
+	// above the bound so that nesting cannot overflow it.
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1
+			}
+			n = n.Alias
+		}
+		if s, ok := memo[n]; ok {
+			return s
+		}
+		memo[n] = maxAliasExpansion + 1 // a node inside itself (yaml.v3 refuses these)
+		s := 1
+		for _, c := range n.Content {
+			s = min(s+size(c), maxAliasExpansion+1)
+		}
+		memo[n] = s
+		return s
+	}
+	added := 0
+	var walk func(n *yaml.Node) *yaml.Node
+	walk = func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.AliasNode {
+			if added += size(n); added > maxAliasExpansion {
+				return n
+			}
+			return nil
+		}
+		for _, c := range n.Content {
+			if at := walk(c); at != nil {
+				return at
+			}
+		}
+		return nil
+	}
+	return walk(root)
 }
 
 // parser is the state of one Parse call.
@@ -132,12 +188,18 @@ func (p *parser) result() error {
 
 func isScalar(n *yaml.Node) bool { return n != nil && n.Kind == yaml.ScalarNode }
 
+// isText reports whether n is a string scalar. yaml.v3 tags a plain
+// 2024-01-01 as a timestamp, but YAML 1.2 has no such type: it is text.
+func isText(n *yaml.Node) bool {
+	return isScalar(n) && (n.Tag == "!!str" || n.Tag == "!!timestamp")
+}
+
 func isNullNode(n *yaml.Node) bool { return n == nil || (isScalar(n) && n.Tag == "!!null") }
 
 // str reads a string scalar; what names the field in messages.
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 	n = yamlpos.Resolve(n)
-	if !isScalar(n) || n.Tag != "!!str" {
+	if !isText(n) {
 		p.errorf(n, "%s must be a string, got %s", what, yamlpos.KindName(n))
 		return "", false
 	}
@@ -199,6 +261,54 @@ func (p *parser) list(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 	return n.Content, true
 }
 
+// parseHeader reads the top-level keys both formats share.
+func (p *parser) parseHeader(f yamlpos.Field, d *Definition) {
+	switch f.Key {
+	case "name":
+		d.namePos = p.pos(f.Value)
+		if s, ok := p.str(f.Value, "name"); ok {
+			if !validName(s) {
+				p.errorf(f.Value, "invalid name %q: use lower-case letters, digits, '-', '_' and '.'", s)
+			}
+			d.Name = s
+		}
+	case "description":
+		if s, ok := p.str(f.Value, "description"); ok {
+			d.Description = s
+		}
+	case "enabled":
+		if b, ok := p.boolean(f.Value, "enabled"); ok {
+			d.Enabled = b
+		}
+	}
+}
+
+// eventType reads a trigger's `event:`.
+func (p *parser) eventType(n *yaml.Node) events.Type {
+	s, ok := p.str(n, "event")
+	if !ok {
+		return ""
+	}
+	if !validEventType(s) {
+		p.errorf(n, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
+	}
+	return events.Type(s)
+}
+
+// typeDefaults reads per-step-type `with:` defaults (`defaults.with`,
+// MockForge's `step_defaults`) into into, passing each through conv.
+func (p *parser) typeDefaults(n *yaml.Node, what string, into map[string]*yaml.Node, conv func(*yaml.Node) *yaml.Node) {
+	for _, tf := range yamlpos.Fields(p.file, n, nil, &p.errs) {
+		v := yamlpos.Resolve(tf.Value)
+		if v.Kind != yaml.MappingNode {
+			p.errorf(v, "%s.%s must be a mapping, got %s", what, tf.Key, yamlpos.KindName(v))
+			continue
+		}
+		p.checkTypeName(tf.KeyNd, tf.Key)
+		into[tf.Key] = conv(v)
+	}
+}
+
 // validName reports whether s is a pipeline name: [a-z0-9-_.], not empty.
 func validName(s string) bool {
 	if s == "" || len(s) > 128 {
@@ -215,18 +325,29 @@ func validName(s string) bool {
 
 // validStepID reports whether s can be read as steps.<id> in an
 // expression: a CEL identifier.
-func validStepID(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
+func validStepID(s string) bool { return stepIDProblem(s) == "" }
+
+// stepIDProblem says why s cannot be read as steps.<id>, or "".
+func stepIDProblem(s string) string {
+	switch s {
+	case "":
+		return "empty id"
+	case "in", "null", "true", "false":
+		// CEL's grammar reads these as an operator or literals, even
+		// after a dot, so steps.<id> would not parse.
+		return "it is a CEL keyword, so steps." + s + " cannot be read"
+	}
+	if len(s) > 64 {
+		return "use at most 64 characters"
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 		if !letter && (i == 0 || c < '0' || c > '9') {
-			return false
+			return "use letters, digits and '_', starting with a letter (it is read as steps.<id>)"
 		}
 	}
-	return true
+	return ""
 }
 
 // validEventType accepts dotted lower-case types ("schema.changed"),

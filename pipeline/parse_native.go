@@ -9,7 +9,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/expr"
 	"github.com/mockops/mockops/internal/yamlpos"
 )
@@ -37,25 +36,11 @@ func (p *parser) parseNative(root *yaml.Node) *Definition {
 	defaults := defaultsDraft{}
 	for _, f := range yamlpos.Fields(p.file, root, topKeys, &p.errs) {
 		switch f.Key {
-		case "name":
-			d.namePos = p.pos(f.Value)
-			if s, ok := p.str(f.Value, "name"); ok {
-				if !validName(s) {
-					p.errorf(f.Value, "invalid name %q: use lower-case letters, digits, '-', '_' and '.'", s)
-				}
-				d.Name = s
-			}
-		case "description":
-			if s, ok := p.str(f.Value, "description"); ok {
-				d.Description = s
-			}
+		case "name", "description", "enabled":
+			p.parseHeader(f, d)
 		case "workspace":
 			if s, ok := p.str(f.Value, "workspace"); ok {
 				d.Workspace = s
-			}
-		case "enabled":
-			if b, ok := p.boolean(f.Value, "enabled"); ok {
-				d.Enabled = b
 			}
 		case "on":
 			onNode = f.Value
@@ -107,12 +92,7 @@ func (p *parser) parseOn(n *yaml.Node) []*trigger {
 			switch f.Key {
 			case "event":
 				hasEvent = true
-				if s, ok := p.str(f.Value, "event"); ok {
-					if !validEventType(s) {
-						p.errorf(f.Value, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
-					}
-					t.event = events.Type(s)
-				}
+				t.event = p.eventType(f.Value)
 			case "if":
 				t.filter = p.compileCondition(f.Value, expr.ScopeTrigger)
 			case "match":
@@ -141,47 +121,55 @@ func (p *parser) parseMatch(n *yaml.Node) []matchKey {
 			p.errorf(f.KeyNd, "match: invalid path %q: %v", f.Key, err)
 			continue
 		}
-		key := matchKey{path: f.Key, attr: attr, sub: sub, values: map[string]bool{}}
-		v := yamlpos.Resolve(f.Value)
-		vals := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			vals = v.Content
-			if len(vals) == 0 {
-				p.errorf(v, "match %s: an empty list matches nothing", f.Key)
-			}
-		}
-		for _, vn := range vals {
-			c, ok := p.canonYAML(vn, attr != "data")
-			if !ok {
-				continue
-			}
-			key.values[c] = true
-			key.shown = append(key.shown, showCanon(c))
-		}
-		keys = append(keys, key)
+		keys = append(keys, p.matchValues("match", matchKey{path: f.Key, attr: attr, sub: sub}, f.Value))
 	}
 	return keys
 }
 
+// matchValues fills key with the values of a `match:` entry or a MockForge
+// filter: a scalar (equality) or a list of scalars (any of them). what
+// names the block in messages.
+func (p *parser) matchValues(what string, key matchKey, n *yaml.Node) matchKey {
+	key.values = map[string]bool{}
+	v := yamlpos.Resolve(n)
+	vals := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		vals = v.Content
+		if len(vals) == 0 {
+			p.errorf(v, "%s %s: an empty list matches nothing", what, key.path)
+		}
+	}
+	for _, vn := range vals {
+		c, ok := p.canonYAML(vn, key.attr != "data", what)
+		if !ok {
+			continue
+		}
+		key.values[c] = true
+		key.shown = append(key.shown, showCanon(c))
+	}
+	return key
+}
+
 // canonYAML gives a match value its canonical form (see canonJSON).
 // Attributes other than data are strings, so only strings can match them.
-func (p *parser) canonYAML(n *yaml.Node, stringOnly bool) (string, bool) {
+func (p *parser) canonYAML(n *yaml.Node, stringOnly bool, what string) (string, bool) {
 	n = yamlpos.Resolve(n)
 	if !isScalar(n) {
-		p.errorf(n, "match: a value must be a scalar or a list of scalars, got %s", yamlpos.KindName(n))
+		p.errorf(n, "%s: a value must be a scalar or a list of scalars, got %s", what, yamlpos.KindName(n))
 		return "", false
 	}
-	if stringOnly && n.Tag != "!!str" {
-		p.errorf(n, "match: this field is a string, got %s", yamlpos.KindName(n))
+	if isText(n) {
+		return "s:" + n.Value, true
+	}
+	if stringOnly {
+		p.errorf(n, "%s: this field is a string, got %s", what, yamlpos.KindName(n))
 		return "", false
 	}
 	switch n.Tag {
-	case "!!str":
-		return "s:" + n.Value, true
 	case "!!int", "!!float":
 		var f float64
 		if err := n.Decode(&f); err != nil {
-			p.errorf(n, "match: invalid number %q", n.Value)
+			p.errorf(n, "%s: invalid number %q", what, n.Value)
 			return "", false
 		}
 		return "n:" + strconvFloat(f), true
@@ -192,7 +180,7 @@ func (p *parser) canonYAML(n *yaml.Node, stringOnly bool) (string, bool) {
 	case "!!null":
 		return "null", true
 	}
-	p.errorf(n, "match: unsupported value %s", yamlpos.KindName(n))
+	p.errorf(n, "%s: unsupported value of type %s", what, n.Tag)
 	return "", false
 }
 
@@ -228,15 +216,7 @@ func (p *parser) parseDefaults(n *yaml.Node) defaultsDraft {
 		case "retry":
 			d.retry = p.parseRetry(f.Value, "defaults.retry")
 		case "with":
-			for _, tf := range yamlpos.Fields(p.file, f.Value, nil, &p.errs) {
-				v := yamlpos.Resolve(tf.Value)
-				if v.Kind != yaml.MappingNode {
-					p.errorf(v, "defaults.with.%s must be a mapping, got %s", tf.Key, yamlpos.KindName(v))
-					continue
-				}
-				p.checkTypeName(tf.KeyNd, tf.Key)
-				d.with[tf.Key] = v
-			}
+			p.typeDefaults(f.Value, "defaults.with", d.with, func(n *yaml.Node) *yaml.Node { return n })
 		}
 	}
 	return d

@@ -80,8 +80,8 @@ func (p *parser) parseStepList(n *yaml.Node) []*stepDraft {
 		}
 		if s.idNode == nil {
 			p.errorf(item, "step: missing required key \"id\"")
-		} else if s.id != "" && !validStepID(s.id) {
-			p.errorf(s.idNode, "invalid step id %q: use letters, digits and '_', starting with a letter (it is read as steps.<id>)", s.id)
+		} else if why := stepIDProblem(s.id); s.id != "" && why != "" {
+			p.errorf(s.idNode, "invalid step id %q: %s", s.id, why)
 		}
 		if s.usesNode == nil {
 			p.errorf(item, "step: missing required key \"uses\"")
@@ -174,9 +174,9 @@ func (p *parser) buildStep(d *stepDraft, needs []string, defaults defaultsDraft,
 		continueOnError: d.continueOnError,
 		pos:             p.pos(d.node),
 		retry: Retry{
-			Attempts:   cmp.Or(d.retry.Attempts, defaults.retry.Attempts, defaultRetry.Attempts),
-			Backoff:    cmp.Or(d.retry.Backoff, defaults.retry.Backoff, defaultRetry.Backoff),
-			MaxBackoff: cmp.Or(d.retry.MaxBackoff, defaults.retry.MaxBackoff, defaultRetry.MaxBackoff),
+			Attempts:   cmp.Or(d.retry.Attempts, defaults.retry.Attempts, defaultAttempts),
+			Backoff:    cmp.Or(d.retry.Backoff, defaults.retry.Backoff, defaultBackoff),
+			MaxBackoff: cmp.Or(d.retry.MaxBackoff, defaults.retry.MaxBackoff, defaultMaxBackoff),
 		},
 	}
 	// parseRetry reported a block whose own two values conflict; what is

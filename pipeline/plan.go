@@ -59,8 +59,13 @@ type Retry struct {
 	MaxBackoff time.Duration
 }
 
-// defaultRetry applies when neither step nor defaults say otherwise.
-var defaultRetry = Retry{Attempts: 1, Backoff: time.Second, MaxBackoff: time.Minute}
+// The retry policy when neither the step nor the defaults set a field:
+// no retry, and a backoff that is sane should attempts be raised alone.
+const (
+	defaultAttempts   = 1
+	defaultBackoff    = time.Second
+	defaultMaxBackoff = time.Minute
+)
 
 // Plan is a compiled definition: trigger index keys, compiled filters,
 // the step DAG and compiled templates. It is immutable and safe for

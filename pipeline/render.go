@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mockops/mockops/events"
@@ -45,7 +46,11 @@ type Rendered struct {
 // Redacted returns a copy of With in which every occurrence of a secret
 // value is replaced by "***": what may be stored or logged.
 func (r Rendered) Redacted() map[string]any {
-	v, _ := redact(r.With, r.secrets).(map[string]any)
+	// Longest first: were a secret a prefix of another, replacing the
+	// shorter one first would leave the rest of the longer one in clear.
+	secrets := slices.Clone(r.secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	v, _ := redact(r.With, secrets).(map[string]any)
 	return v
 }
 

@@ -80,7 +80,11 @@ func (p *parser) compileValue(n *yaml.Node, onTemplate func(*yaml.Node, *expr.Te
 		}
 		return expr.ListValue(items)
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" && expr.IsTemplate(n.Value) {
+		if isText(n) {
+			// Text stays as written: a plain 2024-01-01 is not a time.Time.
+			if !expr.IsTemplate(n.Value) {
+				return expr.Literal(n.Value)
+			}
 			t := p.compileTemplate(n, expr.ScopeWith, "template")
 			if t == nil {
 				return expr.Literal(n.Value)

@@ -70,6 +70,13 @@ func (d *decoder) err() error {
 	return errors.Join(errs...)
 }
 
+// isText reports whether n is a scalar a string field accepts. yaml.v3
+// tags a plain 2024-01-01 as a timestamp, but YAML 1.2 has no timestamp
+// type and the author wrote text: a date belongs in a string field.
+func isText(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.Tag == "!!str" || n.Tag == "!!timestamp")
+}
+
 func isNull(n *yaml.Node) bool {
 	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
@@ -88,7 +95,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if t == durationType {
 		dur, err := time.ParseDuration(n.Value)
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" || err != nil {
+		if !isText(n) || err != nil {
 			d.fail(n, path, "expected a duration such as \"30s\" or \"5m\", got %s", yamlpos.KindName(n))
 			return
 		}
@@ -96,7 +103,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		if !isText(n) {
 			d.fail(n, path, "expected a string, got %s", yamlpos.KindName(n))
 			return
 		}
@@ -116,7 +123,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.Set(reflect.ValueOf(x))
 		}
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		if !isText(n) {
 			d.fail(n, path, "expected a string, got %s", yamlpos.KindName(n))
 			return
 		}
@@ -302,6 +309,15 @@ func checkType(t reflect.Type, seen map[reflect.Type]bool) error {
 			if err := checkType(sf.Type, seen); err != nil {
 				return err
 			}
+		}
+		// Two fields under one key: the decoder would silently fill only
+		// the first.
+		names := map[string]bool{}
+		for _, f := range structFields(t) {
+			if names[f.name] {
+				return fmt.Errorf("config type %s: two fields are named %q", t, f.name)
+			}
+			names[f.name] = true
 		}
 		return nil
 	}

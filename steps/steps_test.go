@@ -81,6 +81,13 @@ func TestRegistry(t *testing.T) {
 	if err := steps.Register(r, "bad", func(struct{ C chan int }) (steps.Step, error) { return nil, nil }); err == nil {
 		t.Errorf("Register(chan field) = nil")
 	}
+	type twoNames struct {
+		A string `json:"B"`
+		B int
+	}
+	if err := steps.Register(r, "bad", func(twoNames) (steps.Step, error) { return nil, nil }); err == nil || !strings.Contains(err.Error(), `two fields are named "B"`) {
+		t.Errorf("Register(two fields named B) = %v; want an error", err)
+	}
 	func() {
 		defer func() {
 			if recover() == nil {
@@ -131,6 +138,8 @@ func TestCheck(t *testing.T) {
 		{"hidden field", "channel: a\nEndpoint: x\n", []string{`2:1 with: unknown key "Endpoint"`}},
 		{"null required", "channel: null\n", []string{`1:1 with: missing required field "channel"`}},
 		{"not a mapping", "[1]\n", []string{"1:1 with: expected a mapping, got a list"}},
+		// yaml.v3 tags a plain date as a timestamp; to a string field it is text.
+		{"date in a string", "channel: 2024-01-01\nto: [2024-01-01T10:00:00Z]\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
