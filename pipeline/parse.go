@@ -20,12 +20,6 @@ import (
 // calls too, and parsing is superlinear in the worst case.
 const MaxSourceSize = 1 << 20
 
-// maxAliasExpansion bounds how many nodes YAML aliases may add to a
-// definition. The parser walks aliased nodes once per use (it compiles
-// every template it meets), so without a bound a few hundred bytes of
-// nested anchors ("billion laughs") cost minutes of CPU.
-const maxAliasExpansion = 10_000
-
 // Parser parses definitions against a host's step types. The zero value
 // is usable: without a Registry, `uses:` is only checked for syntax and
 // `with:` only for templates (see Parse). A Parser builds its expression
@@ -89,10 +83,6 @@ func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
 		ps.errs.Add(yamlpos.Pos{File: file, Line: 1, Col: 1}, "empty definition")
 		return nil, ps.errs.Err()
 	}
-	if at := aliasBomb(root); at != nil {
-		ps.errorf(at, "aliases expand the definition by more than %d nodes", maxAliasExpansion)
-		return nil, ps.errs.Err()
-	}
 	root = yamlpos.Resolve(root)
 	var d *Definition
 	if isMockForge(root) {
@@ -106,51 +96,6 @@ func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
 	d.Source = append([]byte(nil), src...)
 	d.File = file
 	return d, nil
-}
-
-// aliasBomb returns the alias node at which the nodes added by aliases
-// pass maxAliasExpansion, or nil. Expanded sizes are memoized per anchor,
-// so the check itself is linear in the document.
-func aliasBomb(root *yaml.Node) *yaml.Node {
-	memo := map[*yaml.Node]int{}
-	// size is the node count of n with aliases expanded, saturated just
-	// above the bound so that nesting cannot overflow it.
-	var size func(n *yaml.Node) int
-	size = func(n *yaml.Node) int {
-		if n.Kind == yaml.AliasNode {
-			if n.Alias == nil {
-				return 1
-			}
-			n = n.Alias
-		}
-		if s, ok := memo[n]; ok {
-			return s
-		}
-		memo[n] = maxAliasExpansion + 1 // a node inside itself (yaml.v3 refuses these)
-		s := 1
-		for _, c := range n.Content {
-			s = min(s+size(c), maxAliasExpansion+1)
-		}
-		memo[n] = s
-		return s
-	}
-	added := 0
-	var walk func(n *yaml.Node) *yaml.Node
-	walk = func(n *yaml.Node) *yaml.Node {
-		if n.Kind == yaml.AliasNode {
-			if added += size(n); added > maxAliasExpansion {
-				return n
-			}
-			return nil
-		}
-		for _, c := range n.Content {
-			if at := walk(c); at != nil {
-				return at
-			}
-		}
-		return nil
-	}
-	return walk(root)
 }
 
 // parser is the state of one Parse call.

@@ -146,7 +146,64 @@ func Parse(file string, src []byte) (*yaml.Node, error) {
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
-	return doc.Content[0], nil
+	root := doc.Content[0]
+	if at := aliasBomb(root); at != nil {
+		var l ErrorList
+		l.Add(At(file, at), "aliases expand the document by more than %d nodes", MaxAliasExpansion)
+		return nil, l.Err()
+	}
+	return root, nil
+}
+
+// MaxAliasExpansion bounds how many nodes YAML aliases may add to a
+// document. Consumers walk aliased nodes once per use, so without a bound a
+// few hundred bytes of nested anchors ("billion laughs") cost minutes of
+// CPU; definitions arrive through admin APIs, so this is an attack surface.
+const MaxAliasExpansion = 10_000
+
+// aliasBomb returns the alias node at which the nodes added by aliases
+// pass MaxAliasExpansion, or nil. Expanded sizes are memoized per anchor,
+// so the check itself is linear in the document.
+func aliasBomb(root *yaml.Node) *yaml.Node {
+	memo := map[*yaml.Node]int{}
+	// size is the node count of n with aliases expanded, saturated just
+	// above the bound so that nesting cannot overflow it.
+	var size func(n *yaml.Node) int
+	size = func(n *yaml.Node) int {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1
+			}
+			n = n.Alias
+		}
+		if s, ok := memo[n]; ok {
+			return s
+		}
+		memo[n] = MaxAliasExpansion + 1 // a node inside itself (yaml.v3 refuses these)
+		s := 1
+		for _, c := range n.Content {
+			s = min(s+size(c), MaxAliasExpansion+1)
+		}
+		memo[n] = s
+		return s
+	}
+	added := 0
+	var walk func(n *yaml.Node) *yaml.Node
+	walk = func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.AliasNode {
+			if added += size(n); added > MaxAliasExpansion {
+				return n
+			}
+			return nil
+		}
+		for _, c := range n.Content {
+			if at := walk(c); at != nil {
+				return at
+			}
+		}
+		return nil
+	}
+	return walk(root)
 }
 
 func syntaxError(file string, err error) error {

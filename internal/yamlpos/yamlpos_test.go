@@ -2,6 +2,7 @@ package yamlpos
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -150,4 +151,20 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseRejectsAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "aliases expand the document") || !strings.HasPrefix(err.Error(), "bomb.yaml:") {
+		t.Fatalf("Parse(alias bomb) = %v; want a positioned alias-expansion error", err)
+	}
+	// A few aliases are fine.
+	if _, err := Parse("ok.yaml", []byte("base: &b {x: 1}\none: *b\ntwo: *b\n")); err != nil {
+		t.Errorf("Parse(small aliases) = %v", err)
+	}
 }
