@@ -1,0 +1,365 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mockops/mockops/events"
+)
+
+const (
+	qPublishSQLite = `INSERT INTO mockops_bus_events (id, type, workspace, event, created_at) VALUES (?, ?, ?, ?, ?)`
+	// The transaction-scoped advisory lock is taken before the identity
+	// value is drawn and held until commit, so sequence numbers become
+	// visible in increasing order: a consumer that has read up to N never
+	// sees a smaller number commit later and skips it. pg_notify in
+	// RETURNING makes the wake-up part of the same commit.
+	qPublishPostgres = `WITH lock AS (SELECT pg_advisory_xact_lock(?::bigint))
+		INSERT INTO mockops_bus_events (id, type, workspace, event, created_at)
+		SELECT ?::text, ?::text, ?::text, ?::json, ?::timestamptz FROM lock
+		RETURNING pg_notify(?::text, '')`
+	qBusEnd           = `SELECT COALESCE(MAX(seq), 0) FROM mockops_bus_events`
+	qBusFetch         = `SELECT seq, event FROM mockops_bus_events WHERE seq > ? ORDER BY seq LIMIT ?`
+	qConsumerInit     = `INSERT INTO mockops_bus_consumers (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
+	qConsumerPosition = `SELECT position FROM mockops_bus_consumers WHERE name = ?`
+	// Positions only move forward, whatever order saves arrive in.
+	qConsumerUpdate = `UPDATE mockops_bus_consumers SET position = ?, updated_at = ? WHERE name = ? AND position < ?`
+)
+
+// ErrConsumerBusy is returned by SubscribeNamed when this process already
+// has a live subscription with that consumer name.
+var ErrConsumerBusy = errors.New("sqlstore: consumer already subscribed")
+
+// BusConfig tunes a durable Bus. The zero value is ready to use.
+type BusConfig struct {
+	// PollInterval is how often an idle subscription looks for events that
+	// no wake-up announced; 0 means 250ms on SQLite and 2s on PostgreSQL,
+	// where LISTEN/NOTIFY does the waking and polling is only a fallback.
+	PollInterval time.Duration
+	// BatchSize is how many events a subscription reads per query, and the
+	// most a named consumer handles between position saves (it also saves
+	// every 200ms while busy); 0 means 128.
+	BatchSize int
+	// RetryBackoff is the pause before a failed delivery is retried,
+	// doubling per failure up to MaxRetryBackoff; 0 means 10ms and 2s.
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// MaxAttempts bounds deliveries of one event to one subscription; once
+	// reached, the event is logged and skipped. 0 retries until the handler
+	// succeeds or the subscription ends, so nothing is ever skipped.
+	MaxAttempts int
+	// Logger receives handler failures and listener reconnects; nil uses
+	// the Store's.
+	Logger *slog.Logger
+}
+
+func (c BusConfig) withDefaults(d *dialect) BusConfig {
+	if c.PollInterval <= 0 {
+		c.PollInterval = 250 * time.Millisecond
+		if d == postgresDialect {
+			c.PollInterval = 2 * time.Second
+		}
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 128
+	}
+	if c.RetryBackoff <= 0 {
+		c.RetryBackoff = 10 * time.Millisecond
+	}
+	if c.MaxRetryBackoff <= 0 {
+		c.MaxRetryBackoff = 2 * time.Second
+	}
+	c.MaxRetryBackoff = max(c.MaxRetryBackoff, c.RetryBackoff)
+	return c
+}
+
+// Bus is the durable events.Bus: events are rows of the store's database,
+// each subscription reads them in order from its own position, and named
+// consumers keep that position in the database across restarts. See the
+// package documentation for its guarantees.
+type Bus struct {
+	s   *Store
+	cfg BusConfig
+	log *slog.Logger
+
+	// ctx ends when the bus closes; it bounds the listener.
+	ctx    context.Context
+	cancel context.CancelFunc
+	drain  chan struct{} // closed by Shutdown: subscriptions finish what is stored, then end
+
+	// intake guards closed. Publish holds it for reading while it
+	// writes, so once stopIntake holds it every publish through this bus
+	// is either stored or refused, and a draining subscription that finds
+	// nothing more has really seen everything.
+	intake sync.RWMutex
+	closed bool
+
+	mu   sync.Mutex
+	subs map[*busSub]struct{} // guarded by mu
+
+	// listening is closed once the LISTEN connection is first up; from
+	// then on publications in other processes wake this bus at once.
+	listening     chan struct{}
+	listeningOnce sync.Once
+
+	subsWG     sync.WaitGroup
+	listenerWG sync.WaitGroup
+	closeOnce  sync.Once
+	drainOnce  sync.Once
+}
+
+var _ events.Bus = (*Bus)(nil)
+
+// Bus returns a durable bus over the store's database. On PostgreSQL it
+// keeps one extra connection that LISTENs for publications; the bus ends
+// with Close, Shutdown, or the Store's Close.
+func (s *Store) Bus(cfg BusConfig) *Bus {
+	cfg = cfg.withDefaults(s.d)
+	log := cfg.Logger
+	if log == nil {
+		log = s.log
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Bus{
+		s: s, cfg: cfg, log: log,
+		ctx: ctx, cancel: cancel,
+		drain:     make(chan struct{}),
+		subs:      make(map[*busSub]struct{}),
+		listening: make(chan struct{}),
+	}
+	s.mu.Lock()
+	if s.closed {
+		b.closed = true
+		cancel()
+	} else {
+		s.buses[b] = struct{}{}
+	}
+	s.mu.Unlock()
+	if !b.closed && s.pgConn != nil {
+		b.listenerWG.Add(1)
+		go b.listen()
+	}
+	return b
+}
+
+// Publish stores e; it returns once the row is committed, so the event
+// survives a crash from then on. Every subscription whose filter matches
+// receives it at least once.
+func (b *Bus) Publish(ctx context.Context, e events.Event) error {
+	raw, err := e.MarshalJSON() // validates: an invalid event wraps events.ErrInvalid
+	if err != nil {
+		return err
+	}
+	b.intake.RLock()
+	defer b.intake.RUnlock()
+	if b.closed {
+		return events.ErrClosed
+	}
+	s := b.s
+	now := s.d.ts(s.now())
+	err = s.write(ctx, func(db execer) error {
+		var err error
+		if s.d == postgresDialect {
+			_, err = db.ExecContext(ctx, s.q.publish, s.publishLock, e.ID, string(e.Type), e.Workspace, string(raw), now, s.channel)
+		} else {
+			_, err = db.ExecContext(ctx, s.q.publish, e.ID, string(e.Type), e.Workspace, string(raw), now)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: publish %s %s: %w", e.Type, e.ID, err)
+	}
+	b.wakeAll()
+	return nil
+}
+
+// Subscribe starts an anonymous subscription: it receives the events
+// published after Subscribe returns, and its position lives only in memory.
+// Use SubscribeNamed for a subscription that resumes after a restart.
+func (b *Bus) Subscribe(ctx context.Context, f events.Filter, h events.Handler) (events.Subscription, error) {
+	sub, err := b.subscribe(ctx, "", f, h)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return sub, nil
+}
+
+// SubscribeNamed starts a subscription for the durable consumer name. The
+// first time a name is seen it starts at the current end of the stream;
+// afterwards it resumes after the last event it handled, even in another
+// process. One consumer name should have one live subscription at a time:
+// within a process a second one fails with ErrConsumerBusy. The result is a
+// *Subscription; its type is events.Subscription so that a package that
+// takes an events.Bus can declare this method in an interface of its own,
+// without importing sqlstore.
+func (b *Bus) SubscribeNamed(ctx context.Context, consumer string, f events.Filter, h events.Handler) (events.Subscription, error) {
+	if consumer == "" {
+		return nil, fmt.Errorf("sqlstore: subscribe: empty consumer name")
+	}
+	sub, err := b.subscribe(ctx, consumer, f, h)
+	if err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+func (b *Bus) subscribe(ctx context.Context, consumer string, f events.Filter, h events.Handler) (*Subscription, error) {
+	if h == nil {
+		return nil, fmt.Errorf("sqlstore: subscribe: nil handler")
+	}
+	b.intake.RLock()
+	defer b.intake.RUnlock()
+	if b.closed {
+		return nil, events.ErrClosed
+	}
+	if consumer != "" && !b.s.claimConsumer(consumer) {
+		return nil, fmt.Errorf("%w: %q", ErrConsumerBusy, consumer)
+	}
+	pos, err := b.startPosition(ctx, consumer)
+	if err != nil {
+		b.s.releaseConsumer(consumer)
+		return nil, fmt.Errorf("sqlstore: subscribe %q: %w", consumer, err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	sub := &busSub{
+		bus: b, name: consumer,
+		filter:  events.Filter{Types: append([]events.Type(nil), f.Types...), Workspace: f.Workspace},
+		handler: h,
+		ctx:     sctx, cancel: cancel,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		pos:  pos, saved: pos, savedAt: time.Now(),
+	}
+	b.mu.Lock()
+	b.subs[sub] = struct{}{}
+	b.subsWG.Add(1)
+	b.mu.Unlock()
+	go sub.run()
+	return &Subscription{sub: sub}, nil
+}
+
+// startPosition is where a new subscription starts reading: the stream's
+// current end for an anonymous one, the stored position for a named one
+// (recorded as the current end if the name is new). It is read before
+// Subscribe returns, so nothing published afterwards can be missed.
+func (b *Bus) startPosition(ctx context.Context, consumer string) (int64, error) {
+	s := b.s
+	var end int64
+	if err := s.r().QueryRowContext(ctx, s.q.busEnd).Scan(&end); err != nil {
+		return 0, err
+	}
+	if consumer == "" {
+		return end, nil
+	}
+	err := s.write(ctx, func(db execer) error {
+		_, err := db.ExecContext(ctx, s.q.consumerInit, consumer, end, s.d.ts(s.now()))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var pos int64
+	err = s.r().QueryRowContext(ctx, s.q.consumerPosition, consumer).Scan(&pos)
+	return pos, err
+}
+
+// Shutdown stops intake, lets every subscription handle what is already
+// stored and save its position, then ends them. If ctx ends first it closes
+// the bus at once and returns ctx's error. Calling it again, or after
+// Close, is harmless.
+func (b *Bus) Shutdown(ctx context.Context) error {
+	b.stopIntake()
+	b.drainOnce.Do(func() { close(b.drain) })
+	done := make(chan struct{})
+	go func() {
+		b.subsWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	b.Close()
+	<-done
+	return err
+}
+
+// Close stops the bus at once: handlers' contexts are cancelled, and Close
+// returns when every goroutine of the bus has ended and each named
+// subscription has saved the position of the last event it handled. It is
+// idempotent and returns nil.
+func (b *Bus) Close() error {
+	b.stopIntake()
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		subs := make([]*busSub, 0, len(b.subs))
+		for sub := range b.subs {
+			subs = append(subs, sub)
+		}
+		b.mu.Unlock()
+		for _, sub := range subs {
+			sub.close()
+		}
+		b.cancel()
+		b.subsWG.Wait()
+		b.listenerWG.Wait()
+		b.s.mu.Lock()
+		delete(b.s.buses, b)
+		b.s.mu.Unlock()
+	})
+	return nil
+}
+
+// stopIntake makes Publish and Subscribe fail from now on; it waits for
+// the calls already past their check.
+func (b *Bus) stopIntake() {
+	b.intake.Lock()
+	b.closed = true
+	b.intake.Unlock()
+}
+
+// wakeAll tells every subscription that new events may be stored.
+func (b *Bus) wakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for sub := range b.subs {
+		select {
+		case sub.wake <- struct{}{}:
+		default: // already signalled
+		}
+	}
+}
+
+func (b *Bus) remove(sub *busSub) {
+	b.mu.Lock()
+	delete(b.subs, sub)
+	b.mu.Unlock()
+}
+
+// claimConsumer marks a consumer name as in use by this process.
+func (s *Store) claimConsumer(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.consumers == nil {
+		s.consumers = make(map[string]bool)
+	}
+	if s.consumers[name] {
+		return false
+	}
+	s.consumers[name] = true
+	return true
+}
+
+func (s *Store) releaseConsumer(name string) {
+	if name == "" {
+		return
+	}
+	s.mu.Lock()
+	delete(s.consumers, name)
+	s.mu.Unlock()
+}

@@ -1,0 +1,222 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
+)
+
+// Listing bounds, as store.ExecutionQuery documents them.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 1000
+)
+
+// CreateExecution implements store.Executions. The row, steps included, is
+// one INSERT, so a crash leaves either the whole execution or none of it.
+func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
+	now := normTime(s.now())
+	if x.ID == "" {
+		x.ID = events.NewID(now)
+	}
+	if x.Status == "" {
+		x.Status = store.StatusQueued
+	}
+	if x.CreatedAt.IsZero() {
+		x.CreatedAt = now
+	}
+	x = normExecution(x)
+	event, err := encodeEvent(x.Event)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
+	}
+	steps, err := encodeSteps(x.Steps)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
+	}
+	d := s.d
+	err = s.write(ctx, func(db execer) error {
+		_, err := db.ExecContext(ctx, s.q.insertExecution,
+			x.ID, x.Pipeline, x.Version, x.EventID, event, string(x.Status), x.Error, steps,
+			x.Attempt, x.Owner, d.nullTS(x.LeaseUntil), x.CancelRequested,
+			d.ts(x.CreatedAt), d.nullTS(x.StartedAt), d.nullTS(x.FinishedAt))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q for event %q: %w", x.Pipeline, x.EventID, store.ErrConflict)
+	}
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
+	}
+	return x, nil
+}
+
+// GetExecution implements store.Executions.
+func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
+	x, err := scanExecution(s.r().QueryRowContext(ctx, s.q.getExecution, id))
+	if err != nil {
+		return store.Execution{}, notFound(err, "get execution %q", id)
+	}
+	return x, nil
+}
+
+// ListExecutions implements store.Executions.
+func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (store.ExecutionPage, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	// One row more than asked says whether there is a next page.
+	args := make([]any, 0, 5)
+	byPipeline, paged := 0, 0
+	if q.Pipeline != "" {
+		args, byPipeline = append(args, q.Pipeline), 1
+	}
+	if q.Cursor != "" {
+		args, paged = append(args, q.Cursor), 1
+	}
+	args = append(args, string(q.Status), string(q.Status), limit+1)
+	rows, err := s.r().QueryContext(ctx, s.q.listExecutions[byPipeline][paged], args...)
+	if err != nil {
+		return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
+	}
+	xs, err := collect(rows, scanExecution)
+	if err != nil {
+		return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
+	}
+	var page store.ExecutionPage
+	if len(xs) > limit {
+		xs = xs[:limit]
+		page.Next = xs[limit-1].ID
+	}
+	page.Executions = xs
+	return page, nil
+}
+
+// ClaimExecutions implements store.Executions.
+func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]store.Execution, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	now := normTime(s.now())
+	var out []store.Execution
+	err := s.write(ctx, func(db execer) error {
+		rows, err := db.QueryContext(ctx, s.q.claimExecutions,
+			owner, s.d.ts(now.Add(lease)), s.d.ts(now), s.d.ts(now), n)
+		if err != nil {
+			return err
+		}
+		out, err = collect(rows, scanExecution)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: claim executions for %q: %w", owner, err)
+	}
+	// RETURNING comes back in no promised order; the contract says oldest
+	// first.
+	slices.SortFunc(out, func(a, b store.Execution) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// UpdateExecution implements store.Executions.
+func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
+	x = normExecution(x)
+	steps, err := encodeSteps(x.Steps)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+	}
+	d := s.d
+	var got store.Execution
+	err = s.write(ctx, func(db execer) error {
+		var err error
+		got, err = scanExecution(db.QueryRowContext(ctx, s.q.updateExecution,
+			string(x.Status), x.Error, steps, d.nullTS(x.LeaseUntil), d.nullTS(x.StartedAt), d.nullTS(x.FinishedAt),
+			x.ID, x.Owner, x.Attempt))
+		return err
+	})
+	if err == nil {
+		return got, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+	}
+	// No row matched: either there is no such execution or the claim has
+	// moved on to another owner or attempt.
+	var (
+		owner   string
+		attempt int
+	)
+	err = s.r().QueryRowContext(ctx, s.q.executionOwner, x.ID).Scan(&owner, &attempt)
+	if err != nil {
+		return store.Execution{}, notFound(err, "update execution %q", x.ID)
+	}
+	return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: held by %q attempt %d, not %q attempt %d: %w",
+		x.ID, owner, attempt, x.Owner, x.Attempt, store.ErrConflict)
+}
+
+// CancelExecution implements store.Executions.
+func (s *Store) CancelExecution(ctx context.Context, id string) (store.Execution, error) {
+	now := normTime(s.now())
+	var x store.Execution
+	err := s.write(ctx, func(db execer) error {
+		var err error
+		x, err = scanExecution(db.QueryRowContext(ctx, s.q.cancelExecution, s.d.ts(now), id))
+		return err
+	})
+	if err != nil {
+		return store.Execution{}, notFound(err, "cancel execution %q", id)
+	}
+	return x, nil
+}
+
+func scanExecution(r scanner) (store.Execution, error) {
+	var (
+		x             store.Execution
+		status        string
+		event, steps  []byte
+		attempt, vers int64
+	)
+	err := r.Scan(&x.ID, &x.Pipeline, &vers, &x.EventID, &event, &status, &x.Error, &steps,
+		&attempt, &x.Owner, timeCol{&x.LeaseUntil}, &x.CancelRequested,
+		timeCol{&x.CreatedAt}, timeCol{&x.StartedAt}, timeCol{&x.FinishedAt})
+	if err != nil {
+		return store.Execution{}, err
+	}
+	x.Version, x.Attempt, x.Status = vers, int(attempt), store.Status(status)
+	if x.Event, err = decodeEvent(event); err != nil {
+		return store.Execution{}, fmt.Errorf("execution %q: %w", x.ID, err)
+	}
+	if x.Steps, err = decodeSteps(steps); err != nil {
+		return store.Execution{}, fmt.Errorf("execution %q: %w", x.ID, err)
+	}
+	return x, nil
+}
+
+// normExecution gives x's times the stored form, so what a write returns
+// equals what a later read returns.
+func normExecution(x store.Execution) store.Execution {
+	x.LeaseUntil = normTime(x.LeaseUntil)
+	x.CreatedAt = normTime(x.CreatedAt)
+	x.StartedAt = normTime(x.StartedAt)
+	x.FinishedAt = normTime(x.FinishedAt)
+	if x.Steps != nil {
+		steps := make([]store.StepRun, len(x.Steps))
+		for i, st := range x.Steps {
+			st.StartedAt = normTime(st.StartedAt)
+			st.FinishedAt = normTime(st.FinishedAt)
+			steps[i] = st
+		}
+		x.Steps = steps
+	}
+	return x
+}

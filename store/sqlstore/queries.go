@@ -1,0 +1,235 @@
+package sqlstore
+
+import "strings"
+
+// The query texts, written once with ? placeholders and {tokens} for the
+// few spellings that differ; bindQueries turns them into one dialect's text
+// when a Store opens.
+
+const executionColumns = `id, pipeline, version, event_id, event, status, error, steps,
+	attempt, owner, lease_until, cancel_requested, created_at, started_at, finished_at`
+
+const (
+	qGetPipeline   = `SELECT name, version, source, enabled, workspace, updated_at FROM mockops_pipelines WHERE name = ?`
+	qListPipelines = `SELECT name, version, source, enabled, workspace, updated_at FROM mockops_pipelines
+		WHERE (? = '' OR workspace = ?) AND (? = FALSE OR enabled = TRUE) ORDER BY name`
+
+	qGetFederation   = `SELECT name, version, spec, updated_at FROM mockops_federations WHERE name = ?`
+	qListFederations = `SELECT name, version, spec, updated_at FROM mockops_federations ORDER BY name`
+	qGetActivation   = `SELECT federation, scenario, version, updated_at FROM mockops_activations WHERE federation = ?`
+
+	qGetState  = `SELECT scope, key, value, version, updated_at FROM mockops_state WHERE scope = ? AND key = ?`
+	qListState = `SELECT scope, key, value, version, updated_at FROM mockops_state WHERE scope = ? ORDER BY key`
+
+	qInsertExecution = `INSERT INTO mockops_executions (` + executionColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetExecution   = `SELECT ` + executionColumns + ` FROM mockops_executions WHERE id = ?`
+	qExecutionOwner = `SELECT owner, attempt FROM mockops_executions WHERE id = ?`
+	// One statement picks and takes the rows. In PostgreSQL the row locks
+	// of FOR UPDATE SKIP LOCKED make concurrent claimers pass over each
+	// other's rows, and the WHERE clause is re-checked on the locked row, so
+	// a row another replica just claimed is not taken again. In SQLite the
+	// statement is one write transaction, which no other writer interleaves.
+	qClaimExecutions = `UPDATE mockops_executions
+		SET status = 'running', owner = ?, lease_until = ?, attempt = attempt + 1,
+			started_at = COALESCE(started_at, ?)
+		WHERE id IN (
+			SELECT id FROM mockops_executions
+			WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until <= ?))
+			ORDER BY created_at, id
+			LIMIT ? {skip_locked}
+		)
+		RETURNING ` + executionColumns
+	// The owner and attempt in the WHERE clause are the fencing token: once
+	// another claim has incremented attempt, the old owner's write matches
+	// no row. An execution never claimed has no claim to hold.
+	qUpdateExecution = `UPDATE mockops_executions
+		SET status = ?, error = ?, steps = ?, lease_until = ?, started_at = ?, finished_at = ?
+		WHERE id = ? AND owner = ? AND attempt = ? AND owner <> ''
+		RETURNING ` + executionColumns
+	// Every CASE reads the row as it was before the update: a queued
+	// execution is cancelled outright, a running one is asked to stop, a
+	// finished one is left as it is.
+	qCancelExecution = `UPDATE mockops_executions
+		SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+			finished_at = CASE WHEN status = 'queued' THEN ? ELSE finished_at END,
+			cancel_requested = CASE WHEN status = 'running' THEN TRUE ELSE cancel_requested END
+		WHERE id = ?
+		RETURNING ` + executionColumns
+
+	qListRollups = `SELECT kind, workspace, service, key, bucket, count, last_seen FROM mockops_rollups
+		WHERE (? = '' OR kind = ?) AND (? = '' OR workspace = ?) AND (? = '' OR service = ?)
+			AND (? = TRUE OR bucket >= ?) AND (? = TRUE OR bucket < ?)
+		ORDER BY kind, workspace, service, key, bucket`
+)
+
+// listExecutionsSQL writes one of the four listing statements: newest first
+// by ID, where the cursor is the last ID of the previous page, so
+// executions created meanwhile (larger IDs) never shift later pages. The
+// pipeline and cursor conditions are in the text only when used, not
+// disabled by an "empty argument OR" term, so the planner can walk an index
+// backwards for them: the primary key, or (pipeline, id).
+// Arguments: pipeline (if byPipeline), cursor (if paged), status twice,
+// limit.
+func listExecutionsSQL(byPipeline, paged bool) string {
+	where := []string{"(? = '' OR status = ?)"}
+	if paged {
+		where = append([]string{"id < ?"}, where...)
+	}
+	if byPipeline {
+		where = append([]string{"pipeline = ?"}, where...)
+	}
+	return `SELECT ` + executionColumns + ` FROM mockops_executions WHERE ` +
+		strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`
+}
+
+// rollupBatchSizes are the multi-row upsert statements prepared at open,
+// largest first; a batch is cut greedily into them.
+var rollupBatchSizes = []int{256, 32, 4, 1}
+
+// rollupUpsert adds n rows' counts in one statement. The batch's keys are
+// distinct (AddRollups merges duplicates first), because PostgreSQL refuses
+// to update one row twice in a single INSERT ... ON CONFLICT.
+func rollupUpsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO mockops_rollups (kind, workspace, service, key, bucket, count, last_seen) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
+	}
+	b.WriteString(` ON CONFLICT (kind, workspace, service, key, bucket) DO UPDATE SET
+		count = mockops_rollups.count + excluded.count,
+		last_seen = {greatest}(mockops_rollups.last_seen, excluded.last_seen)`)
+	return b.String()
+}
+
+// versionedSQL writes the statements of a record kind with optimistic
+// versions. Argument order: insert and upsert take keys, values, updated_at;
+// update takes values, updated_at, keys, expected version; every delete and
+// the version lookup take keys first.
+func versionedSQL(table string, keys, vals []string) versionedQueries {
+	cols := append(append(append([]string{}, keys...), vals...), "updated_at")
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+	var set, where []string
+	for _, v := range append(append([]string{}, vals...), "updated_at") {
+		set = append(set, v+" = ?")
+	}
+	for _, k := range keys {
+		where = append(where, k+" = ?")
+	}
+	var excl []string
+	for _, v := range append(append([]string{}, vals...), "updated_at") {
+		excl = append(excl, v+" = excluded."+v)
+	}
+	w := strings.Join(where, " AND ")
+	insert := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `, version) VALUES (` + marks + `, 1)`
+	return versionedQueries{
+		insert: insert + ` RETURNING version`,
+		upsert: insert + ` ON CONFLICT (` + strings.Join(keys, ", ") + `) DO UPDATE SET version = ` + table + `.version + 1, ` +
+			strings.Join(excl, ", ") + ` RETURNING version`,
+		update: `UPDATE ` + table + ` SET version = version + 1, ` + strings.Join(set, ", ") +
+			` WHERE ` + w + ` AND version = ? RETURNING version`,
+		deleteAt:  `DELETE FROM ` + table + ` WHERE ` + w + ` AND version = ?`,
+		deleteAny: `DELETE FROM ` + table + ` WHERE ` + w,
+		version:   `SELECT version FROM ` + table + ` WHERE ` + w,
+	}
+}
+
+// versionedQueries are the statements putVersioned and deleteVersioned run.
+type versionedQueries struct {
+	insert, upsert, update string
+	deleteAt, deleteAny    string
+	version                string
+}
+
+func (v versionedQueries) bind(d *dialect) versionedQueries {
+	return versionedQueries{
+		insert: d.bind(v.insert), upsert: d.bind(v.upsert), update: d.bind(v.update),
+		deleteAt: d.bind(v.deleteAt), deleteAny: d.bind(v.deleteAny), version: d.bind(v.version),
+	}
+}
+
+// queries are one dialect's bound statements.
+type queries struct {
+	pipelines, federations, activations, state versionedQueries
+
+	getPipeline, listPipelines                     string
+	getFederation, listFederations, getActivation  string
+	getState, listState                            string
+	insertExecution, getExecution, executionOwner  string
+	listExecutions                                 [2][2]string // [byPipeline][paged]
+	claimExecutions                                string
+	updateExecution, cancelExecution               string
+	listRollups                                    string
+	rollupUpserts                                  map[int]string
+	publish, busEnd, busFetch                      string
+	consumerInit, consumerPosition, consumerUpdate string
+	migrationApplied, migrationRecord              string
+}
+
+// all lists every statement, for preparing them up front.
+func (q *queries) all() []string {
+	out := []string{
+		q.getPipeline, q.listPipelines, q.getFederation, q.listFederations, q.getActivation,
+		q.getState, q.listState, q.insertExecution, q.getExecution, q.executionOwner,
+		q.listExecutions[0][0], q.listExecutions[0][1], q.listExecutions[1][0], q.listExecutions[1][1],
+		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups,
+		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
+	}
+	for _, v := range []versionedQueries{q.pipelines, q.federations, q.activations, q.state} {
+		out = append(out, v.insert, v.upsert, v.update, v.deleteAt, v.deleteAny, v.version)
+	}
+	for _, u := range q.rollupUpserts {
+		out = append(out, u)
+	}
+	return out
+}
+
+func bindQueries(d *dialect) *queries {
+	q := &queries{
+		pipelines:   versionedSQL("mockops_pipelines", []string{"name"}, []string{"source", "enabled", "workspace"}).bind(d),
+		federations: versionedSQL("mockops_federations", []string{"name"}, []string{"spec"}).bind(d),
+		activations: versionedSQL("mockops_activations", []string{"federation"}, []string{"scenario"}).bind(d),
+		state:       versionedSQL("mockops_state", []string{"scope", "key"}, []string{"value"}).bind(d),
+
+		getPipeline:     d.bind(qGetPipeline),
+		listPipelines:   d.bind(qListPipelines),
+		getFederation:   d.bind(qGetFederation),
+		listFederations: d.bind(qListFederations),
+		getActivation:   d.bind(qGetActivation),
+		getState:        d.bind(qGetState),
+		listState:       d.bind(qListState),
+		insertExecution: d.bind(qInsertExecution),
+		getExecution:    d.bind(qGetExecution),
+		executionOwner:  d.bind(qExecutionOwner),
+		claimExecutions: d.bind(qClaimExecutions),
+		updateExecution: d.bind(qUpdateExecution),
+		cancelExecution: d.bind(qCancelExecution),
+		listRollups:     d.bind(qListRollups),
+		rollupUpserts:   make(map[int]string, len(rollupBatchSizes)),
+
+		busEnd:           d.bind(qBusEnd),
+		busFetch:         d.bind(qBusFetch),
+		consumerInit:     d.bind(qConsumerInit),
+		consumerPosition: d.bind(qConsumerPosition),
+		consumerUpdate:   d.bind(qConsumerUpdate),
+		migrationApplied: d.bind(qMigrationApplied),
+		migrationRecord:  d.bind(qMigrationRecord),
+	}
+	for _, n := range rollupBatchSizes {
+		q.rollupUpserts[n] = d.bind(rollupUpsert(n))
+	}
+	for i, byPipeline := range []bool{false, true} {
+		for j, paged := range []bool{false, true} {
+			q.listExecutions[i][j] = d.bind(listExecutionsSQL(byPipeline, paged))
+		}
+	}
+	if d.name == DialectPostgres {
+		q.publish = d.bind(qPublishPostgres)
+	} else {
+		q.publish = d.bind(qPublishSQLite)
+	}
+	return q
+}
