@@ -54,6 +54,15 @@ func BenchmarkExecution(b *testing.B) {
 			storetest.BenchExecution(b, s)
 		})
 	}
+	// Eight executions in flight at once, as an engine with eight workers
+	// runs them: PostgreSQL flushes concurrent commits together.
+	for _, bs := range benchStores {
+		b.Run(bs.name+"-parallel-8", func(b *testing.B) {
+			s := bs.open(b)
+			defer s.Close()
+			storetest.BenchExecutionParallel(b, s, 8)
+		})
+	}
 	b.Run("sqlite-commit-floor", func(b *testing.B) { benchCommitFloor(b, newSQLiteStore(b), "INTEGER PRIMARY KEY") })
 	b.Run("postgres-commit-floor", func(b *testing.B) {
 		benchCommitFloor(b, newPostgresStore(b), "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
