@@ -3,7 +3,6 @@ package memory
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -156,11 +155,10 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	limit = min(limit, maxLimit)
 	after := ""
 	if q.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(b) == 0 {
-			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: invalid cursor %q", q.Cursor)
+		var err error
+		if after, err = store.DecodeCursor(q.Cursor); err != nil {
+			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: %w", err)
 		}
-		after = string(b)
 	}
 
 	s.execMu.RLock()
@@ -179,7 +177,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 		if len(page.Executions) == limit {
 			// One more match exists, so this page is not the last.
 			last := page.Executions[limit-1].ID
-			page.Next = base64.RawURLEncoding.EncodeToString([]byte(last))
+			page.Next = store.EncodeCursor(last)
 			break
 		}
 		page.Executions = append(page.Executions, cloneExecution(*x))

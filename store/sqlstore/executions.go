@@ -81,7 +81,11 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 		args, byPipeline = append(args, q.Pipeline), 1
 	}
 	if q.Cursor != "" {
-		args, paged = append(args, q.Cursor), 1
+		after, err := store.DecodeCursor(q.Cursor)
+		if err != nil {
+			return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
+		}
+		args, paged = append(args, after), 1
 	}
 	args = append(args, string(q.Status), string(q.Status), limit+1)
 	rows, err := s.r().QueryContext(ctx, s.q.listExecutions[byPipeline][paged], args...)
@@ -95,7 +99,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	var page store.ExecutionPage
 	if len(xs) > limit {
 		xs = xs[:limit]
-		page.Next = xs[limit-1].ID
+		page.Next = store.EncodeCursor(xs[limit-1].ID)
 	}
 	page.Executions = xs
 	return page, nil

@@ -420,3 +420,12 @@ func testPaginationConcurrentInserts(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+func testInvalidCursor(t *testing.T, s store.Store) {
+	for _, c := range []string{"!!!", "a b", "=", "not/base64"} {
+		page, err := s.ListExecutions(context.Background(), store.ExecutionQuery{Cursor: c})
+		if !errors.Is(err, store.ErrInvalidCursor) {
+			t.Errorf("ListExecutions(Cursor %q) = %d executions, %v; want ErrInvalidCursor", c, len(page.Executions), err)
+		}
+	}
+}

@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ExecutionUniqueness", testExecutionUniqueness},
 		{"ListExecutions", testListExecutions},
 		{"ListExecutionsPagination", testListExecutionsPagination},
+		{"InvalidCursor", testInvalidCursor},
 		{"PaginationConcurrentInserts", testPaginationConcurrentInserts},
 		{"ClaimOrder", testClaimOrder},
 		{"ClaimLeased", testClaimLeased},
