@@ -40,4 +40,3 @@ func TestClose(t *testing.T) {
 		t.Errorf("AddRollups after Close = %v; want ErrClosed", err)
 	}
 }
-
