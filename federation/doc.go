@@ -46,7 +46,8 @@
 // escaping. The Router never redirects. A service with a host wins over a
 // host-less one for requests to that host (case-insensitive, port
 // ignored). Requests no route matches get a 404 problem, or go to
-// RouterConfig.FallbackHandler.
+// RouterConfig.FallbackHandler; so does a tunnel request ("CONNECT
+// host:port"), which names no path at all.
 //
 // Routes live in an immutable snapshot (a radix tree per host), swapped
 // atomically by Update. Lookup answers a dry run; on a clean path it
@@ -77,6 +78,11 @@
 // "real", or "router" for answers the router made itself (no route,
 // denied, loop, not implemented).
 //
+// A panic in host code the router calls (MockResolver, a mock handler,
+// Authorize, the fallback handler) is recovered and logged with its
+// stack: the client gets a 500 problem if nothing was written yet, and a
+// cut response (http.ErrAbortHandler) otherwise.
+//
 // # Safety
 //
 //   - Loop guard: X-Mockops-Hops counts routers a request went through;
@@ -91,8 +97,9 @@
 // # Observation
 //
 // Every exchange (service, reality, who served it, method, route, status,
-// latency, body sizes) goes to RouterConfig.Observer after the response is
-// written; see Observer for what it may and may not do.
+// latency, body sizes) goes to RouterConfig.Observer once the handler or
+// proxy has returned, on the request's goroutine; see Observer for why it
+// must not block.
 //
 // # Concurrency properties
 //
@@ -102,5 +109,7 @@
 // snapshot aside and swaps it in with one atomic store, so a request sees
 // one whole snapshot, a failed Update changes nothing, and requests in
 // flight finish on the snapshot they started with. Close closes idle
-// upstream connections; call it once the server in front has stopped.
+// upstream connections, and those of requests still in flight as they
+// end, so no connection goroutine outlives the Router; call it once the
+// server in front has stopped. Update after Close fails with ErrClosed.
 package federation

@@ -65,7 +65,8 @@ func hasSegs(segs, prefix []string) bool {
 // stripped), and that nothing panics.
 func FuzzRoute(f *testing.F) {
 	for _, s := range []string{"/api", "/apix/y", "/api/admin/x", "/api/../apix", "/a%2Fb/c", "/a/b",
-		"//api", "/api/%2e%2e/apix", "/x.y/../api/admin", "/%", "/api%2F..%2Fadmin", "", "*", "/api/admin/.."} {
+		"//api", "/api/%2e%2e/apix", "/x.y/../api/admin", "/%", "/api%2F..%2Fadmin", "", "*", "/api/admin/..",
+		"/api/.%2E/apix", `/api\..\apix`, "/api/%zz", strings.Repeat("/x", 40) + strings.Repeat("/..", 40) + "/api/admin/y"} {
 		f.Add(s)
 	}
 	fed, err := Parse("fuzz.yaml", []byte(fuzzYAML))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -28,13 +29,13 @@ func (r *Router) serveMock(x *exchange, out *http.Request) {
 		return
 	}
 	c := x.route.c
-	x.url = *in.URL
-	// RawPath always: the client's escaping is kept even where Go's
-	// default escaping would differ (for example "!" versus "%21").
-	x.url.Path, x.url.RawPath = x.route.Path, escapedRaw(x.route)
-	out.URL = &x.url
-	if x.route.RawPath != in.URL.EscapedPath() {
-		out.RequestURI = x.url.RequestURI()
+	if x.route.RawPath != in.URL.EscapedPath() || x.route.Path != in.URL.Path {
+		x.url = *in.URL
+		// The client's escaping is kept even where Go's default escaping
+		// would differ (for example "!" versus "%21").
+		x.url.Path, x.url.RawPath = x.route.Path, escapedRaw(x.route)
+		out.URL = &x.url
+		out.RequestURI = requestURI(in.RequestURI, &x.url)
 	}
 	out.Header = r.forwardHeader(x, in)
 	if c.upstream != nil && !c.svc.PreserveHost {
@@ -45,18 +46,35 @@ func (r *Router) serveMock(x *exchange, out *http.Request) {
 	h.ServeHTTP(&x.w, out)
 }
 
-// hopByHop are the headers that describe one connection (RFC 9110 7.6.1),
-// as httputil.ReverseProxy removes them.
-var hopByHop = []string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+// requestURI is the request target of u, the client's URL with its path
+// rewritten. Stripping a prefix from a clean path leaves a suffix of the
+// client's own target, which is reused rather than built again.
+func requestURI(target string, u *url.URL) string {
+	path, query := target, ""
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		path, query = target[:i], target[i+1:]
+	}
+	if raw := u.EscapedPath(); raw != "" && u.Opaque == "" && strings.HasSuffix(path, raw) &&
+		query == u.RawQuery && (query != "" || u.ForceQuery == strings.Contains(target, "?")) {
+		return target[len(path)-len(raw):]
+	}
+	return u.RequestURI()
 }
 
-// ownHeaders are the headers the router sets itself; a client's copies are
-// dropped, never trusted (X-Forwarded-For is appended to only when
-// TrustForwardedFor is set).
-var ownHeaders = []string{
-	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix", HeaderHops,
+// dropped reports whether the canonical header key k is never forwarded
+// as the client sent it: the headers that describe one connection (RFC
+// 9110 7.6.1, as httputil.ReverseProxy removes them) and those the router
+// sets itself, which a client must not forge (X-Forwarded-For is appended
+// to only when TrustForwardedFor is set). A switch rather than a list
+// search: it runs for every header of every mock request.
+func dropped(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix", HeaderHops:
+		return true
+	}
+	return false
 }
 
 // forwardHeader builds the mock request's headers as the reverse proxy
@@ -66,9 +84,15 @@ var ownHeaders = []string{
 func (r *Router) forwardHeader(x *exchange, in *http.Request) http.Header {
 	src := in.Header
 	conn := src["Connection"]
-	h := make(http.Header, len(src)+len(ownHeaders))
+	// Sized for the client's headers plus the four or five the router
+	// adds: an exact hint keeps a small header in one map group.
+	n := len(src) + 4
+	if x.route.c.svc.StripPrefix {
+		n++
+	}
+	h := make(http.Header, n)
 	for k, vv := range src {
-		if contains(hopByHop, k) || contains(ownHeaders, k) || tokenListed(conn, k) {
+		if dropped(k) || conn != nil && tokenListed(conn, k) {
 			continue
 		}
 		// The value slices are shared with the inbound request, capped so
@@ -77,7 +101,7 @@ func (r *Router) forwardHeader(x *exchange, in *http.Request) http.Header {
 		// so the copy Header.Clone would make buys nothing.
 		h[k] = vv[:len(vv):len(vv)]
 	}
-	if tokenListed(src["Te"], "trailers") {
+	if te := src["Te"]; te != nil && tokenListed(te, "trailers") {
 		h["Te"] = []string{"trailers"}
 	}
 	if up := src["Upgrade"]; len(up) > 0 && tokenListed(conn, "Upgrade") {

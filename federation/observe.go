@@ -12,10 +12,12 @@ import (
 
 // Observer receives one Exchange per request the Router handled.
 //
-// Observe is called on the request's goroutine after the response has been
-// written (after the handler or proxy returned), so it never delays the
-// response bytes, but it does hold the connection until it returns: it
-// must be fast and must not block. The coverage Collector is built for
+// Observe is called on the request's goroutine once the handler or proxy
+// has returned, and before the Router's ServeHTTP returns. net/http
+// completes a response only when ServeHTTP returns: it then flushes what
+// is still buffered (all of a small response) and ends a chunked body. So
+// the time Observe takes is added to every response the client waits for:
+// it must be fast and must not block. The coverage Collector is built for
 // this (tens of nanoseconds, no allocation). An observer that does I/O
 // should hand the Exchange to its own bounded queue and drop, counting the
 // drops, when the queue is full. A panic in Observe is recovered and logged.
@@ -52,8 +54,9 @@ type Exchange struct {
 	Host       string
 	Route      string // the matched base path
 	Path       string // the path the service saw (after prefix stripping)
-	// Status is the status sent to the client; 499 when the client went
-	// away before a response was written (nothing was sent).
+	// Status is the status sent to the client; 499 when none was: the
+	// client went away first, or the response was aborted before it
+	// started (Err says which).
 	Status        int
 	Start         time.Time
 	Latency       time.Duration // from routing to the end of the response
@@ -67,8 +70,9 @@ type Exchange struct {
 	Request *http.Request
 }
 
-// StatusClientClosed is the status an Exchange reports when the client
-// went away before any response was written (nginx's convention).
+// StatusClientClosed is the status an Exchange reports when no response
+// was written: the client went away first (nginx's convention), or the
+// response was aborted before it started.
 const StatusClientClosed = 499
 
 // recorder wraps the client's ResponseWriter to learn the status and the

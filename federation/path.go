@@ -20,6 +20,12 @@ import (
 // form (same segments, original escaping). ok is false for a path that is
 // not absolute or holds a malformed escape. A path that is already clean
 // comes back unchanged, without allocating.
+//
+// The work is linear in the length of the path whatever it holds: kept
+// segments are remembered as spans of escaped, so ".." pops one in constant
+// time, and both forms are written once at the end. (Rewriting the output
+// on every ".." made a path of many segments and as many ".." quadratic: a
+// 100 KB request line cost a second of CPU.)
 func cleanPath(escaped string) (match, raw string, ok bool) {
 	if escaped == "" {
 		return "/", "/", true
@@ -30,55 +36,71 @@ func cleanPath(escaped string) (match, raw string, ok bool) {
 	if isClean(escaped) {
 		return escaped, escaped, true
 	}
-	var m, r strings.Builder
-	m.Grow(len(escaped))
-	r.Grow(len(escaped))
-	type seg struct{ mEnd, rEnd int }
-	var stack []seg // lengths of m and r before each kept segment
-	trailing := false
-	for rest := escaped[1:]; ; {
-		i := strings.IndexByte(rest, '/')
-		part := rest
-		if i >= 0 {
-			part = rest[:i]
+	return cleanSlow(escaped)
+}
+
+// cleanSlow is cleanPath for a path that needs decoding or has dot or
+// empty segments. It is a function of its own so that the common clean
+// path does not pay for this one's stack frame.
+func cleanSlow(escaped string) (match, raw string, ok bool) {
+	type span struct{ start, end int } // a kept segment: escaped[start:end]
+	var spans [16]span
+	kept := spans[:0]
+	trailing := false // the path ends on a segment boundary: keep the slash
+	for start := 1; ; {
+		end := strings.IndexByte(escaped[start:], '/')
+		last := end < 0
+		if last {
+			end = len(escaped)
+		} else {
+			end += start
 		}
-		dec, good := unescapeSegment(part)
+		kind, good := classifySegment(escaped[start:end])
 		if !good {
 			return "", "", false
 		}
-		switch dec {
-		case "":
-			trailing = i < 0 // "/a/" ends in an empty segment: keep the slash
-		case ".":
+		switch kind {
+		case segEmpty:
+			trailing = last // "/a/" ends in an empty segment
+		case segDot:
 			trailing = true
-		case "..":
-			if n := len(stack); n > 0 {
-				mb, rb := m.String()[:stack[n-1].mEnd], r.String()[:stack[n-1].rEnd]
-				m.Reset()
-				r.Reset()
-				m.WriteString(mb)
-				r.WriteString(rb)
-				stack = stack[:n-1]
+		case segDotDot:
+			if n := len(kept); n > 0 {
+				kept = kept[:n-1]
 			}
 			trailing = true
 		default:
-			stack = append(stack, seg{m.Len(), r.Len()})
-			m.WriteByte('/')
-			writeMatchSegment(&m, dec)
-			r.WriteByte('/')
-			r.WriteString(part)
+			kept = append(kept, span{start, end})
 			trailing = false
 		}
-		if i < 0 {
+		if last {
 			break
 		}
-		rest = rest[i+1:]
+		start = end + 1
 	}
-	if trailing || m.Len() == 0 {
-		m.WriteByte('/')
+	var r strings.Builder
+	r.Grow(len(escaped) + 1)
+	for _, s := range kept {
+		r.WriteByte('/')
+		r.WriteString(escaped[s.start:s.end])
+	}
+	if trailing || len(kept) == 0 {
 		r.WriteByte('/')
 	}
-	return m.String(), r.String(), true
+	raw = r.String()
+	if strings.IndexByte(raw, '%') < 0 {
+		return raw, raw, true // nothing to decode: both forms are the same
+	}
+	var m strings.Builder
+	m.Grow(len(raw))
+	for _, s := range kept {
+		m.WriteByte('/')
+		writeMatchSegment(&m, escaped[s.start:s.end])
+	}
+	if trailing || len(kept) == 0 {
+		m.WriteByte('/')
+	}
+	return m.String(), raw, true
 }
 
 // isClean reports whether p needs no decoding and no dot or empty segment
@@ -106,38 +128,64 @@ func isClean(p string) bool {
 	return true
 }
 
-// unescapeSegment percent-decodes one segment.
-func unescapeSegment(s string) (string, bool) {
-	if strings.IndexByte(s, '%') < 0 {
-		return s, true
-	}
-	b := make([]byte, 0, len(s))
+type segKind int
+
+const (
+	segName   segKind = iota
+	segEmpty          // "" (from "//" or a trailing "/")
+	segDot            // "." in any escaping
+	segDotDot         // ".." in any escaping ("%2e%2E", ".%2e", ...)
+)
+
+// classifySegment says what one escaped segment is once decoded, without
+// allocating; ok is false for a malformed percent-escape.
+func classifySegment(s string) (kind segKind, ok bool) {
+	n := 0 // decoded length
+	dots := 0
 	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b = append(b, s[i])
-			continue
+		c := s[i]
+		if c == '%' {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return 0, false
+			}
+			c = unhex(s[i+1])<<4 | unhex(s[i+2])
+			i += 2
 		}
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-			return "", false
+		if c == '.' {
+			dots++
 		}
-		b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-		i += 2
+		n++
 	}
-	return string(b), true
+	switch {
+	case n == 0:
+		return segEmpty, true
+	case n == 1 && dots == 1:
+		return segDot, true
+	case n == 2 && dots == 2:
+		return segDotDot, true
+	}
+	return segName, true
 }
 
-// writeMatchSegment writes a decoded segment, keeping '/' and '%' encoded
-// so that they cannot be confused with separators or escapes.
-func writeMatchSegment(b *strings.Builder, dec string) {
-	for i := 0; i < len(dec); i++ {
-		switch dec[i] {
+// writeMatchSegment writes a valid escaped segment decoded, except that
+// '/' and '%' stay encoded ("%2F", "%25") so that they cannot be confused
+// with separators or escapes.
+func writeMatchSegment(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		switch c = unhex(s[i+1])<<4 | unhex(s[i+2]); c {
 		case '/':
 			b.WriteString("%2F")
 		case '%':
 			b.WriteString("%25")
 		default:
-			b.WriteByte(dec[i])
+			b.WriteByte(c)
 		}
+		i += 2
 	}
 }
 
@@ -175,15 +223,6 @@ func stripSegments(p string, n int) string {
 		i += 1 + j
 	}
 	return p[i:]
-}
-
-// hasSegmentPrefix reports whether the clean path p lies under prefix on a
-// segment boundary.
-func hasSegmentPrefix(p, prefix string) bool {
-	if prefix == "/" {
-		return strings.HasPrefix(p, "/")
-	}
-	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
 }
 
 // hostKey normalises a Host header or a configured host for matching: the

@@ -98,6 +98,12 @@ func (r *Router) serveReal(x *exchange, out *http.Request) {
 	x.timer = time.AfterFunc(c.timeout, x.timeout)
 	defer x.timer.Stop()
 	c.proxy.ServeHTTP(&x.w, out)
+	if r.closed.Load() {
+		// The connection this request used went back to the idle pool
+		// after Close had emptied it: its goroutines must not outlive the
+		// Router.
+		closeIdle(c.proxy.Transport)
+	}
 }
 
 // timeout cancels the upstream request of an exchange (out's context).
@@ -132,15 +138,12 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 // modifyResponse runs when the upstream's headers arrived: it stops the
 // timeout and labels the response.
 func modifyResponse(resp *http.Response) error {
-	if x := exchangeFrom(resp.Request.Context()); x != nil && x.timer != nil && !x.timer.Stop() {
+	x := exchangeFrom(resp.Request.Context()) // never nil: the proxy runs only from serveReal
+	if !x.timer.Stop() {
 		return errUpstreamTimeout // the timer won the race: the request is already cancelled
 	}
-	if x := exchangeFrom(resp.Request.Context()); x != nil {
-		x.servedByVal[0] = string(ServedByReal)
-		resp.Header[HeaderServedBy] = x.servedByVal[:1:1]
-	} else {
-		resp.Header.Set(HeaderServedBy, string(ServedByReal))
-	}
+	x.servedByVal[0] = string(ServedByReal)
+	resp.Header[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request
 	return nil
 }
 
@@ -148,11 +151,7 @@ func modifyResponse(resp *http.Response) error {
 // gets nothing (there is nobody to answer) and is not logged: it is not a
 // fault of the router nor of the upstream.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
-	x := exchangeFrom(req.Context())
-	if x == nil { // not reachable through ServeHTTP; be safe anyway
-		http.Error(w, "bad gateway", http.StatusBadGateway)
-		return
-	}
+	x := exchangeFrom(req.Context()) // never nil: the proxy runs only from serveReal
 	timedOut := errors.Is(err, errUpstreamTimeout) || context.Cause(req.Context()) == errUpstreamTimeout
 	if !timedOut && x.parent.Err() != nil {
 		x.failure = fmt.Errorf("%w: %w", errClientGone, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -95,7 +96,18 @@ type Router struct {
 	mu         sync.Mutex // serialises Update and Close; guards transports
 	transports map[string]http.RoundTripper
 	buffers    *bufferPool // shared by the proxies of every snapshot
+	// closed is set by Close, under mu; real requests still in flight read
+	// it when they end (see serveReal).
+	closed atomic.Bool
 }
+
+// ErrClosed is returned by Update once the Router is closed.
+var ErrClosed = errors.New("federation: router closed")
+
+// errAborted is the Exchange.Err of a response cut after it started (the
+// client saw a truncated answer), so an Observer does not count it as a
+// success.
+var errAborted = errors.New("federation: response aborted")
 
 // NewRouter validates f and builds a Router serving it.
 func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
@@ -121,13 +133,18 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 
 // Update validates f, builds a new routing snapshot and swaps it in. A
 // configuration that fails leaves the current one serving. Requests
-// already routed finish on the snapshot they started with.
+// already routed finish on the snapshot they started with. After Close it
+// returns ErrClosed.
 func (r *Router) Update(f *Federation) error {
 	if f == nil {
 		return errors.New("federation: nil federation")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed.Load() {
+		// A snapshot built now could make transports no Close would reach.
+		return ErrClosed
+	}
 	s, err := r.build(f)
 	if err != nil {
 		return err
@@ -143,11 +160,15 @@ func (r *Router) Update(f *Federation) error {
 	return nil
 }
 
-// Close closes the idle connections of every upstream transport. Call it
-// after the server in front of the Router has stopped; it is idempotent.
+// Close closes the idle connections of every upstream transport and makes
+// later Updates fail with ErrClosed. Call it after the server in front of
+// the Router has stopped; requests still in flight complete, and their
+// upstream connections are closed as they end rather than kept idle. It
+// is idempotent.
 func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed.Store(true)
 	for _, tr := range r.transports {
 		closeIdle(tr)
 	}
@@ -164,11 +185,12 @@ func closeIdle(tr http.RoundTripper) {
 func (r *Router) Federation() *Federation { return r.snap.Load().fed }
 
 // Lookup says where a request would go, without serving it: a dry run.
-// path is the escaped request target path (a query is ignored). method is
-// accepted for future method-specific routes. For a clean path it
-// allocates nothing.
+// path is the escaped request target path (a query is ignored). method
+// matters only for CONNECT, whose authority-form target is never routed.
+// For a clean path it allocates nothing.
 func (r *Router) Lookup(method, host, path string) (Route, bool) {
-	return r.snap.Load().lookup(host, path)
+	rt, _, ok := r.lookup(method, host, path)
+	return rt, ok
 }
 
 // build compiles f into a snapshot. Called with r.mu held.
@@ -240,23 +262,21 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 // RouteFrom returns the Route of a request the Router is serving; mock
 // handlers and Authorize find it in the request's context.
 func RouteFrom(ctx context.Context) (Route, bool) {
-	x, ok := ctx.Value(exchangeKey{}).(*exchange)
-	if !ok {
-		return Route{}, false
+	if x := exchangeFrom(ctx); x != nil {
+		return x.route, true
 	}
-	return x.route, true
+	return Route{}, false
 }
 
 // ServeHTTP routes and serves one request.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	s := r.snap.Load()
 	x := &exchange{parent: req.Context(), in: req}
 	if r.cfg.Observer != nil { // the clock is read only for someone who asks
 		x.start = time.Now()
 	}
 	x.w.ResponseWriter = w
-	defer r.observe(x, req)
-	rt, ok := s.lookup(req.Host, req.URL.EscapedPath())
+	defer r.finish(x)
+	rt, s, ok := r.lookup(req.Method, req.Host, req.URL.EscapedPath())
 	if !ok {
 		x.servedBy = ServedByRouter
 		x.route.Federation = s.fed.Name
@@ -264,7 +284,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.cfg.FallbackHandler.ServeHTTP(&x.w, req)
 			return
 		}
-		x.fail(http.StatusNotFound, fmt.Errorf("federation: no service of %q routes %q", s.fed.Name, req.URL.Path), nil)
+		x.fail(http.StatusNotFound, fmt.Errorf("federation: no service of %q routes %q", s.fed.Name, clip(req.URL.Path)), nil)
 		return
 	}
 	x.route = rt
@@ -278,8 +298,10 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		defer cancel(nil)
 		x.cancel = cancel
 	}
-	out := req.WithContext(ctx)
-	x.out = out
+	// WithContext is inlined and its result only copied, so the copy it
+	// makes stays on the stack: the routed request lives in the exchange.
+	x.out = *req.WithContext(ctx)
+	out := &x.out
 
 	hops, err := parseHops(req.Header[HeaderHops])
 	if err != nil {
@@ -316,6 +338,43 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// finish ends every exchange, deferred so that it also runs when a handler
+// panics. A panic from host code (the MockResolver, a mock handler,
+// Authorize, the fallback handler) is logged and answered with a 500
+// problem when nothing was written yet; after the response started it can
+// only be cut, as net/http would, with http.ErrAbortHandler. The exchange
+// is observed either way.
+func (r *Router) finish(x *exchange) {
+	p := recover()
+	if p == nil {
+		r.observe(x)
+		return
+	}
+	if p == http.ErrAbortHandler { // a deliberate abort (the proxy's, on a failed copy)
+		if x.failure == nil {
+			x.failure = errAborted
+		}
+		r.observe(x)
+		panic(p)
+	}
+	r.log.Error("federation: panic serving request", "service", x.route.Service, "workspace", x.route.Workspace,
+		"panic", p, "stack", string(debug.Stack()))
+	err := fmt.Errorf("federation: panic serving service %q: %v", x.route.Service, p)
+	if x.w.status != 0 {
+		x.failure = err
+		r.observe(x)
+		panic(http.ErrAbortHandler)
+	}
+	if x.servedBy == "" { // Authorize panicked: nothing served the request yet
+		x.servedBy = ServedByRouter
+	}
+	// Headers the handler set for the body it never wrote must not
+	// describe the problem.
+	x.w.Header().Del("Content-Encoding")
+	x.fail(http.StatusInternalServerError, errors.New("federation: internal error"), err)
+	r.observe(x)
+}
+
 // parseHops reads the loop guard header; absent means zero.
 func parseHops(v []string) (int, error) {
 	if len(v) == 0 {
@@ -326,14 +385,23 @@ func parseHops(v []string) (int, error) {
 	}
 	n, err := strconv.Atoi(v[0])
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("federation: %s must be a non-negative integer, got %q", HeaderHops, v[0])
+		return 0, fmt.Errorf("federation: %s must be a non-negative integer, got %q", HeaderHops, clip(v[0]))
 	}
 	return n, nil
 }
 
-// observe reports the exchange. Deferred, so that it also runs when a
-// proxy aborts the response with http.ErrAbortHandler.
-func (r *Router) observe(x *exchange, in *http.Request) {
+// clip shortens a client's value quoted in a problem: an answer must not
+// echo a megabyte request line back, made larger still by JSON escaping.
+func clip(s string) string {
+	const limit = 128
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
+}
+
+// observe reports the exchange.
+func (r *Router) observe(x *exchange) {
 	if r.cfg.Observer == nil {
 		return
 	}
@@ -345,9 +413,9 @@ func (r *Router) observe(x *exchange, in *http.Request) {
 			status = StatusClientClosed
 		}
 	}
-	req := x.out
-	if req == nil {
-		req = in
+	in, req := x.in, x.in
+	if x.route.c != nil {
+		req = &x.out
 	}
 	ex := Exchange{
 		Federation:    x.route.Federation,

@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
@@ -83,15 +84,27 @@ type snapshot struct {
 	origins  map[string]bool // upstream origins in use
 }
 
-// lookup routes an escaped request path (query allowed) for host. For a
-// clean path (the common case) it allocates nothing.
-func (s *snapshot) lookup(host, escaped string) (Route, bool) {
+// lookup routes an escaped request path (query allowed) for host on the
+// current snapshot, which it returns too so that a caller names the
+// federation that answered. For a clean path (the common case) it
+// allocates nothing. A CONNECT request without a path (authority-form:
+// "CONNECT host:port") asks for a tunnel, not for a resource: no service
+// prefix can match it, and routing it to a root service would hand the
+// tunnel request to a mock or an upstream.
+//
+// It loads the snapshot itself so that Router.Lookup stays small enough
+// to inline: a dry run then costs one call, and one copy of the Route.
+func (r *Router) lookup(method, host, escaped string) (Route, *snapshot, bool) {
+	s := r.snap.Load()
+	if escaped == "" && method == http.MethodConnect {
+		return Route{}, s, false
+	}
 	if i := strings.IndexByte(escaped, '?'); i >= 0 {
 		escaped = escaped[:i]
 	}
 	match, raw, ok := cleanPath(escaped)
 	if !ok {
-		return Route{}, false
+		return Route{}, s, false
 	}
 	var c *compiled
 	if len(s.hosts) > 0 {
@@ -103,7 +116,7 @@ func (s *snapshot) lookup(host, escaped string) (Route, bool) {
 		c = s.any.find(match)
 	}
 	if c == nil {
-		return Route{}, false
+		return Route{}, s, false
 	}
 	rt := c.template
 	rt.c = c
@@ -117,5 +130,5 @@ func (s *snapshot) lookup(host, escaped string) (Route, bool) {
 			rt.Path = p
 		}
 	}
-	return rt, true
+	return rt, s, true
 }

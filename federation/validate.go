@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mockops/mockops/internal/yamlpos"
@@ -178,11 +179,10 @@ func checkPrefix(p string) string {
 		return "must not contain empty segments (\"//\")"
 	}
 	for seg := range strings.SplitSeq(p[1:], "/") {
-		dec, ok := unescapeSegment(seg)
-		if !ok {
+		switch kind, ok := classifySegment(seg); {
+		case !ok:
 			return fmt.Sprintf("has a malformed percent-escape in segment %q", seg)
-		}
-		if dec == "." || dec == ".." {
+		case kind == segDot || kind == segDotDot:
 			return "must not contain \".\" or \"..\" segments"
 		}
 	}
@@ -228,6 +228,8 @@ func parseUpstream(raw string) (*url.URL, string) {
 		return nil, "must be an absolute http:// or https:// URL"
 	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
 		return nil, "must name a host (http://host[:port][/path])"
+	case u.Port() != "" && !validPort(u.Port()):
+		return nil, "has a port outside 1-65535"
 	case u.User != nil:
 		return nil, "must not carry credentials; set them in a Transport"
 	case u.RawQuery != "" || u.ForceQuery:
@@ -236,6 +238,11 @@ func parseUpstream(raw string) (*url.URL, string) {
 		return nil, "must not have a fragment"
 	}
 	return u, ""
+}
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 func validateDependencies(svcs []Service, names map[string]int, errs *yamlpos.ErrorList) {

@@ -2,6 +2,8 @@ package federation
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/mockops/mockops/internal/yamlpos"
@@ -17,7 +19,7 @@ func validateBlend(b *Blend, label string, errs *yamlpos.ErrorList) {
 		return
 	}
 	at := &b.at
-	if b.Strategy != "" && !contains(blendStrategies, b.Strategy) {
+	if b.Strategy != "" && !slices.Contains(blendStrategies, b.Strategy) {
 		errs.Add(at.of("strategy"), "%s: unknown blend strategy %q (one of mock_first, real_first, merge, shadow)%s",
 			label, b.Strategy, yamlpos.DidYouMean(b.Strategy, blendStrategies))
 	}
@@ -38,7 +40,7 @@ func validateChaos(c *Chaos, label string, errs *yamlpos.ErrorList) {
 		return
 	}
 	at := &c.at
-	if c.Base != "" && !contains(chaosBases, c.Base) {
+	if c.Base != "" && !slices.Contains(chaosBases, c.Base) {
 		errs.Add(at.of("base"), "%s: chaos base must be \"mock\" or \"real\", got %q", label, c.Base)
 	}
 	if c.MaxActiveFaults < 0 {
@@ -62,8 +64,8 @@ func validateChaos(c *Chaos, label string, errs *yamlpos.ErrorList) {
 			if ln.Median <= 0 && !at.failed("latency.lognormal.median") {
 				errs.Add(at.of("latency.lognormal.median"), "%s: latency lognormal needs a positive median", label)
 			}
-			if ln.Sigma <= 0 && !at.failed("latency.lognormal.sigma") {
-				errs.Add(at.of("latency.lognormal.sigma"), "%s: latency lognormal needs a positive sigma", label)
+			if !(ln.Sigma > 0 && ln.Sigma <= math.MaxFloat64) && !at.failed("latency.lognormal.sigma") { // NaN and +Inf too
+				errs.Add(at.of("latency.lognormal.sigma"), "%s: latency lognormal needs a positive, finite sigma", label)
 			}
 		}
 		if n != 1 && !at.failed("latency") && !anyFailed(at, "latency.fixed", "latency.uniform", "latency.lognormal") {
@@ -122,15 +124,6 @@ func nonNegative(d time.Duration, at *positions, key, label string, errs *yamlpo
 func anyFailed(at *positions, keys ...string) bool {
 	for _, k := range keys {
 		if at.failed(k) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
 			return true
 		}
 	}
