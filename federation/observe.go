@@ -19,8 +19,9 @@ import (
 // the time Observe takes is added to every response the client waits for:
 // it must be fast and must not block. The coverage Collector is built for
 // this (tens of nanoseconds, no allocation). An observer that does I/O
-// should hand the Exchange to its own bounded queue and drop, counting the
-// drops, when the queue is full. A panic in Observe is recovered and logged.
+// belongs behind an ObserverQueue, which hands exchanges over on its own
+// goroutine and drops, counting, when full. A panic in Observe is
+// recovered and logged.
 //
 // The Router calls Observe synchronously rather than through a queue of
 // its own: a queue would need a goroutine, a size and a drop policy chosen
