@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,7 +25,7 @@ const (
 		SELECT ?::text, ?::text, ?::text, ?::json, ?::timestamptz FROM lock
 		RETURNING pg_notify(?::text, '')`
 	qBusEnd           = `SELECT COALESCE(MAX(seq), 0) FROM mockops_bus_events`
-	qBusFetch         = `SELECT seq, event FROM mockops_bus_events WHERE seq > ? ORDER BY seq LIMIT ?`
+	qBusFetch         = `SELECT seq, type, workspace, event FROM mockops_bus_events WHERE seq > ? ORDER BY seq LIMIT ?`
 	qConsumerInit     = `INSERT INTO mockops_bus_consumers (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
 	qConsumerPosition = `SELECT position FROM mockops_bus_consumers WHERE name = ?`
 	// Positions only move forward, whatever order saves arrive in.
@@ -85,7 +87,8 @@ type Bus struct {
 	cfg BusConfig
 	log *slog.Logger
 
-	// ctx ends when the bus closes; it bounds the listener.
+	// ctx ends when the bus closes; it bounds the listener, and the
+	// database calls of Publish and Subscribe (see callCtx).
 	ctx    context.Context
 	cancel context.CancelFunc
 	drain  chan struct{} // closed by Shutdown: subscriptions finish what is stored, then end
@@ -158,6 +161,8 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 	if b.closed {
 		return events.ErrClosed
 	}
+	ctx, done := b.callCtx(ctx)
+	defer done()
 	s := b.s
 	now := s.d.ts(s.now())
 	err = s.write(ctx, func(db execer) error {
@@ -170,9 +175,11 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlstore: publish %s %s: %w", e.Type, e.ID, err)
+		return fmt.Errorf("sqlstore: publish %s %s: %w", e.Type, e.ID, b.closedErr(err))
 	}
-	b.wakeAll()
+	// Every bus of this store, not only this one: a second Bus in the same
+	// process would otherwise wait for its poll (SQLite has no NOTIFY).
+	s.wakeBuses()
 	return nil
 }
 
@@ -218,10 +225,12 @@ func (b *Bus) subscribe(ctx context.Context, consumer string, f events.Filter, h
 	if consumer != "" && !b.s.claimConsumer(consumer) {
 		return nil, fmt.Errorf("%w: %q", ErrConsumerBusy, consumer)
 	}
-	pos, err := b.startPosition(ctx, consumer)
+	callCtx, done := b.callCtx(ctx)
+	pos, err := b.startPosition(callCtx, consumer)
+	done()
 	if err != nil {
 		b.s.releaseConsumer(consumer)
-		return nil, fmt.Errorf("sqlstore: subscribe %q: %w", consumer, err)
+		return nil, fmt.Errorf("sqlstore: subscribe %q: %w", consumer, b.closedErr(err))
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	sub := &busSub{
@@ -239,6 +248,29 @@ func (b *Bus) subscribe(ctx context.Context, consumer string, f events.Filter, h
 	b.mu.Unlock()
 	go sub.run()
 	return &Subscription{sub: sub}, nil
+}
+
+// callCtx is ctx, also cancelled when the bus closes. Publish and
+// Subscribe hold the intake lock across their database calls, and Close and
+// Shutdown wait for that lock: a call stuck on the database (an unreachable
+// server, a lock held elsewhere) must not hold up a Close, or a Shutdown
+// past its ctx.
+func (b *Bus) callCtx(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(b.ctx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// closedErr is err, or events.ErrClosed with err's text if the bus closed
+// meanwhile, which is then the likely reason err happened.
+func (b *Bus) closedErr(err error) error {
+	if b.ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", events.ErrClosed, err)
+	}
+	return err
 }
 
 // startPosition is where a new subscription starts reading: the stream's
@@ -262,8 +294,17 @@ func (b *Bus) startPosition(ctx context.Context, consumer string) (int64, error)
 		return 0, err
 	}
 	var pos int64
-	err = s.r().QueryRowContext(ctx, s.q.consumerPosition, consumer).Scan(&pos)
-	return pos, err
+	if err := s.r().QueryRowContext(ctx, s.q.consumerPosition, consumer).Scan(&pos); err != nil {
+		return 0, err
+	}
+	if pos > end {
+		// Only a reset of the events table (TRUNCATE ... RESTART IDENTITY,
+		// a restore) does this, and the consumer then misses every event
+		// until the sequence passes its position: say so.
+		b.log.Warn("sqlstore: bus: consumer position is past the end of the stream; events up to it will not be delivered",
+			"consumer", consumer, "position", pos, "end", end)
+	}
+	return pos, nil
 }
 
 // Shutdown stops intake, lets every subscription handle what is already
@@ -271,6 +312,8 @@ func (b *Bus) startPosition(ctx context.Context, consumer string) (int64, error)
 // the bus at once and returns ctx's error. Calling it again, or after
 // Close, is harmless.
 func (b *Bus) Shutdown(ctx context.Context) error {
+	// Should ctx end while calls in flight hold up intake, abort them.
+	defer context.AfterFunc(ctx, b.cancel)()
 	b.stopIntake()
 	b.drainOnce.Do(func() { close(b.drain) })
 	done := make(chan struct{})
@@ -289,23 +332,24 @@ func (b *Bus) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close stops the bus at once: handlers' contexts are cancelled, and Close
-// returns when every goroutine of the bus has ended and each named
-// subscription has saved the position of the last event it handled. It is
-// idempotent and returns nil.
+// Close stops the bus at once: handlers' contexts are cancelled, a Publish
+// or Subscribe still waiting on the database fails with events.ErrClosed
+// (such a Publish may or may not have stored its event), and Close returns
+// when every goroutine of the bus has ended and each named subscription has
+// saved the position of the last event it handled. It is idempotent and
+// returns nil.
 func (b *Bus) Close() error {
+	// Cancelling first aborts the publishes and subscribes in flight,
+	// which stopIntake waits for; it also ends the listener.
+	b.cancel()
 	b.stopIntake()
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
-		subs := make([]*busSub, 0, len(b.subs))
-		for sub := range b.subs {
-			subs = append(subs, sub)
-		}
+		subs := slices.Collect(maps.Keys(b.subs))
 		b.mu.Unlock()
 		for _, sub := range subs {
 			sub.close()
 		}
-		b.cancel()
 		b.subsWG.Wait()
 		b.listenerWG.Wait()
 		b.s.mu.Lock()
@@ -332,6 +376,15 @@ func (b *Bus) wakeAll() {
 		case sub.wake <- struct{}{}:
 		default: // already signalled
 		}
+	}
+}
+
+// wakeBuses wakes the subscriptions of every bus made from s.
+func (s *Store) wakeBuses() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for b := range s.buses {
+		b.wakeAll()
 	}
 }
 

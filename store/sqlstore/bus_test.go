@@ -31,6 +31,12 @@ func (d *deliveries) add(id string) int {
 	return len(d.counts)
 }
 
+// handle is an events.Handler that records every delivery.
+func (d *deliveries) handle(_ context.Context, e events.Event) error {
+	d.add(e.ID)
+	return nil
+}
+
 func (d *deliveries) distinct() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -206,10 +212,7 @@ func TestBusNamedStartsAtEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := newDeliveries()
-	if _, err := bus.SubscribeNamed(ctx, "late", events.Filter{}, func(_ context.Context, e events.Event) error {
-		got.add(e.ID)
-		return nil
-	}); err != nil {
+	if _, err := bus.SubscribeNamed(ctx, "late", events.Filter{}, got.handle); err != nil {
 		t.Fatal(err)
 	}
 	fresh := mustEvent(t, 1)
@@ -291,6 +294,14 @@ func TestBusPollAcrossStoresSQLite(t *testing.T) {
 	testBusAcross(t, sub, pub, 5*time.Second)
 }
 
+// TestBusWakesSiblingBusSQLite: a publish wakes the subscriptions of every
+// bus of its store at once, not only its own bus's: the subscriber polls
+// only once a minute.
+func TestBusWakesSiblingBusSQLite(t *testing.T) {
+	s := newSQLiteStore(t)
+	testBusAcross(t, s.Bus(BusConfig{PollInterval: time.Minute}), s.Bus(BusConfig{}), 5*time.Second)
+}
+
 // TestBusNotifyAcrossReplicasPostgres: the subscriber polls only once a
 // minute, so a delivery within seconds proves LISTEN/NOTIFY woke it.
 func TestBusNotifyAcrossReplicasPostgres(t *testing.T) {
@@ -304,22 +315,10 @@ func testBusAcross(t *testing.T, sub, pub *Bus, within time.Duration) {
 	defer sub.Close()
 	defer pub.Close()
 	ctx := testCtx(t)
-	got := newDeliveries()
-	if _, err := sub.Subscribe(ctx, events.Filter{}, func(_ context.Context, e events.Event) error {
-		got.add(e.ID)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	got := subscribeRecording(t, ctx, sub)
 	// Let the listener connect first: a notification sent before LISTEN
 	// is lost by design, and would be found by the (slow) poll instead.
-	if sub.s.pgConn != nil {
-		select {
-		case <-sub.listening:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the LISTEN connection did not come up within 10s")
-		}
-	}
+	waitListening(t, sub)
 	for i := range 3 {
 		start := time.Now()
 		if err := pub.Publish(ctx, mustEvent(t, i)); err != nil {
@@ -330,6 +329,31 @@ func testBusAcross(t *testing.T, sub, pub *Bus, within time.Duration) {
 	}
 }
 
+// subscribeRecording subscribes to every event of bus with a handler that
+// records each delivery.
+func subscribeRecording(t *testing.T, ctx context.Context, bus *Bus) *deliveries {
+	t.Helper()
+	got := newDeliveries()
+	if _, err := bus.Subscribe(ctx, events.Filter{}, got.handle); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// waitListening waits until a PostgreSQL bus's LISTEN connection is up; it
+// returns at once on SQLite, which has none.
+func waitListening(t *testing.T, b *Bus) {
+	t.Helper()
+	if b.s.pgConn == nil {
+		return
+	}
+	select {
+	case <-b.listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the LISTEN connection did not come up within 10s")
+	}
+}
+
 // TestBusSkipsUndecodableRow: a row that is not a CloudEvent (only a hand
 // edit makes one) is logged and skipped instead of stalling the consumer.
 func TestBusSkipsUndecodableRow(t *testing.T) {
@@ -337,13 +361,7 @@ func TestBusSkipsUndecodableRow(t *testing.T) {
 	bus := s.Bus(BusConfig{})
 	defer bus.Close()
 	ctx := testCtx(t)
-	got := newDeliveries()
-	if _, err := bus.Subscribe(ctx, events.Filter{}, func(_ context.Context, e events.Event) error {
-		got.add(e.ID)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	got := subscribeRecording(t, ctx, bus)
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO mockops_bus_events (id, type, workspace, event, created_at) VALUES ('x', 't', '', 'not json', 0)`); err != nil {
 		t.Fatal(err)
 	}
@@ -369,18 +387,11 @@ func TestBusListenerReconnectsPostgres(t *testing.T) {
 	pub := openPostgresIn(t, dsn, schema).Bus(BusConfig{})
 	defer pub.Close()
 	ctx := testCtx(t)
-	got := newDeliveries()
-	if _, err := sub.Subscribe(ctx, events.Filter{}, func(_ context.Context, e events.Event) error {
-		got.add(e.ID)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-sub.listening:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the LISTEN connection did not come up within 10s")
-	}
+	got := subscribeRecording(t, ctx, sub)
+	// Both buses must be listening, or the count below races the
+	// publisher's listener coming up.
+	waitListening(t, sub)
+	waitListening(t, pub)
 	var killed int
 	err := s.db.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE query = $1 AND pid <> pg_backend_pid()`, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()).Scan(&killed)
@@ -403,3 +414,47 @@ func TestBusListenerReconnectsPostgres(t *testing.T) {
 var _ interface {
 	SubscribeNamed(ctx context.Context, consumer string, f events.Filter, h events.Handler) (events.Subscription, error)
 } = (*Bus)(nil)
+
+// TestBusStuckPublish: a Publish stuck on the database (here, waiting for
+// the SQLite write slot another writer holds) holds up neither Shutdown
+// past its ctx nor Close, and fails with ErrClosed once the bus closes.
+func TestBusStuckPublish(t *testing.T) {
+	for _, stop := range []struct {
+		name string
+		stop func(b *Bus) error
+	}{
+		{"Shutdown", func(b *Bus) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if err := b.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("Shutdown = %v; want DeadlineExceeded", err)
+			}
+			return nil
+		}},
+		{"Close", (*Bus).Close},
+	} {
+		t.Run(stop.name, func(t *testing.T) {
+			s := newSQLiteStore(t)
+			bus := s.Bus(BusConfig{})
+			s.writeSem <- struct{}{} // a writer that never finishes
+			defer func() { <-s.writeSem }()
+			published := make(chan error, 1)
+			go func() { published <- bus.Publish(context.Background(), mustEvent(t, 0)) }()
+			time.Sleep(20 * time.Millisecond) // let Publish reach the write slot
+
+			stopped := make(chan error, 1)
+			go func() { stopped <- stop.stop(bus) }()
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s did not return within 5s while a Publish was stuck", stop.name)
+			}
+			if err := <-published; !errors.Is(err, events.ErrClosed) {
+				t.Errorf("stuck Publish after %s = %v; want ErrClosed", stop.name, err)
+			}
+		})
+	}
+}

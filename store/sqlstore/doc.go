@@ -83,8 +83,17 @@
 // Waking: PostgreSQL publishers NOTIFY, and each Bus keeps one dedicated
 // connection LISTENing, so subscribers in every replica wake at once;
 // polling (BusConfig.PollInterval) is the fallback if that connection is
-// lost. On SQLite a publish wakes the subscriptions of its own Bus at once,
-// and other processes on the same file see it at their next poll.
+// lost. On SQLite a publish wakes the subscriptions of every Bus of its
+// Store at once, and other processes on the same file see it at their next
+// poll.
+//
+// Ordering across publishers: on PostgreSQL a publisher takes a
+// transaction-scoped advisory lock (one per schema) before it draws its
+// sequence number and holds it until its commit, so sequence numbers become
+// visible in increasing order and a subscription that has read up to N can
+// never find a smaller number committing later. The price is that the
+// publishes of one schema commit one at a time; nothing else (claims,
+// rollups, other schemas) waits on that lock.
 //
 // Close ends every subscription at once and returns after their goroutines
 // have ended and their positions are saved; Shutdown first lets them handle

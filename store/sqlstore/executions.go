@@ -114,7 +114,7 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	var out []store.Execution
 	err := s.write(ctx, func(db execer) error {
 		rows, err := db.QueryContext(ctx, s.q.claimExecutions,
-			owner, s.d.ts(now.Add(lease)), s.d.ts(now), s.d.ts(now), n)
+			s.d.ts(now), n, owner, s.d.ts(now.Add(lease)), s.d.ts(now))
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -59,7 +60,7 @@ func loadMigrations(dialect string) ([]migration, error) {
 		}
 		out = append(out, migration{version: v, name: strings.TrimSuffix(path.Base(name), ".up.sql"), sql: string(b)})
 	}
-	slices.SortFunc(out, func(a, b migration) int { return int(a.version - b.version) })
+	slices.SortFunc(out, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
 	return out, nil
 }
 

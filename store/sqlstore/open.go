@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -273,13 +276,7 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	s.pgConn = pc
 	s.where = fmt.Sprintf("%s:%d/%s", pc.Host, pc.Port, pc.Database)
 	if cfg.Schema != "" {
-		// The schema must exist before anything is created in it; creating
-		// it here (idempotently) lets a host point a fresh deployment at a
-		// new schema without a separate step.
-		_, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{cfg.Schema}.Sanitize())
-		// Replicas starting together can race past IF NOT EXISTS; the
-		// loser's duplicate error means the schema is there.
-		if err != nil && !isUniqueViolation(err) && !isDuplicateSchema(err) {
+		if err := ensureSchema(ctx, db, cfg.Schema); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("sqlstore: open postgres %s: create schema %q: %w", s.where, cfg.Schema, err)
 		}
@@ -287,12 +284,38 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// channelName is the NOTIFY channel for the bus of one schema. PostgreSQL
-// truncates identifiers to 63 bytes; the LISTEN side quotes the same string.
+// ensureSchema creates schema unless it exists. The schema must exist
+// before anything is created in it; creating it here lets a host point a
+// fresh deployment at a new schema without a separate step. It looks first
+// because CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the
+// database even when the schema is there, and a role confined to a schema
+// its DBA made has no such privilege. The ::name cast truncates as
+// PostgreSQL truncates identifiers.
+func ensureSchema(ctx context.Context, db *sql.DB, schema string) error {
+	var exists bool
+	err := db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::name)", schema).Scan(&exists)
+	if err != nil || exists {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize())
+	// Replicas starting together can race past IF NOT EXISTS; the loser's
+	// duplicate error means the schema is there.
+	if err != nil && !isUniqueViolation(err) && !isDuplicateSchema(err) {
+		return err
+	}
+	return nil
+}
+
+// channelName is the NOTIFY channel for the bus of one schema. pg_notify
+// refuses a channel of 64 bytes or more, and the LISTEN side quotes the
+// same string, so it is cut to 63 bytes, at a character boundary: half a
+// UTF-8 sequence would be rejected as invalid text and leave the bus
+// without its listener.
 func channelName(schema string) string {
 	ch := "mockops_bus_" + schema
-	if len(ch) > 63 {
-		ch = ch[:63]
+	for len(ch) > 63 {
+		_, size := utf8.DecodeLastRuneInString(ch)
+		ch = ch[:len(ch)-size]
 	}
 	return ch
 }
@@ -336,10 +359,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	buses := make([]*Bus, 0, len(s.buses))
-	for b := range s.buses {
-		buses = append(buses, b)
-	}
+	buses := slices.Collect(maps.Keys(s.buses))
 	s.mu.Unlock()
 	for _, b := range buses {
 		b.Close()

@@ -28,17 +28,22 @@ const (
 	// One statement picks and takes the rows. In PostgreSQL the row locks
 	// of FOR UPDATE SKIP LOCKED make concurrent claimers pass over each
 	// other's rows, and the WHERE clause is re-checked on the locked row, so
-	// a row another replica just claimed is not taken again. In SQLite the
+	// a row another replica just claimed is not taken again. The pick is a
+	// MATERIALIZED CTE because a LIMIT ... SKIP LOCKED subquery written
+	// inside IN (...) may be rescanned by a nested-loop plan, and each rescan
+	// would pick (and the UPDATE take) further rows, past n. In SQLite the
 	// statement is one write transaction, which no other writer interleaves.
-	qClaimExecutions = `UPDATE mockops_executions
-		SET status = 'running', owner = ?, lease_until = ?, attempt = attempt + 1,
-			started_at = COALESCE(started_at, ?)
-		WHERE id IN (
+	// Arguments: now (lease check), n, then owner, lease_until, now.
+	qClaimExecutions = `WITH picked AS MATERIALIZED (
 			SELECT id FROM mockops_executions
 			WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until <= ?))
 			ORDER BY created_at, id
 			LIMIT ? {skip_locked}
 		)
+		UPDATE mockops_executions
+		SET status = 'running', owner = ?, lease_until = ?, attempt = attempt + 1,
+			started_at = COALESCE(started_at, ?)
+		WHERE id IN (SELECT id FROM picked)
 		RETURNING ` + executionColumns
 	// The owner and attempt in the WHERE clause are the fencing token: once
 	// another claim has incremented attempt, the old owner's write matches

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -69,8 +70,9 @@ func (sub *busSub) live() bool {
 // busRow is one stored event as a subscription reads it.
 type busRow struct {
 	seq   int64
-	event events.Event
-	bad   error // why the stored event could not be decoded
+	event events.Event // only Type and Workspace unless match is set
+	match bool         // the subscription's filter matches; event is decoded
+	bad   error        // why the stored event could not be decoded
 }
 
 func (sub *busSub) run() {
@@ -146,10 +148,17 @@ func (sub *busSub) fetch() ([]busRow, error) {
 	return collect(rows, func(r scanner) (busRow, error) {
 		var (
 			row busRow
+			typ string
 			raw []byte
 		)
-		if err := r.Scan(&row.seq, &raw); err != nil {
+		if err := r.Scan(&row.seq, &typ, &row.event.Workspace, &raw); err != nil {
 			return row, err
+		}
+		// The type and workspace columns are enough for the filter, so an
+		// event this subscription does not want is never decoded.
+		row.event.Type = events.Type(typ)
+		if row.match = sub.filter.Match(row.event); !row.match {
+			return row, nil
 		}
 		// A row that does not decode (Publish validates, so only a hand
 		// edit makes one) is handed on as bad rather than failing the read,
@@ -164,11 +173,11 @@ func (sub *busSub) fetch() ([]busRow, error) {
 // was handled, so the position stays before it and it is delivered again
 // after a restart.
 func (sub *busSub) deliver(r busRow) bool {
-	if r.bad != nil {
-		sub.bus.log.Error("sqlstore: bus: skipping an undecodable event", "consumer", sub.name, "seq", r.seq, "err", r.bad)
+	if !r.match {
 		return sub.ctx.Err() == nil
 	}
-	if !sub.filter.Match(r.event) {
+	if r.bad != nil {
+		sub.bus.log.Error("sqlstore: bus: skipping an undecodable event", "consumer", sub.name, "seq", r.seq, "err", r.bad)
 		return sub.ctx.Err() == nil
 	}
 	cfg := sub.bus.cfg
@@ -194,10 +203,13 @@ func (sub *busSub) deliver(r busRow) bool {
 }
 
 // call runs the handler, turning a panic into an error so that the event
-// is retried like any other failure and the subscription lives on.
+// is retried like any other failure and the subscription lives on. The
+// stack is logged here, since the retry's log line only has the error.
 func (sub *busSub) call(e events.Event) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			sub.bus.log.Error("sqlstore: bus: handler panicked", "consumer", sub.name,
+				"type", e.Type, "id", e.ID, "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("handler panicked: %v", r)
 		}
 	}()

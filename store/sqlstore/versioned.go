@@ -53,39 +53,41 @@ func (s *Store) putVersioned(ctx context.Context, what string, q *versionedQueri
 // AnyVersion): ErrNotFound if there is none, ErrConflict if it is at
 // another version.
 func (s *Store) deleteVersioned(ctx context.Context, what string, q *versionedQueries, version int64, keys []any) error {
-	var n int64
-	err := s.write(ctx, func(db execer) error {
-		var (
-			res sql.Result
-			err error
-		)
-		if version == store.AnyVersion {
-			res, err = db.ExecContext(ctx, q.deleteAny, keys...)
-		} else {
-			res, err = db.ExecContext(ctx, q.deleteAt, append(append([]any{}, keys...), version)...)
-		}
-		if err != nil {
+	text, args := q.deleteAny, keys
+	if version != store.AnyVersion {
+		text, args = q.deleteAt, append(append([]any{}, keys...), version)
+	}
+	// The delete and the look that explains a miss are two statements: a
+	// writer in between can re-create the record at the very version asked
+	// for (or at any, for AnyVersion), and then the delete is tried again.
+	for range 3 {
+		var n int64
+		err := s.write(ctx, func(db execer) error {
+			res, err := db.ExecContext(ctx, text, args...)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
 			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlstore: delete %s: %w", what, err)
 		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("sqlstore: delete %s: %w", what, err)
+		if n > 0 {
+			return nil
+		}
+		var stored int64
+		err = s.r().QueryRowContext(ctx, q.version, keys...).Scan(&stored)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlstore: delete %s: %w", what, store.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("sqlstore: delete %s: %w", what, err)
+		case version != store.AnyVersion && stored != version:
+			return fmt.Errorf("sqlstore: delete %s: version %d, stored %d: %w", what, version, stored, store.ErrConflict)
+		}
 	}
-	if n > 0 {
-		return nil
-	}
-	// Nothing deleted: tell a missing record from one at another version.
-	var stored int64
-	err = s.r().QueryRowContext(ctx, q.version, keys...).Scan(&stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("sqlstore: delete %s: %w", what, store.ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("sqlstore: delete %s: %w", what, err)
-	}
-	return fmt.Errorf("sqlstore: delete %s: version %d, stored %d: %w", what, version, stored, store.ErrConflict)
+	return fmt.Errorf("sqlstore: delete %s: version %d keeps changing under concurrent writers: %w", what, version, store.ErrConflict)
 }
 
 // notFound maps sql.ErrNoRows to store.ErrNotFound, with context.
