@@ -40,7 +40,9 @@
 // # Expected subscriber behaviour
 //
 // A handler should return promptly and watch its context, which ends when
-// the subscription or the bus closes; Close waits for a running handler. A
+// the subscription or the bus closes; Close waits for a running handler,
+// so a handler may close its own Subscription but must not call the bus's
+// Close or Shutdown (they would wait for it). A
 // handler error is counted and logged (the memory bus does not redeliver);
 // a handler panic is recovered, counted and logged, and the subscription
 // goes on. Handlers share the event's Data and Extensions and must not
