@@ -1,54 +1,86 @@
 // Command quickstart is the README's main job: a small host program that
 // wires MockOps together on the embedded defaults and shows it working.
 //
-// It starts the in-memory event bus; loads the pipeline definitions in
-// config/ (one in MockOps's DSL, one in MockForge's format) against the
-// host's step registry; raises one event of each of the seven platform
-// kinds and, for each, prints it as CloudEvents JSON with the pipelines it
-// triggers and their rendered step config (a dry run); then serves a small
-// federation, a real users service it starts on loopback and a mock orders
-// workspace, and sends requests through it.
+// It opens the embedded SQLite store (a file in a temporary directory, or
+// the one -db names) and its durable event bus; loads the pipeline
+// definitions in config/ (one in MockOps's DSL, one in MockForge's format)
+// against the host's step registry and stores them; raises one event of
+// each of the seven platform kinds and, for each, prints it as CloudEvents
+// JSON with the pipelines it triggers and their rendered step config (a
+// dry run); then stores and serves a small federation, a real users service
+// it starts on loopback and a mock orders workspace, and sends requests
+// through it.
 package main
 
 import (
 	"context"
 	"embed"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
+	"github.com/mockops/mockops/store/sqlstore"
 )
 
 //go:embed config
 var configFS embed.FS
 
 func main() {
+	dbPath := flag.String("db", "", "SQLite database to use and keep (default: a temporary one)")
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout); err != nil {
+	if err := main1(ctx, *dbPath); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
+func main1(ctx context.Context, dbPath string) error {
+	if dbPath == "" {
+		dir, err := os.MkdirTemp("", "mockops-quickstart-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dbPath = filepath.Join(dir, "mockops.db")
+	}
+	return run(ctx, dbPath, os.Stdout)
+}
+
 // run is the whole program, so its test can drive it.
-func run(ctx context.Context, out io.Writer) error {
+func run(ctx context.Context, dbPath string, out io.Writer) error {
+	st, err := sqlstore.Open(ctx, "sqlite:"+dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
 	idx, defs, err := loadPipelines(configFS)
 	if err != nil {
 		return err
 	}
 	for _, d := range defs {
-		fmt.Fprintf(out, "loaded pipeline %s (%s format)\n", d.Name, d.Format)
+		p, err := st.PutPipeline(ctx, store.Pipeline{Name: d.Name, Version: store.AnyVersion, Source: d.Source, Enabled: d.Enabled, Workspace: d.Workspace})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "stored pipeline %s (%s format) as version %d\n", d.Name, d.Format, p.Version)
 	}
 
-	bus := events.NewMemoryBus(events.MemoryConfig{})
+	// The durable bus keeps events as rows; the named consumer resumes
+	// where it stopped when the program runs again on the same -db.
+	bus := st.Bus(sqlstore.BusConfig{})
 	defer bus.Close()
-	_, err = bus.Subscribe(ctx, events.Filter{}, func(ctx context.Context, e events.Event) error {
+	_, err = bus.SubscribeNamed(ctx, "quickstart", events.Filter{}, func(ctx context.Context, e events.Event) error {
 		b, err := json.Marshal(e)
 		if err != nil {
 			return err
@@ -62,16 +94,16 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := raiseEvents(ctx, bus); err != nil {
 		return err
 	}
-	// Deliver everything queued before going on.
+	// Deliver everything stored before going on.
 	if err := bus.Shutdown(ctx); err != nil {
 		return err
-	}
-	if st := bus.Stats(); st.Delivered != st.Published {
-		return fmt.Errorf("delivered %d of %d events (failed %d, panics %d)", st.Delivered, st.Published, st.Failed, st.Panics)
 	}
 
 	src, err := configFS.ReadFile("config/federations/shop.yaml")
 	if err != nil {
+		return err
+	}
+	if _, err := st.PutFederation(ctx, store.FederationRecord{Name: "shop", Version: store.AnyVersion, Spec: src}); err != nil {
 		return err
 	}
 	shop, err := startShop(ctx, src)

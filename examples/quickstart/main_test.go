@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,6 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
+	"github.com/mockops/mockops/store/sqlstore"
 )
 
 func TestMain(m *testing.M) {
@@ -17,8 +21,31 @@ func TestMain(m *testing.M) {
 }
 
 func TestRun(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mockops.db")
+	checkRun(t, db, 1)
+	// A second run on the same database stores new versions, and its named
+	// consumer resumes after the events the first run handled: it prints
+	// only the seven new ones.
+	checkRun(t, db, 2)
+
+	st, err := sqlstore.Open(t.Context(), "sqlite:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ps, err := st.ListPipelines(t.Context(), store.PipelineQuery{})
+	if err != nil || len(ps) != 2 {
+		t.Errorf("ListPipelines = %d pipelines, %v; want the 2 quickstart pipelines", len(ps), err)
+	}
+	if f, err := st.GetFederation(t.Context(), "shop"); err != nil || f.Version != 2 {
+		t.Errorf("GetFederation(shop) = version %d, %v; want version 2", f.Version, err)
+	}
+}
+
+func checkRun(t *testing.T, db string, version int) {
+	t.Helper()
 	var out bytes.Buffer
-	if err := run(t.Context(), &out); err != nil {
+	if err := run(t.Context(), db, &out); err != nil {
 		t.Fatalf("run() = %v\noutput:\n%s", err, out.String())
 	}
 	var types []events.Type
@@ -43,8 +70,8 @@ func TestRun(t *testing.T) {
 		t.Errorf("printed events (-want +got):\n%s", diff)
 	}
 	wantOther := []string{
-		"loaded pipeline promote-on-publish (mockforge format)",
-		"loaded pipeline sdk-on-schema-change (mockops format)",
+		fmt.Sprintf("stored pipeline promote-on-publish (mockforge format) as version %d", version),
+		fmt.Sprintf("stored pipeline sdk-on-schema-change (mockops format) as version %d", version),
 		"  pipeline sdk-on-schema-change would run step tell (log) with map[message:schema.changed in payments: specs/payments.yaml]",
 		"  pipeline promote-on-publish would run step announce (log) with map[message:promote sc-1 from payments]",
 		"  pipeline sdk-on-schema-change would run step tell (log) with map[message:drift.threshold_exceeded in payments: /payments]",
