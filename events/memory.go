@@ -208,6 +208,9 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, h Handler) (Subscri
 	b.subsMu.Unlock()
 	b.workers.Add(1)
 	go s.run()
+	// The worker sleeps in a plain receive on its queue; when the
+	// subscription ends a wake-up token gets it to look.
+	context.AfterFunc(sctx, s.wake)
 	return s, nil
 }
 
@@ -218,6 +221,9 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, h Handler) (Subscri
 func (b *MemoryBus) Shutdown(ctx context.Context) error {
 	b.stopIntake()
 	b.drainOnce.Do(func() { close(b.drain) })
+	for _, s := range b.snapshot() {
+		s.wake()
+	}
 	done := make(chan struct{})
 	go func() {
 		b.workers.Wait()
@@ -304,7 +310,11 @@ func (b *MemoryBus) remove(s *memSub) {
 	subs = append(subs, old[:i]...)
 	subs = append(subs, old[i+1:]...)
 	b.subs.Store(&subs)
-	s.counts.discarded.Add(uint64(len(s.queue)))
+	for len(s.queue) > 0 {
+		if e := <-s.queue; !isWake(e) {
+			s.counts.discarded.Add(1)
+		}
+	}
 	b.retired.add(&s.counts)
 }
 
@@ -358,34 +368,47 @@ func (s *memSub) run() {
 	defer s.bus.remove(s)
 	defer s.cancel()
 	done, drain := s.ctx.Done(), s.bus.drain
-	draining := false
 	for {
-		// Fast path: while events are queued, take them with a plain
-		// non-blocking receive; the three-way select below costs several
-		// times more and is only needed to sleep. deliver checks done.
+		var e Event
 		select {
-		case e := <-s.queue:
-			if !s.deliver(e) {
-				return
-			}
-			continue
+		case e = <-s.queue:
 		default:
-		}
-		if draining {
-			return // intake has stopped, so an empty queue stays empty
-		}
-		select {
-		case e := <-s.queue:
-			if !s.deliver(e) {
+			// The queue is empty: end if the subscription has ended or the
+			// bus is draining (intake has stopped, so it stays empty), else
+			// sleep. A plain receive parks and wakes several times cheaper
+			// than a select over the queue, done and drain; wake puts a
+			// token in the queue whenever one of those changes.
+			select {
+			case <-done:
 				return
+			case <-drain:
+				return
+			default:
 			}
-		case <-done:
+			e = <-s.queue
+		}
+		if isWake(e) {
+			continue
+		}
+		if !s.deliver(e) {
 			return
-		case <-drain:
-			draining = true
 		}
 	}
 }
+
+// wake puts a wake-up token in the queue, so a worker asleep on it looks
+// at its subscription's state. A full queue needs none: the worker is busy
+// and checks the state before every delivery.
+func (s *memSub) wake() {
+	select {
+	case s.queue <- Event{}:
+	default:
+	}
+}
+
+// isWake reports whether e is a wake-up token. Publish never queues an
+// event without an ID, so the zero Event is free for this.
+func isWake(e Event) bool { return e.ID == "" }
 
 // deliver calls the handler unless the subscription has ended, and reports
 // whether it did. The ended check makes Close strict: an event dequeued
