@@ -19,7 +19,16 @@ var benchStores = []struct {
 }{
 	{"memory", func(*testing.B) store.Store { return memory.New() }},
 	{"sqlite", func(b *testing.B) store.Store { return newSQLiteStore(b) }},
-	{"postgres", func(b *testing.B) store.Store { return newPostgresStore(b) }},
+	// Eight connections, so that the parallel runs below keep eight
+	// transactions in flight.
+	{"postgres", func(b *testing.B) store.Store {
+		dsn, schema := newSchema(b)
+		s, err := OpenConfig(testCtx(b), dsn, Config{Schema: schema, MaxOpenConns: 8})
+		if err != nil {
+			b.Fatalf("OpenConfig(postgres) = %v", err)
+		}
+		return s
+	}},
 	// The same server with synchronous_commit=off (set through the DSN):
 	// commits stop waiting for the WAL flush, which is what bounds the
 	// durable figure above on a machine whose fsync takes a millisecond.
@@ -32,7 +41,7 @@ var benchStores = []struct {
 		q := u.Query()
 		q.Set("synchronous_commit", "off")
 		u.RawQuery = q.Encode()
-		s, err := OpenConfig(testCtx(b), u.String(), Config{Schema: schema, MaxOpenConns: 4})
+		s, err := OpenConfig(testCtx(b), u.String(), Config{Schema: schema, MaxOpenConns: 8})
 		if err != nil {
 			b.Fatalf("OpenConfig(postgres, synchronous_commit=off) = %v", err)
 		}
