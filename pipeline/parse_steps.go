@@ -10,6 +10,7 @@ import (
 
 	"github.com/mockops/mockops/internal/expr"
 	"github.com/mockops/mockops/internal/yamlpos"
+	"github.com/mockops/mockops/steps"
 )
 
 var stepKeys = []string{"id", "uses", "with", "if", "needs", "timeout", "retry", "continue_on_error"}
@@ -110,7 +111,7 @@ func (p *parser) withNode(n *yaml.Node) *yaml.Node {
 // malformed one (without).
 func (p *parser) checkTypeName(n *yaml.Node, name string) {
 	if p.reg == nil {
-		if !validName(name) {
+		if !steps.ValidTypeName(name) {
 			p.errorf(n, "invalid step type %q", name)
 		}
 		return

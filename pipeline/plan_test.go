@@ -312,9 +312,12 @@ steps:
 	if _, err := newParser().Parse("a.yaml", src); err == nil || !strings.Contains(err.Error(), `unknown step type "host_specific_step"`) {
 		t.Errorf("Parse with registry = %v; want unknown step type", err)
 	}
-	bad := []byte("name: x\non: [{event: a.b}]\nsteps: [{id: a, uses: Bad Type}]\n")
-	if _, err := pipeline.Parse("b.yaml", bad); err == nil || !strings.Contains(err.Error(), "b.yaml:3:23: invalid step type") {
-		t.Errorf("Parse(bad type) = %v; want invalid step type at 3:23", err)
+	// Without a registry, uses: follows the rule steps.Register enforces.
+	for _, typ := range []string{"Bad Type", "9lives", "-x"} {
+		bad := []byte("name: x\non: [{event: a.b}]\nsteps: [{id: a, uses: " + typ + "}]\n")
+		if _, err := pipeline.Parse("b.yaml", bad); err == nil || !strings.Contains(err.Error(), "b.yaml:3:23: invalid step type") {
+			t.Errorf("Parse(uses: %s) = %v; want invalid step type at 3:23", typ, err)
+		}
 	}
 }
 

@@ -38,7 +38,7 @@ func Register[C any](r *Registry, name string, newStep func(cfg C) (Step, error)
 	if newStep == nil {
 		return fmt.Errorf("steps: register %q: nil factory", name)
 	}
-	if !validTypeName(name) {
+	if !ValidTypeName(name) {
 		return fmt.Errorf("steps: register %q: a step type name is lower-case letters, digits, '_', '-' and '.', starting with a letter", name)
 	}
 	if ct.Kind() != reflect.Struct {
@@ -136,7 +136,10 @@ func DecodeConfig[C any](with map[string]any) (C, error) {
 	return c, nil
 }
 
-func validTypeName(s string) bool {
+// ValidTypeName reports whether s can name a step type: lower-case
+// letters, digits, '_', '-' and '.', starting with a letter. Parsers use it
+// to check `uses:` when no registry is at hand.
+func ValidTypeName(s string) bool {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
