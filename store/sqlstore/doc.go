@@ -98,5 +98,6 @@
 // Close ends every subscription at once and returns after their goroutines
 // have ended and their positions are saved; Shutdown first lets them handle
 // what is already stored, bounded by its ctx. Closing the Store closes its
-// buses. Event rows are kept; deleting old ones is up to the host.
+// buses. Event rows are kept until the host prunes them: PruneEvents deletes
+// those older than a retention window that every named consumer has handled.
 package sqlstore

@@ -171,6 +171,7 @@ type queries struct {
 	rollupUpserts                                  map[int]string
 	publish, busEnd, busFetch                      string
 	consumerInit, consumerPosition, consumerUpdate string
+	pruneEvents                                    string
 	migrationApplied, migrationRecord              string
 }
 
@@ -182,6 +183,7 @@ func (q *queries) all() []string {
 		q.listExecutions[0][0], q.listExecutions[0][1], q.listExecutions[1][0], q.listExecutions[1][1],
 		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups,
 		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
+		q.pruneEvents,
 	}
 	for _, v := range []versionedQueries{q.pipelines, q.federations, q.activations, q.state} {
 		out = append(out, v.insert, v.upsert, v.update, v.deleteAt, v.deleteAny, v.version)
@@ -220,6 +222,7 @@ func bindQueries(d *dialect) *queries {
 		consumerInit:     d.bind(qConsumerInit),
 		consumerPosition: d.bind(qConsumerPosition),
 		consumerUpdate:   d.bind(qConsumerUpdate),
+		pruneEvents:      d.bind(qPruneEvents),
 		migrationApplied: d.bind(qMigrationApplied),
 		migrationRecord:  d.bind(qMigrationRecord),
 	}
