@@ -149,8 +149,10 @@ func (b *MemoryBus) enqueue(ctx context.Context, s *memSub, e Event) error {
 			default:
 			}
 			select {
-			case <-s.queue:
-				s.counts.dropped.Add(1)
+			case old := <-s.queue:
+				if !isWake(old) { // a wake-up token is not an event
+					s.counts.dropped.Add(1)
+				}
 			default: // the worker took one meanwhile: try again
 			}
 		}
