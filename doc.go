@@ -7,17 +7,25 @@
 //   - store: the persisted records and the Store interface, with an
 //     in-memory adapter (store/memory) and a SQL one (store/sqlstore:
 //     SQLite embedded by default, PostgreSQL for several replicas).
-//   - steps: the contract of pipeline steps and the built-in ones.
-//   - pipeline: YAML pipelines triggered by events, and their engine.
+//   - steps: the contract of pipeline steps (Step, typed configs, the
+//     Registry a host owns, secrets).
+//   - pipeline: YAML pipelines triggered by events, parsed and checked
+//     into immutable plans that say which events trigger them and render
+//     each step's configuration.
 //   - federation: one http.Handler that routes each request to a service
-//     and serves it from a mock, the real upstream, a blend or with chaos.
-//   - coverage: what traffic exercised, as JSON, a CI gate and a dashboard.
+//     and serves it from a mock workspace or the real upstream.
+//
+// Not built yet: the pipeline engine and the built-in steps, the blended
+// and chaos_driven reality levels (parsed and validated; the router answers
+// them with 501), scenario activation, shared state, the federation registry,
+// the admin APIs, and the coverage package (what traffic exercised, as
+// JSON, a CI gate and a dashboard). README.md keeps the status.
 //
 // The library owns no main, no signals and no global state. A host wires it
 // roughly like this (examples/quickstart is the runnable version):
 //
 //	bus := events.NewMemoryBus(events.MemoryConfig{})
-//	defer bus.Close()
+//	defer bus.Shutdown(ctx) // delivers what is queued; Close would drop it
 //	bus.Subscribe(ctx, events.Filter{Types: []events.Type{events.TypeSchemaChanged}},
 //		func(ctx context.Context, e events.Event) error {
 //			log.Printf("regenerate SDKs for %s", e.Get("spec_path"))

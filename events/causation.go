@@ -10,7 +10,8 @@ const (
 
 // CausedBy returns a copy of e marked as raised in reaction to parent: its
 // causationid is parent's ID and its depth is parent's depth plus one. The
-// pipeline engine refuses chains deeper than its limit, so a pipeline that
+// depth is what lets a consumer refuse chains deeper than a limit (the
+// pipeline engine, not built yet, is to default to 8), so a pipeline that
 // emits the event that triggers it cannot loop forever.
 func (e Event) CausedBy(parent Event) Event {
 	ext := make(map[string]string, len(e.Extensions)+2)

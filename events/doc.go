@@ -18,8 +18,9 @@
 // # Buses
 //
 // A Bus is a Publisher, a Subscriber and Close. This package has the
-// in-memory bus; store/sqlstore has a durable one. Every Bus passes the
-// suite in events/eventstest.
+// in-memory bus (NewMemoryBus; the zero MemoryConfig is ready to use);
+// store/sqlstore has a durable one. Every Bus passes the suite in
+// events/eventstest.
 //
 // # Concurrency properties of the memory bus
 //

@@ -36,6 +36,8 @@
 //
 // # Routing
 //
+// NewRouter(f, RouterConfig{Mocks: resolver}) returns the Router, an
+// http.Handler to mount on the host's server (see ExampleNewRouter).
 // A Router matches the longest base path on segment boundaries: "/auth"
 // matches "/auth", "/auth/" and "/auth/x", never "/authz". The request path
 // is cleaned first: percent-escapes are decoded for matching, except that

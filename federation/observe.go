@@ -17,15 +17,15 @@ import (
 // completes a response only when ServeHTTP returns: it then flushes what
 // is still buffered (all of a small response) and ends a chunked body. So
 // the time Observe takes is added to every response the client waits for:
-// it must be fast and must not block. The coverage Collector is built for
-// this (tens of nanoseconds, no allocation). An observer that does I/O
-// belongs behind an ObserverQueue, which hands exchanges over on its own
-// goroutine and drops, counting, when full. A panic in Observe is
-// recovered and logged.
+// it must be fast and must not block, as the coverage Collector (not built
+// yet) is designed to be: tens of nanoseconds, no allocation. An observer
+// that does I/O belongs behind an ObserverQueue, which hands exchanges over
+// on its own goroutine and drops, counting, when full. A panic in Observe
+// is recovered and logged.
 //
 // The Router calls Observe synchronously rather than through a queue of
 // its own: a queue would need a goroutine, a size and a drop policy chosen
-// for every host, while the one observer that matters is already
+// for every host, while the one observer that matters is designed to be
 // non-blocking.
 type Observer interface {
 	Observe(x Exchange)

@@ -35,10 +35,11 @@ const (
 	DefaultMaxHops             = 8
 	DefaultTimeout             = 30 * time.Second
 	DefaultMaxIdleConnsPerHost = 32
-	// HeaderHops counts how many MockOps routers a request went through;
-	// past MaxHops the router answers 508 instead of forwarding it again.
-	HeaderHops = "X-Mockops-Hops"
 )
+
+// HeaderHops counts how many MockOps routers a request went through; past
+// RouterConfig.MaxHops the router answers 508 instead of forwarding it again.
+const HeaderHops = "X-Mockops-Hops"
 
 // RouterConfig configures a Router. The zero value is useful: it serves
 // real services with tuned default transports and needs Mocks only when a
@@ -100,6 +101,8 @@ type Router struct {
 	// it when they end (see serveReal).
 	closed atomic.Bool
 }
+
+var _ http.Handler = (*Router)(nil)
 
 // ErrClosed is returned by Update once the Router is closed.
 var ErrClosed = errors.New("federation: router closed")

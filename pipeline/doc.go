@@ -55,13 +55,15 @@
 //
 // # Parsing and step types
 //
-// Parse(file, src) reports every problem at once, as a yamlpos.ErrorList
-// of "file:line:col: message" (a CEL error points at the character inside
+// Parse(file, src) reports every problem at once, as an ErrorList of
+// "file:line:col: message" (a CEL error points at the character inside
 // the YAML scalar for plain and single-line quoted scalars; block scalars
 // point at the scalar). Step types belong to the host, so Parse alone
 // checks `uses:` only for syntax; Parser{Registry: r}.Parse also reports
 // unknown step types and checks each `with:` against the type's config
-// struct (see package steps).
+// struct (see package steps). LoadDir and Parser.LoadDir parse every file
+// of a directory (an fs.FS, such as an embed.FS) and report the problems of
+// all of them together.
 //
 // # MockForge definitions
 //

@@ -16,8 +16,8 @@ func LoadDir(fsys fs.FS, pattern string) ([]*Definition, error) {
 }
 
 // LoadDir parses every file of fsys matching pattern, in lexical order.
-// Diagnostics of all files are returned together, as one
-// yamlpos.ErrorList; two definitions with the same name are an error.
+// Diagnostics of all files are returned together, as one ErrorList;
+// two definitions with the same name are an error.
 func (p *Parser) LoadDir(fsys fs.FS, pattern string) ([]*Definition, error) {
 	names, err := fs.Glob(fsys, pattern)
 	if err != nil {

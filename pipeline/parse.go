@@ -20,6 +20,17 @@ import (
 // calls too, and parsing is superlinear in the worst case.
 const MaxSourceSize = 1 << 20
 
+// Error is one positioned diagnostic ("file:line:col: message").
+type Error = yamlpos.Error
+
+// ErrorList is every diagnostic of a definition (or, from LoadDir, of every
+// file); Parse and LoadDir return one so that errors.As can reach each
+// problem and its position.
+type ErrorList = yamlpos.ErrorList
+
+// Pos is a position in a definition: file, 1-based line and column.
+type Pos = yamlpos.Pos
+
 // Parser parses definitions against a host's step types. The zero value
 // is usable: without a Registry, `uses:` is only checked for syntax and
 // `with:` only for templates (see Parse). A Parser builds its expression
@@ -43,11 +54,10 @@ type Parser struct {
 // syntax and `with:` is not checked against a config struct. Step types
 // belong to the host (there is no global registry), so this form suits
 // tools that lint files on their own; hosts parse with
-// Parser{Registry: r}, and the engine re-checks every definition it
-// accepts against its registry.
+// Parser{Registry: r}, which also checks step types and their `with:`.
 //
-// file names the source in diagnostics. The error, if any, is a
-// yamlpos.ErrorList holding every problem, each "file:line:col: message".
+// file names the source in diagnostics. The error, if any, is an ErrorList
+// holding every problem, each "file:line:col: message".
 func Parse(file string, src []byte) (*Definition, error) {
 	return new(Parser).Parse(file, src)
 }

@@ -47,3 +47,26 @@ func Example_registerStepType() {
 	// 1:1: with: missing required field "name"
 	// hello ops! hello ops!
 }
+
+func ExamplePermanent() {
+	// How a step might classify an API answer: a 400 will be a 400 again,
+	// so it is marked and the engine does not retry it; a 503 may pass.
+	classify := func(status int) error {
+		err := fmt.Errorf("create issue: status %d", status)
+		if status >= 400 && status < 500 && status != 429 {
+			return steps.Permanent(err)
+		}
+		return err
+	}
+	for _, status := range []int{400, 503} {
+		err := classify(status)
+		fmt.Println(err, "| permanent:", steps.IsPermanent(err))
+	}
+	// The mark survives wrapping.
+	wrapped := fmt.Errorf("step tell: %w", classify(400))
+	fmt.Println(wrapped, "| permanent:", steps.IsPermanent(wrapped))
+	// Output:
+	// create issue: status 400 | permanent: true
+	// create issue: status 503 | permanent: false
+	// step tell: create issue: status 400 | permanent: true
+}

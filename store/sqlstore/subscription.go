@@ -15,6 +15,8 @@ import (
 // Subscription is a live subscription of a durable Bus.
 type Subscription struct{ sub *busSub }
 
+var _ events.Subscription = (*Subscription)(nil)
+
 // Close ends the subscription: after it returns no further event is handed
 // to the handler (a call in progress may finish). It does not wait for the
 // subscription's goroutine, so a handler may close its own subscription;
