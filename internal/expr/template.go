@@ -152,10 +152,6 @@ func shift(r Refs, by int) Refs {
 // Source returns the template text.
 func (t *Template) Source() string { return t.src }
 
-// Lone reports whether the template is a single expression, whose value
-// keeps its type.
-func (t *Template) Lone() bool { return t.lone }
-
 // Refs returns the names the template's expressions read.
 func (t *Template) Refs() Refs { return t.refs }
 
