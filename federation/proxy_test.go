@@ -427,6 +427,25 @@ func TestProxyClientGoneWritesNothing(t *testing.T) {
 	}
 }
 
+// dialUpgrade asks srvURL to upgrade /socket to the "echo" protocol over a
+// raw connection (closed when t ends) and returns it with the answer.
+func dialUpgrade(t *testing.T, srvURL string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srvURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, br, resp
+}
+
 func TestProxyUpgradePassesThrough(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "echo" {
@@ -449,18 +468,7 @@ func TestProxyUpgradePassesThrough(t *testing.T) {
 	f := mustParse(t, fmt.Sprintf("name: ws\nservices: [{name: a, base_path: /, reality: real, upstream: %q}]\n", up.URL))
 	srv := front(t, newTestRouter(t, f, RouterConfig{}))
 
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, br, resp := dialUpgrade(t, srv.URL)
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get(HeaderServedBy) != "real" {
 		t.Fatalf("upgrade answer = %d, served by %q; want 101 real", resp.StatusCode, resp.Header.Get(HeaderServedBy))
 	}

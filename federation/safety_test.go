@@ -1,12 +1,10 @@
 package federation
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -268,17 +266,9 @@ func TestMockUpgradeHijack(t *testing.T) {
 	obs := make(chanObserver, 1)
 	f := mustParse(t, "name: up\nservices: [{name: ws, base_path: /, reality: mock_v3}]\n")
 	srv := front(t, newTestRouter(t, f, RouterConfig{Mocks: mocks, Observer: obs}))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET /socket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade answer = %v, %v; want 101", resp, err)
+	conn, br, resp := dialUpgrade(t, srv.URL)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answer = %v; want 101", resp.Status)
 	}
 	fmt.Fprintf(conn, "hi\n")
 	if line, err := br.ReadString('\n'); err != nil || line != "mock: hi\n" {
