@@ -47,6 +47,8 @@ type Parser struct {
 	once   sync.Once
 	env    *expr.Env
 	envErr error
+
+	baseline func(*dag) ancestry // tests only (export_test.go)
 }
 
 // Parse parses a definition without step types: every structural,
@@ -88,7 +90,7 @@ func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps := &parser{file: file, lines: strings.Split(string(src), "\n"), env: env, reg: p.Registry}
+	ps := &parser{file: file, lines: strings.Split(string(src), "\n"), env: env, reg: p.Registry, baseline: p.baseline}
 	if root == nil {
 		ps.errs.Add(yamlpos.Pos{File: file, Line: 1, Col: 1}, "empty definition")
 		return nil, ps.errs.Err()
@@ -115,6 +117,19 @@ type parser struct {
 	errs  yamlpos.ErrorList
 	env   *expr.Env
 	reg   *steps.Registry
+
+	sortedIDs []string            // step ids for suggestions, built on first use
+	baseline  func(*dag) ancestry // tests only: the quadratic ancestry, for benchmarks
+}
+
+// didYouMean is yamlpos.DidYouMean over a definition's own names (step
+// ids), which can be many: once a file has more diagnostics than are
+// shown, suggestions are no longer computed.
+func (p *parser) didYouMean(name string, candidates []string) string {
+	if len(p.errs) > yamlpos.MaxErrorsPerFile {
+		return ""
+	}
+	return yamlpos.DidYouMean(name, candidates)
 }
 
 func (p *parser) pos(n *yaml.Node) yamlpos.Pos { return yamlpos.At(p.file, n) }

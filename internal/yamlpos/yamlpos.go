@@ -111,48 +111,114 @@ func (l ErrorList) Unwrap() []error {
 	return out
 }
 
-// Err returns the sorted list as an error, or nil when it is empty.
+// MaxErrorsPerFile bounds the diagnostics Err keeps for one file: past it,
+// one more diagnostic, at the first one left out, says how many were. A
+// broken or hostile file can hold hundreds of thousands of problems; the
+// first hundred are what a person reads, and the bound keeps the error
+// text small enough to store, log and send back from an API.
+const MaxErrorsPerFile = 100
+
+// Err returns the sorted list as an error, or nil when it is empty. Each
+// file keeps at most MaxErrorsPerFile diagnostics, then one "and N more
+// problems"; a list that Err already trimmed is returned unchanged.
 func (l ErrorList) Err() error {
 	if len(l) == 0 {
 		return nil
 	}
 	l.Sort()
-	return l
+	return l.capped()
+}
+
+// capped trims each file's run of the sorted list to MaxErrorsPerFile
+// diagnostics plus a summary. A run of MaxErrorsPerFile+1 is kept whole, so
+// trimming twice changes nothing (and a summary never replaces just one).
+func (l ErrorList) capped() ErrorList {
+	var out ErrorList // nil until a run is trimmed
+	for start := 0; start < len(l); {
+		end := start + 1
+		for end < len(l) && l[end].Pos.File == l[start].Pos.File {
+			end++
+		}
+		run := l[start:end]
+		if len(run) > MaxErrorsPerFile+1 {
+			if out == nil {
+				out = slices.Clone(l[:start])
+			}
+			out = append(out, run[:MaxErrorsPerFile]...)
+			out = append(out, &Error{
+				Pos: run[MaxErrorsPerFile].Pos,
+				Msg: fmt.Sprintf("and %d more problems (only the first %d of a file are listed)", len(run)-MaxErrorsPerFile, MaxErrorsPerFile),
+			})
+		} else if out != nil {
+			out = append(out, run...)
+		}
+		start = end
+	}
+	if out == nil {
+		return l
+	}
+	return out
 }
 
 // syntaxLine finds the line number in yaml.v3's error messages
 // ("yaml: line 3: mapping values are not allowed in this context").
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// Parse decodes one YAML document. A syntax error is returned as an
-// ErrorList holding one positioned Error (yaml.v3 reports lines but not
-// columns, so the column is 1). An empty document yields a nil node and no
-// error. Documents after the first are reported as an error.
+// Parse decodes a source holding one YAML document. A syntax error is
+// returned as an ErrorList holding one positioned Error (yaml.v3 reports
+// lines but not columns, so the column is 1). An empty source yields a nil
+// node and no error.
+//
+// The rule for several documents ("---") is that nothing is dropped
+// silently: documents without content (a bare "---" or "...", comments)
+// are ignored wherever they are, a second document with content is an
+// error at its start, and a syntax error in any document is reported, so a
+// broken document after a good one is never skipped.
 func Parse(file string, src []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
+	var root *yaml.Node
+	var l ErrorList
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			l = append(l, syntaxError(file, err)...)
+			return nil, l.Err()
 		}
-		return nil, syntaxError(file, err)
+		if emptyDocument(&doc) {
+			continue
+		}
+		if root != nil {
+			l.Add(At(file, &doc), "only one YAML document is allowed")
+			continue
+		}
+		root = doc.Content[0]
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		var l ErrorList
-		l.Add(At(file, &extra), "only one YAML document is allowed")
-		return nil, l.Err()
+	if err := l.Err(); err != nil {
+		return nil, err
 	}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return nil, nil
 	}
-	root := doc.Content[0]
 	if at := aliasBomb(root); at != nil {
-		var l ErrorList
 		l.Add(At(file, at), "aliases expand the document by more than %d nodes", MaxAliasExpansion)
 		return nil, l.Err()
 	}
 	return root, nil
+}
+
+// emptyDocument reports whether doc has no content: nothing, or the null
+// that yaml.v3 puts in a document that is only "---" (an explicit null or
+// "~" is content).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" &&
+		n.Style == 0 && n.Anchor == ""
 }
 
 // MaxAliasExpansion bounds how many nodes YAML aliases may add to a
@@ -206,20 +272,20 @@ func aliasBomb(root *yaml.Node) *yaml.Node {
 	return walk(root)
 }
 
-func syntaxError(file string, err error) error {
+func syntaxError(file string, err error) ErrorList {
 	var l ErrorList
 	msg := err.Error()
 	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		l.Add(Pos{File: file, Line: line, Col: 1}, "yaml: %s", m[2])
-		return l.Err()
+		return l
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
 	l.Add(Pos{File: file, Line: 1, Col: 1}, "%s", msg)
-	return l.Err()
+	return l
 }
 
 // Field is one key/value pair of a mapping.
