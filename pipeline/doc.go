@@ -12,6 +12,7 @@
 //	  - event: drift.threshold_exceeded
 //	    match: { data.endpoint: "/payments" }
 //	concurrency: { group: "${{ event.workspace }}", mode: queue }
+//	timeout: 30m                        # a whole execution's deadline (optional)
 //	defaults:
 //	  timeout: 5m
 //	  retry: { attempts: 3, backoff: 2s, max_backoff: 1m }
@@ -51,7 +52,10 @@
 // expression may only read steps the step (transitively) needs. A step's
 // `with:` is merged over `defaults.with.<type>` (the step's keys win,
 // shallowly); a step without a timeout gets the defaults' or
-// DefaultTimeout.
+// DefaultTimeout. A pipeline-level `timeout:` bounds a whole execution
+// (Plan.Timeout; none when absent): a step ends at the earlier of its own
+// deadline and the execution's. MockForge definitions have no
+// pipeline-level timeout, only per-step ones.
 //
 // # Parsing and step types
 //
