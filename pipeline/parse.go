@@ -20,17 +20,6 @@ import (
 // calls too, and parsing is superlinear in the worst case.
 const MaxSourceSize = 1 << 20
 
-// Error is one positioned diagnostic ("file:line:col: message").
-type Error = yamlpos.Error
-
-// ErrorList is every diagnostic of a definition (or, from LoadDir, of every
-// file); Parse and LoadDir return one so that errors.As can reach each
-// problem and its position.
-type ErrorList = yamlpos.ErrorList
-
-// Pos is a position in a definition: file, 1-based line and column.
-type Pos = yamlpos.Pos
-
 // Parser parses definitions against a host's step types. The zero value
 // is usable: without a Registry, `uses:` is only checked for syntax and
 // `with:` only for templates (see Parse). A Parser builds its expression
@@ -75,8 +64,15 @@ func (p *Parser) environment() (*expr.Env, error) {
 }
 
 // Parse parses one definition in the MockOps format or MockForge's,
-// detected from its keys.
+// detected from its keys. The error, if any, is an ErrorList.
 func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
+	d, err := p.parse(file, src)
+	return d, exportErr(err)
+}
+
+// parse is Parse with the diagnostics still a yamlpos.ErrorList, so that
+// LoadDir merges and trims the lists of several files as one.
+func (p *Parser) parse(file string, src []byte) (*Definition, error) {
 	env, err := p.environment()
 	if err != nil {
 		return nil, err

@@ -176,4 +176,4 @@ func (s *Step) If() string {
 func (s *Step) Secrets() []string { return slices.Clone(s.secrets) }
 
 // Pos returns the position of the step in its definition.
-func (s *Step) Pos() Pos { return s.pos }
+func (s *Step) Pos() Pos { return Pos(s.pos) }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mockops/mockops/internal/yamlpos"
+	"github.com/mockops/mockops/pipeline"
 )
 
 // allocatedBy returns the bytes f allocates.
@@ -54,7 +54,7 @@ func TestCycleDiagnosticsAreBounded(t *testing.T) {
 		fmt.Fprintf(&b, "  - {id: s%d, uses: emit, with: {type: x.y}, needs: [s%d, s0]}\n", i, (i+1)%n)
 	}
 	_, err := newParser().Parse("loop.yaml", []byte(b.String()))
-	var list yamlpos.ErrorList
+	var list pipeline.ErrorList
 	if !errors.As(err, &list) {
 		t.Fatalf("Parse(loop) = %v; want an ErrorList", err)
 	}

@@ -73,15 +73,19 @@ func (l ErrorList) Len() int { return len(l) }
 // Sort orders the list by file, line and column, keeping the order of
 // diagnostics at the same position.
 func (l ErrorList) Sort() {
-	slices.SortStableFunc(l, func(a, b *Error) int {
-		if c := strings.Compare(a.Pos.File, b.Pos.File); c != 0 {
-			return c
-		}
-		if a.Pos.Line != b.Pos.Line {
-			return a.Pos.Line - b.Pos.Line
-		}
-		return a.Pos.Col - b.Pos.Col
-	})
+	slices.SortStableFunc(l, func(a, b *Error) int { return Compare(a.Pos, b.Pos) })
+}
+
+// Compare orders positions by file, line and column, for the public
+// diagnostic types that sort as ErrorList does.
+func Compare(a, b Pos) int {
+	if c := strings.Compare(a.File, b.File); c != 0 {
+		return c
+	}
+	if a.Line != b.Line {
+		return a.Line - b.Line
+	}
+	return a.Col - b.Col
 }
 
 // Error renders every diagnostic, one per line.
