@@ -94,4 +94,3 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check(nil) = %v; want one unpositioned missing channel", errs)
 	}
 }
-
