@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -165,6 +166,12 @@ func isNullNode(n *yaml.Node) bool { return n == nil || (isScalar(n) && n.Tag ==
 // str reads a string scalar; what names the field in messages.
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 	n = yamlpos.Resolve(n)
+	if isScalar(n) && yamlpos.LocalTag(n.Tag) {
+		text := strings.TrimSpace(n.Tag + " " + n.Value)
+		p.errorf(n, "%s: YAML reads %s as a tag (a plain value that starts with '!'), not as text; quote the whole value: %s: '%s'",
+			what, n.Tag, what, strings.ReplaceAll(text, "'", "''"))
+		return "", false
+	}
 	if !isText(n) {
 		p.errorf(n, "%s must be a string, got %s", what, yamlpos.KindName(n))
 		return "", false
@@ -249,6 +256,21 @@ func (p *parser) parseHeader(f yamlpos.Field, d *Definition) {
 	}
 }
 
+// platformTypes are the types a trigger's `event:` is checked against for
+// typos.
+var platformTypes = func() []string {
+	var out []string
+	for _, t := range events.PlatformTypes() {
+		out = append(out, string(t))
+	}
+	return out
+}()
+
+// maxTypoEdits is how close to a platform type a custom event type may not
+// be: "schema.chnged" would otherwise wait, silently, for an event that is
+// never published.
+const maxTypoEdits = 2
+
 // eventType reads a trigger's `event:`.
 func (p *parser) eventType(n *yaml.Node) events.Type {
 	s, ok := p.str(n, "event")
@@ -257,6 +279,10 @@ func (p *parser) eventType(n *yaml.Node) events.Type {
 	}
 	if !validEventType(s) {
 		p.errorf(n, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
+		return events.Type(s)
+	}
+	if near, ok := yamlpos.Closest(s, platformTypes, maxTypoEdits); ok && near != s {
+		p.errorf(n, "event type %q is not a platform type (did you mean %q?); a custom type must differ from every platform type by more than %d edits", s, near, maxTypoEdits)
 	}
 	return events.Type(s)
 }
@@ -364,7 +390,15 @@ func (p *parser) exprPos(n *yaml.Node, off int) yamlpos.Pos {
 }
 
 // compileCondition compiles an `if:` scalar, reporting errors inside it.
+// A YAML boolean is the CEL literal of the same value.
 func (p *parser) compileCondition(n *yaml.Node, scope expr.Scope) *expr.Program {
+	if b, ok := yamlBool(n); ok {
+		prg, errs := p.env.CompileCondition(strconv.FormatBool(b), scope)
+		for _, e := range errs {
+			p.errorf(n, "if: %s", e.Msg)
+		}
+		return prg
+	}
 	src, ok := p.str(n, "if")
 	if !ok {
 		return nil
@@ -376,9 +410,61 @@ func (p *parser) compileCondition(n *yaml.Node, scope expr.Scope) *expr.Program 
 	text, shift := conditionText(src)
 	prg, errs := p.env.CompileCondition(text, scope)
 	for _, e := range errs {
-		p.errs.Add(p.exprPos(n, shift+e.Offset), "if: %s", e.Msg)
+		p.errs.Add(p.exprPos(n, shift+e.Offset), "if: %s", friendlySyntax(e.Msg, text, e.Offset, "condition"))
 	}
 	return prg
+}
+
+// yamlBool reads a boolean scalar (true, false).
+func yamlBool(n *yaml.Node) (bool, bool) {
+	n = yamlpos.Resolve(n)
+	var b bool
+	if !isScalar(n) || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		return false, false
+	}
+	return b, true
+}
+
+// friendlySyntax rewrites a CEL syntax error, which is the raw output of
+// its ANTLR parser ("Syntax error: mismatched input '<EOF>' expecting {'[',
+// '{', ...}"), as a short sentence with the column inside the expression
+// (block scalars put the diagnostic at the scalar, so the file column alone
+// does not find it), keeping the parser's words without the token list.
+// Other errors pass unchanged. what names the text: condition or value.
+func friendlySyntax(msg, src string, off int, what string) string {
+	raw, ok := strings.CutPrefix(msg, "Syntax error: ")
+	if !ok {
+		return msg
+	}
+	raw, _, _ = strings.Cut(raw, " expecting ")
+	col := 1
+	if off >= 0 && off <= len(src) {
+		col = utf8.RuneCountInString(src[:off]) + 1
+	}
+	var sentence string
+	token := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(raw, prefix)
+		return strings.Trim(rest, "'"), ok
+	}
+	if t, ok := token("mismatched input "); ok && t == "<EOF>" {
+		sentence = "the expression ends too early"
+	} else if t, ok := token("token recognition error at: "); ok {
+		switch t = strings.TrimSpace(t); {
+		case strings.HasPrefix(t, "="):
+			sentence = "CEL compares with ==, not ="
+		case strings.HasPrefix(t, "&") || strings.HasPrefix(t, "|"):
+			sentence = "CEL's and and or are && and ||"
+		default:
+			sentence = fmt.Sprintf("%q cannot appear here", t)
+		}
+	} else if t, ok := token("mismatched input "); ok {
+		sentence = "unexpected " + t
+	} else if t, ok := token("extraneous input "); ok {
+		sentence = "unexpected " + t
+	} else {
+		sentence = "the expression is not valid CEL"
+	}
+	return fmt.Sprintf("syntax error at column %d of the %s: %s (CEL: %s)", col, what, sentence, raw)
 }
 
 // conditionText strips a GitHub-style `${{ }}` around a whole condition
@@ -397,7 +483,7 @@ func conditionText(src string) (string, int) {
 func (p *parser) compileTemplate(n *yaml.Node, scope expr.Scope, what string) *expr.Template {
 	t, errs := p.env.CompileTemplate(n.Value, scope)
 	for _, e := range errs {
-		p.errs.Add(p.exprPos(n, e.Offset), "%s: %s", what, e.Msg)
+		p.errs.Add(p.exprPos(n, e.Offset), "%s: %s", what, friendlySyntax(e.Msg, n.Value, e.Offset, "value"))
 	}
 	return t
 }

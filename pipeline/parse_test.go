@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/pipeline"
 )
 
@@ -86,5 +88,44 @@ func TestErrorListErrCapsPerFile(t *testing.T) {
 	}
 	if g, w := got[0].Pos.Line, 1; g != w {
 		t.Errorf("first line = %d; want %d (sorted)", g, w)
+	}
+}
+
+// TestIfBooleanIsCELLiteral checks that `if: true` and `if: false` (YAML
+// booleans, once rejected as "must be a string") are accepted and behave as
+// the CEL expressions true and false, the default status rule included.
+func TestIfBooleanIsCELLiteral(t *testing.T) {
+	src := `name: bools
+on:
+  - event: schema.changed
+    if: true
+steps:
+  - {id: yes_step, uses: emit, with: {type: x.y}, if: true}
+  - {id: no_step, uses: emit, with: {type: x.y}, if: false, needs: []}
+  - {id: always_step, uses: emit, with: {type: x.y}, if: always(), needs: []}
+`
+	plan := mustParse(t, newParser(), "bools.yaml", []byte(src)).Plan()
+	ev, err := events.New(events.TypeSchemaChanged, "ws", map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		step   string
+		failed bool
+		want   bool
+	}{
+		{"yes_step", false, true},
+		{"yes_step", true, false}, // like `true`: no status function, so success() applies
+		{"no_step", false, false},
+		{"always_step", true, true},
+	}
+	for _, tt := range tests {
+		got, err := plan.ShouldRun(context.Background(), tt.step, pipeline.RenderContext{Event: ev, Failed: tt.failed})
+		if err != nil || got != tt.want {
+			t.Errorf("ShouldRun(%s, failed=%v) = %v, %v; want %v", tt.step, tt.failed, got, err, tt.want)
+		}
+	}
+	if s, _ := plan.Step("yes_step"); s.If() != "true" {
+		t.Errorf("Step(yes_step).If() = %q; want %q", s.If(), "true")
 	}
 }

@@ -188,7 +188,7 @@ func Parse(file string, src []byte) (*yaml.Node, error) {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			l = append(l, syntaxError(file, err)...)
+			l = append(l, syntaxError(file, src, err)...)
 			return nil, l.Err()
 		}
 		if emptyDocument(&doc) {
@@ -276,12 +276,20 @@ func aliasBomb(root *yaml.Node) *yaml.Node {
 	return walk(root)
 }
 
-func syntaxError(file string, err error) ErrorList {
+// tagStart finds a plain value that starts with '!' (a YAML tag) after a
+// key or a list dash.
+var tagStart = regexp.MustCompile(`(^|:\s|-\s)\s*![^!\s]`)
+
+func syntaxError(file string, src []byte, err error) ErrorList {
 	var l ErrorList
 	msg := err.Error()
 	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		l.Add(Pos{File: file, Line: line, Col: 1}, "yaml: %s", m[2])
+		hint := ""
+		if lines := bytes.Split(src, []byte("\n")); line >= 1 && line <= len(lines) && tagStart.Match(lines[line-1]) {
+			hint = " (a value that starts with '!' is read as a YAML tag: quote the whole value, as in if: '!has(event.data.x)')"
+		}
+		l.Add(Pos{File: file, Line: line, Col: 1}, "yaml: %s%s", m[2], hint)
 		return l
 	}
 	var te *yaml.TypeError
@@ -368,9 +376,32 @@ func KindName(n *yaml.Node) string {
 		case "!!float":
 			return "a number"
 		}
+		if LocalTag(n.Tag) {
+			return "a value tagged " + n.Tag
+		}
 		return "a string"
 	}
 	return "an alias"
+}
+
+// LocalTag reports whether tag is one the author wrote ("!has(x)"), not
+// one of YAML's own (!!str, !!int, ...). YAML reads a plain value that
+// starts with '!' as such a tag, which is how `if: !has(event.data.x)`
+// loses its text.
+func LocalTag(tag string) bool {
+	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
+}
+
+// Closest returns the candidate within maxEdits edits of name (ignoring
+// case), the nearest first in candidates' order, or false when none is.
+func Closest(name string, candidates []string, maxEdits int) (string, bool) {
+	best, bestDist := "", maxEdits+1
+	for _, c := range candidates {
+		if d := distance(strings.ToLower(name), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best, best != ""
 }
 
 // DidYouMean returns ` (did you mean "x"?)` for the candidate closest to
