@@ -247,3 +247,18 @@ func TestAPIHasNoYAMLTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterRejectsStepTagTypo checks that a misspelt `step` tag option
+// fails Register: accepted silently, it left a "required" field optional.
+func TestRegisterRejectsStepTagTypo(t *testing.T) {
+	type typo struct {
+		Channel string `json:"channel" step:"requried"`
+	}
+	r := steps.NewRegistry()
+	if err := steps.Register(r, "typo", func(typo) (steps.Step, error) { return steps.StepFunc(nopStep), nil }); err == nil {
+		t.Errorf("Register(step:\"requried\") = nil; want an error")
+	}
+	if _, ok := r.Lookup("typo"); ok {
+		t.Errorf("Lookup(typo) found a type that failed to register")
+	}
+}

@@ -278,12 +278,18 @@ func structFields(t reflect.Type) []field {
 }
 
 // CheckType rejects, at registration, config types the decoder cannot
-// fill, so a host finds out when wiring rather than on an event.
+// fill and `step` tags it does not know, so a host finds out when wiring
+// rather than on an event (or never: a misspelt "requried" would leave a
+// field optional). Errors name the field, as a path from the config
+// struct ("SMTP.Port", "Files[].Path").
 func CheckType(t reflect.Type) error {
-	return checkType(t, map[reflect.Type]bool{})
+	return checkType(t, "", map[reflect.Type]bool{})
 }
 
-func checkType(t reflect.Type, seen map[reflect.Type]bool) error {
+// stepOptions are the options of the `step` struct tag.
+var stepOptions = []string{"required"}
+
+func checkType(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 	if seen[t] {
 		return nil
 	}
@@ -291,32 +297,52 @@ func checkType(t reflect.Type, seen map[reflect.Type]bool) error {
 	if t == durationType || reflect.PointerTo(t).Implements(textUnmarshalerType) {
 		return nil
 	}
+	field := func() string {
+		if path == "" {
+			return "config type " + t.String()
+		}
+		return "config field " + path
+	}
 	switch t.Kind() {
 	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 		return nil
 	case reflect.Interface:
 		if t.NumMethod() != 0 {
-			return fmt.Errorf("config field type %s: only the empty interface is supported", t)
+			return fmt.Errorf("%s: type %s: only the empty interface is supported", field(), t)
 		}
 		return nil
-	case reflect.Slice, reflect.Pointer:
-		return checkType(t.Elem(), seen)
+	case reflect.Slice:
+		return checkType(t.Elem(), path+"[]", seen)
+	case reflect.Pointer:
+		return checkType(t.Elem(), path, seen)
 	case reflect.Map:
 		if t.Key().Kind() != reflect.String {
-			return fmt.Errorf("config field type %s: map keys must be strings", t)
+			return fmt.Errorf("%s: type %s: map keys must be strings", field(), t)
 		}
-		return checkType(t.Elem(), seen)
+		return checkType(t.Elem(), path+"[key]", seen)
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
 			sf := t.Field(i)
+			sub := sf.Name
+			if path != "" {
+				sub = path + "." + sf.Name
+			}
 			if sf.Anonymous {
-				return fmt.Errorf("config type %s: embedded field %s is not supported", t, sf.Name)
+				return fmt.Errorf("config type %s: embedded field %s is not supported", t, sub)
 			}
 			if !sf.IsExported() || sf.Tag.Get("json") == "-" {
 				continue
 			}
-			if err := checkType(sf.Type, seen); err != nil {
+			if tag, ok := sf.Tag.Lookup("step"); ok {
+				for _, opt := range strings.Split(tag, ",") {
+					if !slices.Contains(stepOptions, opt) {
+						return fmt.Errorf("config field %s: unknown step tag option %q%s (the only option is \"required\")",
+							sub, opt, yamlpos.DidYouMean(opt, stepOptions))
+					}
+				}
+			}
+			if err := checkType(sf.Type, sub, seen); err != nil {
 				return err
 			}
 		}
@@ -331,7 +357,7 @@ func checkType(t reflect.Type, seen map[reflect.Type]bool) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("config field type %s is not supported", t)
+	return fmt.Errorf("%s: type %s is not supported", field(), t)
 }
 
 // takesString reports whether a string value can end up in t, so a mixed

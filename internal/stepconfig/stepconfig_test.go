@@ -94,3 +94,44 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check(nil) = %v; want one unpositioned missing channel", errs)
 	}
 }
+
+// TestCheckTypeNamesTheField checks that registration-time errors say
+// which field is wrong, and that a misspelt `step` tag option is an error
+// rather than a silently optional field.
+func TestCheckTypeNamesTheField(t *testing.T) {
+	type inner struct {
+		C chan int `json:"c"`
+	}
+	tests := []struct {
+		name string
+		typ  reflect.Type
+		want string // "" = accepted
+	}{
+		{"top-level chan", reflect.TypeFor[struct{ C chan int }](), "config field C: type chan int is not supported"},
+		{"nested chan", reflect.TypeFor[struct{ Files []inner }](), "config field Files[].C: type chan int is not supported"},
+		{"map key", reflect.TypeFor[struct{ M map[int]string }](), "config field M: type map[int]string: map keys must be strings"},
+		{"interface", reflect.TypeFor[struct{ S fmt.Stringer }](), "config field S: type fmt.Stringer: only the empty interface is supported"},
+		{"tag typo", reflect.TypeFor[struct {
+			Name string `json:"name" step:"requried"`
+		}](), `config field Name: unknown step tag option "requried" (did you mean "required"?) (the only option is "required")`},
+		{"empty tag option", reflect.TypeFor[struct {
+			Name string `step:""`
+		}](), `config field Name: unknown step tag option "" (the only option is "required")`},
+		{"required", reflect.TypeFor[struct {
+			Name string `json:"name" step:"required"`
+		}](), ""},
+		{"untagged", reflect.TypeFor[notifyConfig](), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckType(tt.typ)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("CheckType(%s) = %q; want %q", tt.typ, got, tt.want)
+			}
+		})
+	}
+}
