@@ -147,5 +147,5 @@ func ExampleLoadDir() {
 	// Output:
 	// pipelines/a.yaml a [schema.changed]
 	// pipelines/b.yaml b [config.changed]
-	// broken/c.yaml:3:40: timeout must be a duration such as "30s" or "5m", got an integer
+	// broken/c.yaml:3:40: timeout must be a duration with a unit, such as "5s" or "5m", got the integer 5
 }

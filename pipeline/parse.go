@@ -209,6 +209,10 @@ const maxDuration = 24 * time.Hour
 
 func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 	n = yamlpos.Resolve(n)
+	if isScalar(n) && n.Tag == "!!int" {
+		p.errorf(n, "%s must be a duration with a unit, such as \"%ss\" or \"%sm\", got the integer %s", what, n.Value, n.Value, n.Value)
+		return 0, false
+	}
 	if !isScalar(n) || n.Tag != "!!str" {
 		p.errorf(n, "%s must be a duration such as \"30s\" or \"5m\", got %s", what, yamlpos.KindName(n))
 		return 0, false
@@ -278,7 +282,11 @@ func (p *parser) eventType(n *yaml.Node) events.Type {
 		return ""
 	}
 	if !validEventType(s) {
-		p.errorf(n, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
+		hint := ""
+		if lower := strings.ToLower(s); lower != s && validEventType(lower) {
+			hint = fmt.Sprintf(" (did you mean %q?)", lower)
+		}
+		p.errorf(n, "invalid event type %q: use a dotted lower-case name such as %q%s", s, events.TypeSchemaChanged, hint)
 		return events.Type(s)
 	}
 	if near, ok := yamlpos.Closest(s, platformTypes, maxTypoEdits); ok && near != s {
@@ -398,6 +406,10 @@ func (p *parser) compileCondition(n *yaml.Node, scope expr.Scope) *expr.Program 
 			p.errorf(n, "if: %s", e.Msg)
 		}
 		return prg
+	}
+	if r := yamlpos.Resolve(n); r == nil || (!isText(r) && !yamlpos.LocalTag(r.Tag)) {
+		p.errorf(r, "if must be a CEL expression (a string) or true or false, got %s", yamlpos.KindName(r))
+		return nil
 	}
 	src, ok := p.str(n, "if")
 	if !ok {
