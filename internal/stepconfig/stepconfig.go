@@ -97,6 +97,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	t := v.Type()
+	if n.Kind == yaml.ScalarNode && yamlpos.LocalTag(n.Tag) {
+		text := strings.TrimSpace(n.Tag + " " + n.Value)
+		d.fail(n, path, "YAML reads %s as a tag (a plain value that starts with '!'), not as text; quote the whole value: '%s'",
+			n.Tag, strings.ReplaceAll(text, "'", "''"))
+		return
+	}
 	if d.load && n.Kind == yaml.ScalarNode && n.Tag == "!!str" && expr.IsTemplate(n.Value) {
 		if !takesString(t) && !loneTemplate(n.Value) {
 			d.fail(n, path, "a template mixed with text renders a string, but this field takes %s", describe(t))

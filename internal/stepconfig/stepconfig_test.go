@@ -73,6 +73,10 @@ func TestCheck(t *testing.T) {
 		{"mixed template into int", "channel: a\nretries: 'n=${{ event.data.n }}'\n", []string{
 			"2:10 with.retries: a template mixed with text renders a string, but this field takes an integer",
 		}},
+		{"yaml tag", "channel: !ops\nmessage: !important read me\n", []string{
+			"1:10 with.channel: YAML reads !ops as a tag (a plain value that starts with '!'), not as text; quote the whole value: '!ops'",
+			"2:10 with.message: YAML reads !important as a tag (a plain value that starts with '!'), not as text; quote the whole value: '!important read me'",
+		}},
 		{"hidden field", "channel: a\nEndpoint: x\n", []string{`2:1 with: unknown key "Endpoint"`}},
 		{"null required", "channel: null\n", []string{`1:1 with: missing required field "channel"`}},
 		{"not a mapping", "[1]\n", []string{"1:1 with: expected a mapping, got a list"}},
