@@ -1,7 +1,10 @@
 // Package yamlpos turns YAML documents into yaml.Node trees and collects
 // positioned diagnostics about them, in the style of go/scanner: an Error
 // is "file:line:col: message" and an ErrorList gathers every problem of a
-// document so that a user fixes them all in one pass.
+// document so that a user fixes them all in one pass, bounded per file by
+// MaxErrorsPerFile. The mechanics live here once, for every parser;
+// public packages give their API their own documented Pos, Error and
+// ErrorList and convert at the boundary.
 package yamlpos
 
 import (
