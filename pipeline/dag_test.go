@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,81 @@ func TestDAGCyclesReportedOnce(t *testing.T) {
 				t.Errorf("cycles = %q; want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDAGCyclesMatchReachability checks sort's cycles on random graphs
+// against the obvious oracle: two steps are in one loop when each reaches
+// the other. Every loop is reported once, by a path whose edges exist.
+func TestDAGCyclesMatchReachability(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 300 {
+		n := 1 + rng.IntN(25)
+		g := &dag{index: map[string]int{}, needs: make([][]int, n)}
+		for i := range n {
+			g.ids = append(g.ids, fmt.Sprintf("s%d", i))
+			g.index[g.ids[i]] = i
+			for _, j := range rng.Perm(n)[:rng.IntN(min(n, 3))] {
+				if j != i {
+					g.needs[i] = append(g.needs[i], j)
+				}
+			}
+		}
+		reach := make([][]bool, n)
+		for v := range n {
+			reach[v] = make([]bool, n)
+			var walk func(int)
+			walk = func(u int) {
+				for _, w := range g.needs[u] {
+					if !reach[v][w] {
+						reach[v][w] = true
+						walk(w)
+					}
+				}
+			}
+			walk(v)
+		}
+		groups := map[int]int{} // smallest member -> size
+		for v := range n {
+			lowest, size := v, 0
+			for w := range n {
+				if w == v || (reach[v][w] && reach[w][v]) {
+					lowest, size = min(lowest, w), size+1
+				}
+			}
+			if size > 1 {
+				groups[lowest] = size
+			}
+		}
+		order, cycles := g.sort()
+		if len(order) != n {
+			t.Fatalf("round %d: order has %d steps; want %d", round, len(order), n)
+		}
+		if len(cycles) != len(groups) {
+			t.Fatalf("round %d: %d cycles; want %d (needs %v)", round, len(cycles), len(groups), g.needs)
+		}
+		for _, c := range cycles {
+			lowest := c.path[0]
+			for i, v := range c.path {
+				lowest = min(lowest, v)
+				next := c.path[(i+1)%len(c.path)]
+				if !slices.Contains(g.needs[v], next) {
+					t.Fatalf("round %d: cycle %v: %d does not need %d", round, c.path, v, next)
+				}
+			}
+			if c.at != c.path[len(c.path)-1] {
+				t.Errorf("round %d: cycle %v reported at %d; want its last step", round, c.path, c.at)
+			}
+			// The group's smallest member need not be on the path shown.
+			found := false
+			for low, size := range groups {
+				if reach[low][lowest] && reach[lowest][low] && size == c.size {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("round %d: cycle %v (size %d) matches no loop %v", round, c.path, c.size, groups)
+			}
+		}
 	}
 }
