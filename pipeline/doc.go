@@ -12,6 +12,7 @@
 //	  - event: drift.threshold_exceeded
 //	    match: { data.endpoint: "/payments" }
 //	concurrency: { group: "${{ event.workspace }}", mode: queue }
+//	timeout: 30m                        # a whole execution's deadline (optional)
 //	defaults:
 //	  timeout: 5m
 //	  retry: { attempts: 3, backoff: 2s, max_backoff: 1m }
@@ -34,7 +35,13 @@
 // extensions) and pipeline (name, workspace) everywhere; steps.<id>.outputs,
 // .outcome and .conclusion, execution (id, attempt) and the status
 // functions success(), failure(), cancelled() and always() in steps; and
-// secrets.NAME only in `with:`. A trigger's `if:` must be a bool. A
+// secrets.NAME only in `with:`. A trigger's `if:` must be a bool. A YAML
+// boolean is the CEL literal: `if: true` behaves exactly as the expression
+// true (in a step, like any condition that calls no status function, it
+// runs only when the steps before it succeeded; write always() to run
+// regardless), `if: false` never runs or matches. YAML reads a plain value
+// that starts with '!' as a tag, so `if: !has(x)` must be quoted
+// ('!has(x)'); the diagnostic says so. A
 // `${{ }}` template that is the whole value keeps its type (list, map,
 // number); mixed text interpolates (lists and maps as JSON). A missing
 // field is an error, never an empty string: use has() or
@@ -45,20 +52,34 @@
 // items; "3" (a string) never equals 3 (a number). Matches are checked
 // before `if:`, and only `match:` is used by the Index.
 //
+// A trigger's `event:` is a platform type or a custom dotted type; a
+// custom type within two edits of a platform type ("schema.chnged") is
+// taken for a typo and rejected, so give custom types a prefix of their
+// own (acme.deploy.finished).
+//
 // Steps wait for the step before them unless they declare `needs:` (a
 // list, possibly empty). Step ids are CEL identifiers other than in, null,
 // true and false, since expressions read them as steps.<id>; an
 // expression may only read steps the step (transitively) needs. A step's
 // `with:` is merged over `defaults.with.<type>` (the step's keys win,
 // shallowly); a step without a timeout gets the defaults' or
-// DefaultTimeout.
+// DefaultTimeout. A pipeline-level `timeout:` bounds a whole execution
+// (Plan.Timeout; none when absent): a step ends at the earlier of its own
+// deadline and the execution's. MockForge definitions have no
+// pipeline-level timeout, only per-step ones.
 //
 // # Parsing and step types
 //
 // Parse(file, src) reports every problem at once, as an ErrorList of
 // "file:line:col: message" (a CEL error points at the character inside
 // the YAML scalar for plain and single-line quoted scalars; block scalars
-// point at the scalar). Step types belong to the host, so Parse alone
+// point at the scalar, and a syntax error also gives its column inside the
+// expression). A file lists at most 100 problems, then how many more there
+// are. A cycle of needs is reported once per group of steps that need
+// each other, naming a bounded number of them. A source holds one YAML
+// document: documents without content (a bare "---") are ignored, a
+// second one with content is an error, and a broken one is reported
+// wherever it is. Step types belong to the host, so Parse alone
 // checks `uses:` only for syntax; Parser{Registry: r}.Parse also reports
 // unknown step types and checks each `with:` against the type's config
 // struct (see package steps). LoadDir and Parser.LoadDir parse every file

@@ -61,8 +61,8 @@ steps:
 	fmt.Println(err)
 	// Output:
 	// broken.yaml:1:7: invalid name "Broken Name": use lower-case letters, digits, '-', '_' and '.'
-	// broken.yaml:4:25: if: Syntax error: token recognition error at: '= '
-	// broken.yaml:4:27: if: Syntax error: extraneous input '"x"' expecting <EOF>
+	// broken.yaml:4:25: if: syntax error at column 17 of the condition: CEL compares with ==, not = (CEL: token recognition error at: '= ')
+	// broken.yaml:4:27: if: syntax error at column 19 of the condition: unexpected "x" (CEL: extraneous input '"x"')
 	// broken.yaml:8:5: unknown key "neds" (did you mean "needs"?)
 }
 
@@ -147,5 +147,5 @@ func ExampleLoadDir() {
 	// Output:
 	// pipelines/a.yaml a [schema.changed]
 	// pipelines/b.yaml b [config.changed]
-	// broken/c.yaml:3:40: timeout must be a duration such as "30s" or "5m", got an integer
+	// broken/c.yaml:3:40: timeout must be a duration with a unit, such as "5s" or "5m", got the integer 5
 }

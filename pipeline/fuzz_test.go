@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/mockops/mockops/events"
-	"github.com/mockops/mockops/internal/yamlpos"
+	"github.com/mockops/mockops/pipeline"
 )
 
 // FuzzParse checks that no input makes the parser panic, that every
@@ -25,6 +25,15 @@ func FuzzParse(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	// Multi-document input: a broken document after a good one, empty
+	// documents before and after, a second document with content.
+	for _, s := range []string{
+		"name: a\non: [{event: x.y}]\nsteps: [{id: s, uses: emit, with: {type: x.y}}]\n---\nname: [b\n",
+		"---\nname: a\non: [{event: x.y}]\nsteps: [{id: s, uses: emit, with: {type: x.y}}]\n---\n...\n",
+		"name: a\n---\nname: b\n---\n",
+	} {
+		f.Add([]byte(s))
+	}
 	p := newParser()
 	ev, err := events.New(events.TypeSchemaChanged, "payments", map[string]any{"schema_type": "openapi", "spec_path": "x"})
 	if err != nil {
@@ -33,9 +42,9 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		d, err := p.Parse("fuzz.yaml", src)
 		if err != nil {
-			var list yamlpos.ErrorList
+			var list pipeline.ErrorList
 			if !errors.As(err, &list) {
-				t.Fatalf("Parse error %T is not a yamlpos.ErrorList: %v", err, err)
+				t.Fatalf("Parse error %T is not a pipeline.ErrorList: %v", err, err)
 			}
 			if len(list) == 0 {
 				t.Fatalf("Parse returned an empty ErrorList")

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/mockops/mockops/internal/yamlpos"
 	"github.com/mockops/mockops/pipeline"
 )
 
@@ -38,9 +37,9 @@ func TestInvalidGolden(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse(%s) = %+v, nil; want diagnostics", file, d)
 			}
-			var list yamlpos.ErrorList
+			var list pipeline.ErrorList
 			if !errors.As(err, &list) {
-				t.Fatalf("Parse(%s) error %T is not a yamlpos.ErrorList", file, err)
+				t.Fatalf("Parse(%s) error %T is not a pipeline.ErrorList", file, err)
 			}
 			for _, e := range list {
 				if e.Pos.Line == 0 || e.Pos.Col == 0 {

@@ -32,7 +32,7 @@ func (p *Parser) LoadDir(fsys fs.FS, pattern string) ([]*Definition, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: load %s: %w", name, err)
 		}
-		d, err := p.Parse(name, src)
+		d, err := p.parse(name, src)
 		if err != nil {
 			var list yamlpos.ErrorList
 			if !errors.As(err, &list) {
@@ -49,7 +49,7 @@ func (p *Parser) LoadDir(fsys fs.FS, pattern string) ([]*Definition, error) {
 		defs = append(defs, d)
 	}
 	if err := all.Err(); err != nil {
-		return nil, err
+		return nil, exportErr(err)
 	}
 	return defs, nil
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,17 +21,6 @@ import (
 // calls too, and parsing is superlinear in the worst case.
 const MaxSourceSize = 1 << 20
 
-// Error is one positioned diagnostic ("file:line:col: message").
-type Error = yamlpos.Error
-
-// ErrorList is every diagnostic of a definition (or, from LoadDir, of every
-// file); Parse and LoadDir return one so that errors.As can reach each
-// problem and its position.
-type ErrorList = yamlpos.ErrorList
-
-// Pos is a position in a definition: file, 1-based line and column.
-type Pos = yamlpos.Pos
-
 // Parser parses definitions against a host's step types. The zero value
 // is usable: without a Registry, `uses:` is only checked for syntax and
 // `with:` only for templates (see Parse). A Parser builds its expression
@@ -47,6 +37,8 @@ type Parser struct {
 	once   sync.Once
 	env    *expr.Env
 	envErr error
+
+	baseline func(*dag) ancestry // tests only (export_test.go)
 }
 
 // Parse parses a definition without step types: every structural,
@@ -73,8 +65,15 @@ func (p *Parser) environment() (*expr.Env, error) {
 }
 
 // Parse parses one definition in the MockOps format or MockForge's,
-// detected from its keys.
+// detected from its keys. The error, if any, is an ErrorList.
 func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
+	d, err := p.parse(file, src)
+	return d, exportErr(err)
+}
+
+// parse is Parse with the diagnostics still a yamlpos.ErrorList, so that
+// LoadDir merges and trims the lists of several files as one.
+func (p *Parser) parse(file string, src []byte) (*Definition, error) {
 	env, err := p.environment()
 	if err != nil {
 		return nil, err
@@ -88,7 +87,7 @@ func (p *Parser) Parse(file string, src []byte) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps := &parser{file: file, lines: strings.Split(string(src), "\n"), env: env, reg: p.Registry}
+	ps := &parser{file: file, lines: strings.Split(string(src), "\n"), env: env, reg: p.Registry, baseline: p.baseline}
 	if root == nil {
 		ps.errs.Add(yamlpos.Pos{File: file, Line: 1, Col: 1}, "empty definition")
 		return nil, ps.errs.Err()
@@ -115,6 +114,19 @@ type parser struct {
 	errs  yamlpos.ErrorList
 	env   *expr.Env
 	reg   *steps.Registry
+
+	sortedIDs []string            // step ids for suggestions, built on first use
+	baseline  func(*dag) ancestry // tests only: the quadratic ancestry, for benchmarks
+}
+
+// didYouMean is yamlpos.DidYouMean over a definition's own names (step
+// ids), which can be many: once a file has more diagnostics than are
+// shown, suggestions are no longer computed.
+func (p *parser) didYouMean(name string, candidates []string) string {
+	if len(p.errs) > yamlpos.MaxErrorsPerFile {
+		return ""
+	}
+	return yamlpos.DidYouMean(name, candidates)
 }
 
 func (p *parser) pos(n *yaml.Node) yamlpos.Pos { return yamlpos.At(p.file, n) }
@@ -154,6 +166,12 @@ func isNullNode(n *yaml.Node) bool { return n == nil || (isScalar(n) && n.Tag ==
 // str reads a string scalar; what names the field in messages.
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 	n = yamlpos.Resolve(n)
+	if isScalar(n) && yamlpos.LocalTag(n.Tag) {
+		text := strings.TrimSpace(n.Tag + " " + n.Value)
+		p.errorf(n, "%s: YAML reads %s as a tag (a plain value that starts with '!'), not as text; quote the whole value: %s: '%s'",
+			what, n.Tag, what, strings.ReplaceAll(text, "'", "''"))
+		return "", false
+	}
 	if !isText(n) {
 		p.errorf(n, "%s must be a string, got %s", what, yamlpos.KindName(n))
 		return "", false
@@ -191,6 +209,10 @@ const maxDuration = 24 * time.Hour
 
 func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 	n = yamlpos.Resolve(n)
+	if isScalar(n) && n.Tag == "!!int" {
+		p.errorf(n, "%s must be a duration with a unit, such as \"%ss\" or \"%sm\", got the integer %s", what, n.Value, n.Value, n.Value)
+		return 0, false
+	}
 	if !isScalar(n) || n.Tag != "!!str" {
 		p.errorf(n, "%s must be a duration such as \"30s\" or \"5m\", got %s", what, yamlpos.KindName(n))
 		return 0, false
@@ -238,6 +260,21 @@ func (p *parser) parseHeader(f yamlpos.Field, d *Definition) {
 	}
 }
 
+// platformTypes are the types a trigger's `event:` is checked against for
+// typos.
+var platformTypes = func() []string {
+	var out []string
+	for _, t := range events.PlatformTypes() {
+		out = append(out, string(t))
+	}
+	return out
+}()
+
+// maxTypoEdits is how close to a platform type a custom event type may not
+// be: "schema.chnged" would otherwise wait, silently, for an event that is
+// never published.
+const maxTypoEdits = 2
+
 // eventType reads a trigger's `event:`.
 func (p *parser) eventType(n *yaml.Node) events.Type {
 	s, ok := p.str(n, "event")
@@ -245,7 +282,15 @@ func (p *parser) eventType(n *yaml.Node) events.Type {
 		return ""
 	}
 	if !validEventType(s) {
-		p.errorf(n, "invalid event type %q: use a dotted lower-case name such as %q", s, events.TypeSchemaChanged)
+		hint := ""
+		if lower := strings.ToLower(s); lower != s && validEventType(lower) {
+			hint = fmt.Sprintf(" (did you mean %q?)", lower)
+		}
+		p.errorf(n, "invalid event type %q: use a dotted lower-case name such as %q%s", s, events.TypeSchemaChanged, hint)
+		return events.Type(s)
+	}
+	if near, ok := yamlpos.Closest(s, platformTypes, maxTypoEdits); ok && near != s {
+		p.errorf(n, "event type %q is not a platform type (did you mean %q?); a custom type must differ from every platform type by more than %d edits", s, near, maxTypoEdits)
 	}
 	return events.Type(s)
 }
@@ -353,7 +398,19 @@ func (p *parser) exprPos(n *yaml.Node, off int) yamlpos.Pos {
 }
 
 // compileCondition compiles an `if:` scalar, reporting errors inside it.
+// A YAML boolean is the CEL literal of the same value.
 func (p *parser) compileCondition(n *yaml.Node, scope expr.Scope) *expr.Program {
+	if b, ok := yamlBool(n); ok {
+		prg, errs := p.env.CompileCondition(strconv.FormatBool(b), scope)
+		for _, e := range errs {
+			p.errorf(n, "if: %s", e.Msg)
+		}
+		return prg
+	}
+	if r := yamlpos.Resolve(n); r == nil || (!isText(r) && !yamlpos.LocalTag(r.Tag)) {
+		p.errorf(r, "if must be a CEL expression (a string) or true or false, got %s", yamlpos.KindName(r))
+		return nil
+	}
 	src, ok := p.str(n, "if")
 	if !ok {
 		return nil
@@ -365,9 +422,61 @@ func (p *parser) compileCondition(n *yaml.Node, scope expr.Scope) *expr.Program 
 	text, shift := conditionText(src)
 	prg, errs := p.env.CompileCondition(text, scope)
 	for _, e := range errs {
-		p.errs.Add(p.exprPos(n, shift+e.Offset), "if: %s", e.Msg)
+		p.errs.Add(p.exprPos(n, shift+e.Offset), "if: %s", friendlySyntax(e.Msg, text, e.Offset, "condition"))
 	}
 	return prg
+}
+
+// yamlBool reads a boolean scalar (true, false).
+func yamlBool(n *yaml.Node) (bool, bool) {
+	n = yamlpos.Resolve(n)
+	var b bool
+	if !isScalar(n) || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		return false, false
+	}
+	return b, true
+}
+
+// friendlySyntax rewrites a CEL syntax error, which is the raw output of
+// its ANTLR parser ("Syntax error: mismatched input '<EOF>' expecting {'[',
+// '{', ...}"), as a short sentence with the column inside the expression
+// (block scalars put the diagnostic at the scalar, so the file column alone
+// does not find it), keeping the parser's words without the token list.
+// Other errors pass unchanged. what names the text: condition or value.
+func friendlySyntax(msg, src string, off int, what string) string {
+	raw, ok := strings.CutPrefix(msg, "Syntax error: ")
+	if !ok {
+		return msg
+	}
+	raw, _, _ = strings.Cut(raw, " expecting ")
+	col := 1
+	if off >= 0 && off <= len(src) {
+		col = utf8.RuneCountInString(src[:off]) + 1
+	}
+	var sentence string
+	token := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(raw, prefix)
+		return strings.Trim(rest, "'"), ok
+	}
+	if t, ok := token("mismatched input "); ok && t == "<EOF>" {
+		sentence = "the expression ends too early"
+	} else if t, ok := token("token recognition error at: "); ok {
+		switch t = strings.TrimSpace(t); {
+		case strings.HasPrefix(t, "="):
+			sentence = "CEL compares with ==, not ="
+		case strings.HasPrefix(t, "&") || strings.HasPrefix(t, "|"):
+			sentence = "CEL's and and or are && and ||"
+		default:
+			sentence = fmt.Sprintf("%q cannot appear here", t)
+		}
+	} else if t, ok := token("mismatched input "); ok {
+		sentence = "unexpected " + t
+	} else if t, ok := token("extraneous input "); ok {
+		sentence = "unexpected " + t
+	} else {
+		sentence = "the expression is not valid CEL"
+	}
+	return fmt.Sprintf("syntax error at column %d of the %s: %s (CEL: %s)", col, what, sentence, raw)
 }
 
 // conditionText strips a GitHub-style `${{ }}` around a whole condition
@@ -386,7 +495,7 @@ func conditionText(src string) (string, int) {
 func (p *parser) compileTemplate(n *yaml.Node, scope expr.Scope, what string) *expr.Template {
 	t, errs := p.env.CompileTemplate(n.Value, scope)
 	for _, e := range errs {
-		p.errs.Add(p.exprPos(n, e.Offset), "%s: %s", what, e.Msg)
+		p.errs.Add(p.exprPos(n, e.Offset), "%s: %s", what, friendlySyntax(e.Msg, n.Value, e.Offset, "value"))
 	}
 	return t
 }

@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	topKeys         = []string{"name", "description", "workspace", "enabled", "on", "concurrency", "defaults", "steps"}
+	topKeys         = []string{"name", "description", "workspace", "enabled", "on", "concurrency", "timeout", "defaults", "steps"}
 	triggerKeys     = []string{"event", "if", "match"}
 	concurrencyKeys = []string{"group", "mode"}
 	defaultsKeys    = []string{"timeout", "retry", "with"}
@@ -46,6 +46,8 @@ func (p *parser) parseNative(root *yaml.Node) *Definition {
 			onNode = f.Value
 		case "concurrency":
 			p.parseConcurrency(f.Value, pl)
+		case "timeout":
+			pl.timeout, _ = p.duration(f.Value, "timeout")
 		case "defaults":
 			defaults = p.parseDefaults(f.Value)
 		case "steps":

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -121,12 +120,18 @@ func (p *parser) checkTypeName(n *yaml.Node, name string) {
 	}
 }
 
+// ancestry answers whether step id waits, directly or not, for step anc.
+type ancestry interface {
+	needsTransitively(id, anc string) bool
+}
+
 // finishSteps merges defaults, checks configs, compiles expressions and
 // builds the DAG.
 func (p *parser) finishSteps(pl *Plan, drafts []*stepDraft, defaults defaultsDraft) {
 	pl.byID = map[string]*Step{}
 	firstAt := map[string]*yaml.Node{}
-	ids := make([]string, 0, len(drafts))
+	g := &dag{index: map[string]int{}}
+	first := []*stepDraft{} // first[i] defines g.ids[i]
 	for _, d := range drafts {
 		if d.id == "" {
 			continue
@@ -136,37 +141,53 @@ func (p *parser) finishSteps(pl *Plan, drafts []*stepDraft, defaults defaultsDra
 			continue
 		}
 		firstAt[d.id] = d.idNode
-		ids = append(ids, d.id)
+		g.index[d.id] = len(g.ids)
+		g.ids = append(g.ids, d.id)
+		first = append(first, d)
 	}
 	// Resolve needs first: expressions are checked against the ancestors.
 	needs := make([][]string, len(drafts))
 	for i, d := range drafts {
-		needs[i] = p.resolveNeeds(d, drafts, i, firstAt, ids)
+		needs[i] = p.resolveNeeds(d, drafts, i, firstAt, g.ids)
 	}
-	graph := map[string][]string{}
+	g.needs = make([][]int, len(g.ids))
 	for i, d := range drafts {
-		if firstAt[d.id] == d.idNode && d.id != "" {
-			graph[d.id] = needs[i]
+		if d.id != "" && firstAt[d.id] == d.idNode {
+			ns := make([]int, len(needs[i]))
+			for j, name := range needs[i] {
+				ns[j] = g.index[name]
+			}
+			g.needs[g.index[d.id]] = ns
 		}
 	}
-	order, cyclic := p.topoSort(graph, drafts)
-	for i, d := range drafts {
-		var ancestors map[string]bool
-		if !cyclic {
-			ancestors = ancestorsOf(d.id, graph)
+	order, cycles := g.sort()
+	for _, c := range cycles {
+		d := first[c.at]
+		p.errorf(cmp.Or(d.needsNode, d.node), "needs: cycle %s", g.describe(c))
+	}
+	var anc ancestry // nil when the DAG has a cycle
+	if len(cycles) == 0 {
+		anc = g
+		if p.baseline != nil {
+			anc = p.baseline(g)
 		}
-		s := p.buildStep(d, needs[i], defaults, ancestors, firstAt)
+	}
+	for i, d := range drafts {
+		s := p.buildStep(d, needs[i], defaults, anc, firstAt)
 		pl.steps = append(pl.steps, s)
 		if d.id != "" && firstAt[d.id] == d.idNode {
 			pl.byID[d.id] = s
 		}
 	}
-	pl.order = order
+	pl.order = make([]string, len(order))
+	for i, v := range order {
+		pl.order[i] = g.ids[v]
+	}
 }
 
 // buildStep applies defaults to one step and compiles its expressions.
 // ancestors is nil when the DAG has a cycle.
-func (p *parser) buildStep(d *stepDraft, needs []string, defaults defaultsDraft, ancestors map[string]bool, known map[string]*yaml.Node) *Step {
+func (p *parser) buildStep(d *stepDraft, needs []string, defaults defaultsDraft, ancestors ancestry, known map[string]*yaml.Node) *Step {
 	s := &Step{
 		id:              d.id,
 		uses:            d.uses,
@@ -227,6 +248,7 @@ func (p *parser) resolveNeeds(d *stepDraft, drafts []*stepDraft, i int, known ma
 		return []string{}
 	}
 	out := []string{}
+	listed := make(map[string]bool, len(d.needs))
 	for _, n := range d.needs {
 		name, ok := p.str(n, "needs")
 		if !ok {
@@ -236,97 +258,36 @@ func (p *parser) resolveNeeds(d *stepDraft, drafts []*stepDraft, i int, known ma
 		case name == d.id:
 			p.errorf(n, "step %q cannot need itself", name)
 		case known[name] == nil:
-			p.errorf(n, "needs: unknown step id %q%s", name, yamlpos.DidYouMean(name, ids))
-		case slices.Contains(out, name):
+			p.errorf(n, "needs: unknown step id %q%s", name, p.didYouMean(name, ids))
+		case listed[name]:
 			p.errorf(n, "needs: step %q is listed twice", name)
 		default:
+			listed[name] = true
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// topoSort orders the steps and reports each cycle once, at the `needs`
-// of the step that closes it.
-func (p *parser) topoSort(graph map[string][]string, drafts []*stepDraft) ([]string, bool) {
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := map[string]int{}
-	var order, stack []string
-	cyclic := false
-	byID := map[string]*stepDraft{}
-	for _, d := range drafts {
-		if _, ok := byID[d.id]; !ok {
-			byID[d.id] = d
-		}
-	}
-	var visit func(id string)
-	visit = func(id string) {
-		color[id] = grey
-		stack = append(stack, id)
-		for _, dep := range graph[id] {
-			switch color[dep] {
-			case white:
-				visit(dep)
-			case grey:
-				cyclic = true
-				start := slices.Index(stack, dep)
-				cycle := append(slices.Clone(stack[start:]), dep)
-				d := byID[id]
-				at := d.needsNode
-				if at == nil {
-					at = d.node
-				}
-				p.errorf(at, "needs: cycle %s", strings.Join(cycle, " -> "))
-			}
-		}
-		stack = stack[:len(stack)-1]
-		color[id] = black
-		order = append(order, id)
-	}
-	for _, d := range drafts {
-		if _, ok := graph[d.id]; ok && color[d.id] == white {
-			visit(d.id)
-		}
-	}
-	return order, cyclic
-}
-
-func ancestorsOf(id string, graph map[string][]string) map[string]bool {
-	seen := map[string]bool{}
-	var walk func(string)
-	walk = func(s string) {
-		for _, dep := range graph[s] {
-			if !seen[dep] {
-				seen[dep] = true
-				walk(dep)
-			}
-		}
-	}
-	walk(id)
-	return seen
-}
-
 // checkCondRefs reports steps.<id> references of a condition to unknown
 // steps or to steps that may not have run yet, inside the `if:` scalar.
-func (p *parser) checkCondRefs(refs []expr.Ref, d *stepDraft, ancestors map[string]bool, known map[string]*yaml.Node, ifNode *yaml.Node) {
+func (p *parser) checkCondRefs(refs []expr.Ref, d *stepDraft, ancestors ancestry, known map[string]*yaml.Node, ifNode *yaml.Node) {
 	_, shift := conditionText(ifNode.Value)
 	for _, r := range refs {
 		p.checkStepRef(r.Name, d, ancestors, known, p.exprPos(ifNode, shift+r.Offset), "if")
 	}
 }
 
-func (p *parser) checkStepRef(name string, d *stepDraft, ancestors map[string]bool, known map[string]*yaml.Node, at yamlpos.Pos, what string) {
+func (p *parser) checkStepRef(name string, d *stepDraft, ancestors ancestry, known map[string]*yaml.Node, at yamlpos.Pos, what string) {
 	if known[name] == nil {
-		ids := make([]string, 0, len(known))
-		for id := range known {
-			ids = append(ids, id)
+		if p.sortedIDs == nil {
+			p.sortedIDs = make([]string, 0, len(known))
+			for id := range known {
+				p.sortedIDs = append(p.sortedIDs, id)
+			}
+			slices.Sort(p.sortedIDs)
 		}
-		slices.Sort(ids)
-		p.errs.Add(at, "%s: unknown step %q%s", what, name, yamlpos.DidYouMean(name, ids))
+		p.errs.Add(at, "%s: unknown step %q%s", what, name, p.didYouMean(name, p.sortedIDs))
 		return
 	}
 	if ancestors == nil {
@@ -335,7 +296,7 @@ func (p *parser) checkStepRef(name string, d *stepDraft, ancestors map[string]bo
 	switch {
 	case name == d.id:
 		p.errs.Add(at, "%s: step %q cannot read its own outputs", what, name)
-	case !ancestors[name]:
+	case !ancestors.needsTransitively(d.id, name):
 		p.errs.Add(at, "%s: step %q is not a dependency of step %q, so its outcome is not known yet (add it to needs)", what, name, d.id)
 	}
 }

@@ -77,6 +77,7 @@ type Plan struct {
 	triggers  []*trigger
 	group     *expr.Template // nil: one group per pipeline
 	mode      ConcurrencyMode
+	timeout   time.Duration // a whole execution's; 0: none beyond the steps'
 	steps     []*Step
 	byID      map[string]*Step
 	order     []string       // a topological order of step ids
@@ -109,6 +110,11 @@ func (p *Plan) EventTypes() []events.Type {
 
 // ConcurrencyMode returns the concurrency mode.
 func (p *Plan) ConcurrencyMode() ConcurrencyMode { return p.mode }
+
+// Timeout returns the pipeline-level `timeout:`, the deadline of a whole
+// execution, or 0 when the definition sets none (each step still has its
+// own). The earlier of the two deadlines ends a step.
+func (p *Plan) Timeout() time.Duration { return p.timeout }
 
 // Steps returns the steps in definition order.
 func (p *Plan) Steps() []*Step { return slices.Clone(p.steps) }
@@ -170,4 +176,4 @@ func (s *Step) If() string {
 func (s *Step) Secrets() []string { return slices.Clone(s.secrets) }
 
 // Pos returns the position of the step in its definition.
-func (s *Step) Pos() Pos { return s.pos }
+func (s *Step) Pos() Pos { return Pos(s.pos) }

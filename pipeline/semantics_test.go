@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mockops/mockops/events"
-	"github.com/mockops/mockops/internal/yamlpos"
 	"github.com/mockops/mockops/pipeline"
 )
 
@@ -226,7 +225,7 @@ steps:
 func TestParseRejectsOversizedSource(t *testing.T) {
 	src := []byte("name: big\ndescription: " + strings.Repeat("x", pipeline.MaxSourceSize) + "\n")
 	_, err := pipeline.Parse("big.yaml", src)
-	var list yamlpos.ErrorList
+	var list pipeline.ErrorList
 	if !errors.As(err, &list) || len(list) != 1 || list[0].Pos.Line != 1 || !strings.Contains(list[0].Msg, "the limit is") {
 		t.Errorf("Parse(%d bytes) = %v; want one positioned size error", len(src), err)
 	}

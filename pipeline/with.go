@@ -4,6 +4,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mockops/mockops/internal/expr"
+	"github.com/mockops/mockops/internal/stepconfig"
 	"github.com/mockops/mockops/internal/yamlpos"
 )
 
@@ -47,7 +48,7 @@ func (p *parser) checkConfig(d *stepDraft, with *yaml.Node) {
 	if !ok {
 		return
 	}
-	for _, e := range typ.Check(with) {
+	for _, e := range stepconfig.Check(typ.ConfigType(), with) {
 		pos := yamlpos.Pos{File: p.file, Line: e.Line, Col: e.Column}
 		if e.Line == 0 {
 			pos = p.pos(d.usesNode)

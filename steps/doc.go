@@ -21,16 +21,19 @@
 //
 // Keys are the fields' json names (the rendered configuration is stored as
 // JSON, so one name serves both); `json:"-"` hides a field; the `step` tag
-// option "required" makes a field mandatory. Supported field types are
-// strings, booleans, integers, floats, time.Duration (written "5m"),
-// encoding.TextUnmarshaler implementations, slices, string-keyed maps,
-// nested structs, pointers and `any`.
+// option "required" makes a field mandatory. It is the only option: any
+// other `step` tag, such as a misspelt "requried", fails Register, as does
+// a field of an unsupported type (the error names the field). Supported
+// field types are strings, booleans, integers, floats, time.Duration
+// (written "5m"), encoding.TextUnmarshaler implementations, slices,
+// string-keyed maps, nested structs, pointers and `any`.
 //
 // The configuration is checked twice:
 //
-//   - when a pipeline is loaded (Type.Check): unknown keys (with a "did
-//     you mean"), literal values of the wrong type and missing required
-//     fields are reported with their YAML position. A value holding a
+//   - when a pipeline is loaded (by the pipeline parser, against
+//     Type.ConfigType): unknown keys (with a "did you mean"), literal
+//     values of the wrong type and missing required fields are reported
+//     with their YAML position. A value holding a
 //     `${{ }}` template cannot be type-checked yet: a lone `${{ expr }}`
 //     may produce any type and is accepted; a template mixed with text
 //     always renders a string, so it is rejected where a string does not fit.

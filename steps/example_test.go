@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/mockops/mockops/steps"
 )
 
@@ -25,15 +23,16 @@ func Example_registerStepType() {
 		}), nil
 	})
 
-	// At load time, the pipeline parser checks `with:` against GreetConfig.
-	var with yaml.Node
-	_ = yaml.Unmarshal([]byte("nmae: ops\ntimes: twice\n"), &with)
+	// The pipeline parser checks each `with:` against GreetConfig when a
+	// definition is loaded, with YAML positions. At run time the engine
+	// decodes the rendered config by the same rules: a template that
+	// rendered the wrong value is reported, every problem at once.
 	greet, _ := r.Lookup("greet")
-	for _, e := range greet.Check(with.Content[0]) {
-		fmt.Printf("%d:%d: %v\n", e.Line, e.Column, e)
+	if _, err := greet.Decode(map[string]any{"nmae": "ops", "times": "twice"}); err != nil {
+		fmt.Println(err)
 	}
 
-	// At run time, the engine decodes the rendered config and runs the step.
+	// With a good config, the engine builds the step and runs it.
 	step, err := greet.New(map[string]any{"name": "ops", "times": int64(2)})
 	if err != nil {
 		fmt.Println(err)
@@ -42,9 +41,9 @@ func Example_registerStepType() {
 	out, _ := step.Run(context.Background(), steps.Input{})
 	fmt.Println(out.Outputs["message"])
 	// Output:
-	// 1:1: with: unknown key "nmae" (did you mean "name"?)
-	// 2:8: with.times: expected an integer that fits int, got a string
-	// 1:1: with: missing required field "name"
+	// steps: config of "greet": with: unknown key "nmae" (did you mean "name"?)
+	// with.times: expected an integer that fits int, got a string
+	// with: missing required field "name"
 	// hello ops! hello ops!
 }
 

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+
+	"github.com/mockops/mockops/internal/stepconfig"
 )
 
 // ErrDuplicate is returned (wrapped) by Register for a name already taken.
@@ -44,7 +46,7 @@ func Register[C any](r *Registry, name string, newStep func(cfg C) (Step, error)
 	if ct.Kind() != reflect.Struct {
 		return fmt.Errorf("steps: register %q: config type %s is not a struct", name, ct)
 	}
-	if err := checkConfigType(ct); err != nil {
+	if err := stepconfig.CheckType(ct); err != nil {
 		return fmt.Errorf("steps: register %q: %w", name, err)
 	}
 	t := &Type{
@@ -93,16 +95,15 @@ func (r *Registry) Names() []string {
 // Name returns the step type's name.
 func (t *Type) Name() string { return t.name }
 
-// ConfigType returns the config struct type.
+// ConfigType returns the config struct type. Pipeline parsers check a
+// step's `with:` against it when a definition is loaded.
 func (t *Type) ConfigType() reflect.Type { return t.config }
 
 // Decode decodes a rendered config into the config struct, returned as a
 // value of the registered type C inside an any.
 func (t *Type) Decode(with map[string]any) (any, error) {
 	v := reflect.New(t.config).Elem()
-	d := &decoder{}
-	d.decode(fromData(with), v, "with")
-	if err := d.err(); err != nil {
+	if err := decode(v, with); err != nil {
 		return nil, fmt.Errorf("steps: config of %q: %w", t.name, err)
 	}
 	return v.Interface(), nil
@@ -128,9 +129,7 @@ func (t *Type) New(with map[string]any) (Step, error) {
 // applies, for code that holds the config type statically.
 func DecodeConfig[C any](with map[string]any) (C, error) {
 	var c C
-	d := &decoder{}
-	d.decode(fromData(with), reflect.ValueOf(&c).Elem(), "with")
-	if err := d.err(); err != nil {
+	if err := decode(reflect.ValueOf(&c).Elem(), with); err != nil {
 		return c, fmt.Errorf("steps: config: %w", err)
 	}
 	return c, nil

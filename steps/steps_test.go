@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
 
 	"github.com/mockops/mockops/steps"
 )
@@ -96,65 +96,6 @@ func TestRegistry(t *testing.T) {
 		}()
 		steps.MustRegister(r, "emit", func(struct{}) (steps.Step, error) { return nil, nil })
 	}()
-}
-
-func parseNode(t *testing.T, src string) *yaml.Node {
-	t.Helper()
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc.Content[0]
-}
-
-func TestCheck(t *testing.T) {
-	typ, _ := newRegistry(t).Lookup("notify")
-	tests := []struct {
-		name string
-		src  string
-		want []string
-	}{
-		{"valid", "channel: ops\nretries: 3\nratio: 0.5\nurgent: true\ntimeout: 5m\nto: [a, b]\nheaders: {X: y}\nsmtp: {host: h, port: 25}\nextra: {any: [1]}\n", nil},
-		{"templates", "channel: ${{ event.data.c }}\nretries: ${{ event.data.n }}\nto: ${{ event.data.to }}\nmessage: 'hi ${{ event.workspace }}'\n", nil},
-		{"unknown key", "channel: a\nchanel: b\n", []string{`2:1 with: unknown key "chanel" (did you mean "channel"?)`}},
-		{"missing required", "message: x\n", []string{`1:1 with: missing required field "channel"`}},
-		{"wrong types", "channel: [a]\nretries: many\nurgent: 1\ntimeout: 10\nto: x\nratio: yes\n", []string{
-			"1:10 with.channel: expected a string, got a list",
-			"2:10 with.retries: expected an integer that fits int, got a string",
-			"3:9 with.urgent: expected a boolean, got an integer",
-			`4:10 with.timeout: expected a duration such as "30s" or "5m", got an integer`,
-			"5:5 with.to: expected a list, got a string",
-			"6:8 with.ratio: expected a number, got a string",
-		}},
-		{"nested", "channel: a\nsmtp: {port: 70000, hots: x}\nfiles: [{path: a}, {}]\n", []string{
-			"2:14 with.smtp.port: expected a non-negative integer that fits uint16, got 70000",
-			"2:21 with.smtp: unknown key \"hots\" (did you mean \"host\"?)",
-			"2:7 with.smtp: missing required field \"host\"",
-			"3:20 with.files[1]: missing required field \"path\"",
-		}},
-		{"mixed template into int", "channel: a\nretries: 'n=${{ event.data.n }}'\n", []string{
-			"2:10 with.retries: a template mixed with text renders a string, but this field takes an integer",
-		}},
-		{"hidden field", "channel: a\nEndpoint: x\n", []string{`2:1 with: unknown key "Endpoint"`}},
-		{"null required", "channel: null\n", []string{`1:1 with: missing required field "channel"`}},
-		{"not a mapping", "[1]\n", []string{"1:1 with: expected a mapping, got a list"}},
-		// yaml.v3 tags a plain date as a timestamp; to a string field it is text.
-		{"date in a string", "channel: 2024-01-01\nto: [2024-01-01T10:00:00Z]\n", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, e := range typ.Check(parseNode(t, tt.src)) {
-				got = append(got, fmt.Sprintf("%d:%d %s", e.Line, e.Column, e.Error()))
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Check(%q) mismatch (-want +got):\n%s", tt.src, diff)
-			}
-		})
-	}
-	if errs := typ.Check(nil); len(errs) != 1 || errs[0].Line != 0 || !strings.Contains(errs[0].Msg, `"channel"`) {
-		t.Errorf("Check(nil) = %v; want one unpositioned missing channel", errs)
-	}
 }
 
 func TestDecodeRendered(t *testing.T) {
@@ -250,5 +191,74 @@ func TestEnvSecrets(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("Secret(%q) = %q, %v; want %q", tt.name, got, err, tt.want)
 		}
+	}
+}
+
+// TestAPIHasNoYAMLTypes checks that no exported method of the types a host
+// or step author uses takes or returns a YAML library type (Type.Check
+// took a *yaml.Node; the load-time check is internal now).
+func TestAPIHasNoYAMLTypes(t *testing.T) {
+	var mentions func(typ reflect.Type, seen map[reflect.Type]bool) bool
+	mentions = func(typ reflect.Type, seen map[reflect.Type]bool) bool {
+		if seen[typ] {
+			return false
+		}
+		seen[typ] = true
+		if strings.Contains(typ.PkgPath(), "yaml") {
+			return true
+		}
+		switch typ.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Chan:
+			return mentions(typ.Elem(), seen)
+		case reflect.Map:
+			return mentions(typ.Key(), seen) || mentions(typ.Elem(), seen)
+		case reflect.Func:
+			for i := range typ.NumIn() {
+				if mentions(typ.In(i), seen) {
+					return true
+				}
+			}
+			for i := range typ.NumOut() {
+				if mentions(typ.Out(i), seen) {
+					return true
+				}
+			}
+		case reflect.Struct:
+			for i := range typ.NumField() {
+				if f := typ.Field(i); f.IsExported() && mentions(f.Type, seen) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, typ := range []reflect.Type{
+		reflect.TypeFor[*steps.Type](), reflect.TypeFor[*steps.Registry](), reflect.TypeFor[*steps.ConfigError](),
+		reflect.TypeFor[steps.Input](), reflect.TypeFor[steps.Output](),
+	} {
+		for i := range typ.NumMethod() {
+			m := typ.Method(i)
+			if mentions(m.Type, map[reflect.Type]bool{}) {
+				t.Errorf("(%s).%s has a YAML type in its signature %s", typ, m.Name, m.Type)
+			}
+		}
+		if mentions(typ, map[reflect.Type]bool{}) {
+			t.Errorf("%s has an exported YAML-typed field", typ)
+		}
+	}
+}
+
+// TestRegisterRejectsStepTagTypo checks that a misspelt `step` tag option
+// fails Register: accepted silently, it left a "required" field optional.
+func TestRegisterRejectsStepTagTypo(t *testing.T) {
+	type typo struct {
+		Channel string `json:"channel" step:"requried"`
+	}
+	r := steps.NewRegistry()
+	if err := steps.Register(r, "typo", func(typo) (steps.Step, error) { return steps.StepFunc(nopStep), nil }); err == nil {
+		t.Errorf("Register(step:\"requried\") = nil; want an error")
+	}
+	if _, ok := r.Lookup("typo"); ok {
+		t.Errorf("Lookup(typo) found a type that failed to register")
 	}
 }

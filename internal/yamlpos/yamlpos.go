@@ -1,7 +1,10 @@
 // Package yamlpos turns YAML documents into yaml.Node trees and collects
 // positioned diagnostics about them, in the style of go/scanner: an Error
 // is "file:line:col: message" and an ErrorList gathers every problem of a
-// document so that a user fixes them all in one pass.
+// document so that a user fixes them all in one pass, bounded per file by
+// MaxErrorsPerFile. The mechanics live here once, for every parser;
+// public packages give their API their own documented Pos, Error and
+// ErrorList and convert at the boundary.
 package yamlpos
 
 import (
@@ -73,15 +76,19 @@ func (l ErrorList) Len() int { return len(l) }
 // Sort orders the list by file, line and column, keeping the order of
 // diagnostics at the same position.
 func (l ErrorList) Sort() {
-	slices.SortStableFunc(l, func(a, b *Error) int {
-		if c := strings.Compare(a.Pos.File, b.Pos.File); c != 0 {
-			return c
-		}
-		if a.Pos.Line != b.Pos.Line {
-			return a.Pos.Line - b.Pos.Line
-		}
-		return a.Pos.Col - b.Pos.Col
-	})
+	slices.SortStableFunc(l, func(a, b *Error) int { return Compare(a.Pos, b.Pos) })
+}
+
+// Compare orders positions by file, line and column, for the public
+// diagnostic types that sort as ErrorList does.
+func Compare(a, b Pos) int {
+	if c := strings.Compare(a.File, b.File); c != 0 {
+		return c
+	}
+	if a.Line != b.Line {
+		return a.Line - b.Line
+	}
+	return a.Col - b.Col
 }
 
 // Error renders every diagnostic, one per line.
@@ -111,48 +118,114 @@ func (l ErrorList) Unwrap() []error {
 	return out
 }
 
-// Err returns the sorted list as an error, or nil when it is empty.
+// MaxErrorsPerFile bounds the diagnostics Err keeps for one file: past it,
+// one more diagnostic, at the first one left out, says how many were. A
+// broken or hostile file can hold hundreds of thousands of problems; the
+// first hundred are what a person reads, and the bound keeps the error
+// text small enough to store, log and send back from an API.
+const MaxErrorsPerFile = 100
+
+// Err returns the sorted list as an error, or nil when it is empty. Each
+// file keeps at most MaxErrorsPerFile diagnostics, then one "and N more
+// problems"; a list that Err already trimmed is returned unchanged.
 func (l ErrorList) Err() error {
 	if len(l) == 0 {
 		return nil
 	}
 	l.Sort()
-	return l
+	return l.capped()
+}
+
+// capped trims each file's run of the sorted list to MaxErrorsPerFile
+// diagnostics plus a summary. A run of MaxErrorsPerFile+1 is kept whole, so
+// trimming twice changes nothing (and a summary never replaces just one).
+func (l ErrorList) capped() ErrorList {
+	var out ErrorList // nil until a run is trimmed
+	for start := 0; start < len(l); {
+		end := start + 1
+		for end < len(l) && l[end].Pos.File == l[start].Pos.File {
+			end++
+		}
+		run := l[start:end]
+		if len(run) > MaxErrorsPerFile+1 {
+			if out == nil {
+				out = slices.Clone(l[:start])
+			}
+			out = append(out, run[:MaxErrorsPerFile]...)
+			out = append(out, &Error{
+				Pos: run[MaxErrorsPerFile].Pos,
+				Msg: fmt.Sprintf("and %d more problems (only the first %d of a file are listed)", len(run)-MaxErrorsPerFile, MaxErrorsPerFile),
+			})
+		} else if out != nil {
+			out = append(out, run...)
+		}
+		start = end
+	}
+	if out == nil {
+		return l
+	}
+	return out
 }
 
 // syntaxLine finds the line number in yaml.v3's error messages
 // ("yaml: line 3: mapping values are not allowed in this context").
 var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// Parse decodes one YAML document. A syntax error is returned as an
-// ErrorList holding one positioned Error (yaml.v3 reports lines but not
-// columns, so the column is 1). An empty document yields a nil node and no
-// error. Documents after the first are reported as an error.
+// Parse decodes a source holding one YAML document. A syntax error is
+// returned as an ErrorList holding one positioned Error (yaml.v3 reports
+// lines but not columns, so the column is 1). An empty source yields a nil
+// node and no error.
+//
+// The rule for several documents ("---") is that nothing is dropped
+// silently: documents without content (a bare "---" or "...", comments)
+// are ignored wherever they are, a second document with content is an
+// error at its start, and a syntax error in any document is reported, so a
+// broken document after a good one is never skipped.
 func Parse(file string, src []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
+	var root *yaml.Node
+	var l ErrorList
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			l = append(l, syntaxError(file, src, err)...)
+			return nil, l.Err()
 		}
-		return nil, syntaxError(file, err)
+		if emptyDocument(&doc) {
+			continue
+		}
+		if root != nil {
+			l.Add(At(file, &doc), "only one YAML document is allowed")
+			continue
+		}
+		root = doc.Content[0]
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		var l ErrorList
-		l.Add(At(file, &extra), "only one YAML document is allowed")
-		return nil, l.Err()
+	if err := l.Err(); err != nil {
+		return nil, err
 	}
-	if len(doc.Content) == 0 {
+	if root == nil {
 		return nil, nil
 	}
-	root := doc.Content[0]
 	if at := aliasBomb(root); at != nil {
-		var l ErrorList
 		l.Add(At(file, at), "aliases expand the document by more than %d nodes", MaxAliasExpansion)
 		return nil, l.Err()
 	}
 	return root, nil
+}
+
+// emptyDocument reports whether doc has no content: nothing, or the null
+// that yaml.v3 puts in a document that is only "---" (an explicit null or
+// "~" is content).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" &&
+		n.Style == 0 && n.Anchor == ""
 }
 
 // MaxAliasExpansion bounds how many nodes YAML aliases may add to a
@@ -206,20 +279,28 @@ func aliasBomb(root *yaml.Node) *yaml.Node {
 	return walk(root)
 }
 
-func syntaxError(file string, err error) error {
+// tagStart finds a plain value that starts with '!' (a YAML tag) after a
+// key or a list dash.
+var tagStart = regexp.MustCompile(`(^|:\s|-\s)\s*![^!\s]`)
+
+func syntaxError(file string, src []byte, err error) ErrorList {
 	var l ErrorList
 	msg := err.Error()
 	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		l.Add(Pos{File: file, Line: line, Col: 1}, "yaml: %s", m[2])
-		return l.Err()
+		hint := ""
+		if lines := bytes.Split(src, []byte("\n")); line >= 1 && line <= len(lines) && tagStart.Match(lines[line-1]) {
+			hint = " (a value that starts with '!' is read as a YAML tag: quote the whole value, as in if: '!has(event.data.x)')"
+		}
+		l.Add(Pos{File: file, Line: line, Col: 1}, "yaml: %s%s", m[2], hint)
+		return l
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
 	l.Add(Pos{File: file, Line: 1, Col: 1}, "%s", msg)
-	return l.Err()
+	return l
 }
 
 // Field is one key/value pair of a mapping.
@@ -298,9 +379,32 @@ func KindName(n *yaml.Node) string {
 		case "!!float":
 			return "a number"
 		}
+		if LocalTag(n.Tag) {
+			return "a value tagged " + n.Tag
+		}
 		return "a string"
 	}
 	return "an alias"
+}
+
+// LocalTag reports whether tag is one the author wrote ("!has(x)"), not
+// one of YAML's own (!!str, !!int, ...). YAML reads a plain value that
+// starts with '!' as such a tag, which is how `if: !has(event.data.x)`
+// loses its text.
+func LocalTag(tag string) bool {
+	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
+}
+
+// Closest returns the candidate within maxEdits edits of name (ignoring
+// case), the nearest first in candidates' order, or false when none is.
+func Closest(name string, candidates []string, maxEdits int) (string, bool) {
+	best, bestDist := "", maxEdits+1
+	for _, c := range candidates {
+		if d := distance(strings.ToLower(name), strings.ToLower(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best, best != ""
 }
 
 // DidYouMean returns ` (did you mean "x"?)` for the candidate closest to

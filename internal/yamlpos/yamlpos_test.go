@@ -22,6 +22,17 @@ func TestParse(t *testing.T) {
 		{"unclosed flow", "a: [1, 2\n", "f.yaml:1:1: yaml: did not find expected ',' or ']'", false},
 		{"tab", "a:\n\tb: 1\n", "f.yaml:2:1: yaml: found character that cannot start any token", false},
 		{"two documents", "a: 1\n---\nb: 2\n", "f.yaml:2:1: only one YAML document is allowed", false},
+		// Multi-document input: nothing is dropped silently. Documents
+		// without content are ignored, every other one is an error, and a
+		// broken document is reported wherever it is.
+		{"broken second document", "a: 1\n---\nb: [\n", "f.yaml:3:1: yaml: did not find expected node content", false},
+		{"trailing separator", "a: 1\n---\n", "", false},
+		{"trailing comment document", "a: 1\n---\n# end\n", "", false},
+		{"document end marker", "a: 1\n...\n", "", false},
+		{"leading separators", "---\n---\na: 1\n", "", false},
+		{"only a separator", "---\n", "", true},
+		{"explicit null is content", "a: 1\n---\nnull\n", "f.yaml:2:1: only one YAML document is allowed", false},
+		{"three documents", "a: 1\n---\nb: 2\n---\nc: 3\n", "f.yaml:2:1: only one YAML document is allowed\nf.yaml:4:1: only one YAML document is allowed", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +137,8 @@ func TestDidYouMean(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"a: 1", "a: [1, {b: c}]\n", "- x\n- &a y\n- *a\n", "a:\n  b: |\n    text\n", "{"} {
+	for _, s := range []string{"a: 1", "a: [1, {b: c}]\n", "- x\n- &a y\n- *a\n", "a:\n  b: |\n    text\n", "{",
+		"a: 1\n---\nb: [", "a: 1\n---\n", "---\n---\na: 1\n", "a: 1\n...\n---\nb: &x [*x]\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
@@ -166,5 +178,61 @@ func TestParseRejectsAliasBomb(t *testing.T) {
 	// A few aliases are fine.
 	if _, err := Parse("ok.yaml", []byte("base: &b {x: 1}\none: *b\ntwo: *b\n")); err != nil {
 		t.Errorf("Parse(small aliases) = %v", err)
+	}
+}
+
+// TestErrListCapsPerFile checks that Err keeps MaxErrorsPerFile
+// diagnostics of a file and then says how many more there were, file by
+// file, and that trimming twice changes nothing.
+func TestErrListCapsPerFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		counts map[string]int
+		want   map[string]int // diagnostics kept per file, the summary included
+	}{
+		{"under the cap", map[string]int{"a": 3}, map[string]int{"a": 3}},
+		{"one over is kept whole", map[string]int{"a": MaxErrorsPerFile + 1}, map[string]int{"a": MaxErrorsPerFile + 1}},
+		{"far over", map[string]int{"a": 250, "b": 40, "c": 1000}, map[string]int{"a": MaxErrorsPerFile + 1, "b": 40, "c": MaxErrorsPerFile + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var l ErrorList
+			for file, n := range tt.counts {
+				for i := range n {
+					l.Add(Pos{File: file, Line: n - i, Col: 1}, "problem %d", n-i)
+				}
+			}
+			err := l.Err()
+			var got ErrorList
+			if !errors.As(err, &got) {
+				t.Fatalf("Err() = %T; want an ErrorList", err)
+			}
+			perFile := map[string]int{}
+			for _, e := range got {
+				perFile[e.Pos.File]++
+			}
+			if diff := cmp.Diff(tt.want, perFile); diff != "" {
+				t.Errorf("diagnostics per file (-want +got):\n%s", diff)
+			}
+			for file, n := range tt.counts {
+				if n <= MaxErrorsPerFile+1 {
+					continue
+				}
+				var last *Error
+				for _, e := range got {
+					if e.Pos.File == file {
+						last = e
+					}
+				}
+				want := fmt.Sprintf("%s:%d:1: and %d more problems (only the first %d of a file are listed)", file, MaxErrorsPerFile+1, n-MaxErrorsPerFile, MaxErrorsPerFile)
+				if last.Error() != want {
+					t.Errorf("last diagnostic of %s = %q; want %q", file, last.Error(), want)
+				}
+			}
+			again := got.Err().(ErrorList)
+			if diff := cmp.Diff(got.Error(), again.Error()); diff != "" {
+				t.Errorf("Err() of a trimmed list changed it (-first +second):\n%s", diff)
+			}
+		})
 	}
 }
