@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
 )
 
@@ -156,8 +157,8 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	after := ""
 	if q.Cursor != "" {
 		var err error
-		if after, err = store.DecodeCursor(q.Cursor); err != nil {
-			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: %w", err)
+		if after, err = cursor.Decode(q.Cursor); err != nil {
+			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: %w: %w", store.ErrInvalidCursor, err)
 		}
 	}
 
@@ -177,7 +178,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 		if len(page.Executions) == limit {
 			// One more match exists, so this page is not the last.
 			last := page.Executions[limit-1].ID
-			page.Next = store.EncodeCursor(last)
+			page.Next = cursor.Encode(last)
 			break
 		}
 		page.Executions = append(page.Executions, cloneExecution(*x))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
 )
 
@@ -81,9 +82,9 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 		args, byPipeline = append(args, q.Pipeline), 1
 	}
 	if q.Cursor != "" {
-		after, err := store.DecodeCursor(q.Cursor)
+		after, err := cursor.Decode(q.Cursor)
 		if err != nil {
-			return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
+			return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w: %w", store.ErrInvalidCursor, err)
 		}
 		args, paged = append(args, after), 1
 	}
@@ -99,7 +100,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	var page store.ExecutionPage
 	if len(xs) > limit {
 		xs = xs[:limit]
-		page.Next = store.EncodeCursor(xs[limit-1].ID)
+		page.Next = cursor.Encode(xs[limit-1].ID)
 	}
 	page.Executions = xs
 	return page, nil
