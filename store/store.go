@@ -173,7 +173,9 @@ type Executions interface {
 	GetExecution(ctx context.Context, id string) (Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) (ExecutionPage, error)
 	// ClaimExecutions gives owner up to n executions that are queued, or
-	// running with an expired lease, oldest first: each becomes running,
+	// running with an expired lease, oldest first by ID (which
+	// events.NewID makes strictly increasing within a process; every
+	// adapter uses this one key, never CreatedAt): each becomes running,
 	// with Owner set, LeaseUntil now+lease, Attempt incremented and StartedAt
 	// set if it was zero. No execution is handed to two owners at once.
 	ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]Execution, error)

@@ -126,10 +126,8 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 		return nil, fmt.Errorf("sqlstore: claim executions for %q: %w", owner, err)
 	}
 	// RETURNING comes back in no promised order; the contract says oldest
-	// first.
-	slices.SortFunc(out, func(a, b store.Execution) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
+	// first, by ID, the key every adapter orders claims by.
+	slices.SortFunc(out, func(a, b store.Execution) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

@@ -37,7 +37,7 @@ const (
 	qClaimExecutions = `WITH picked AS MATERIALIZED (
 			SELECT id FROM mockops_executions
 			WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until <= ?))
-			ORDER BY created_at, id
+			ORDER BY id
 			LIMIT ? {skip_locked}
 		)
 		UPDATE mockops_executions

@@ -80,6 +80,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"InvalidCursor", testInvalidCursor},
 		{"PaginationConcurrentInserts", testPaginationConcurrentInserts},
 		{"ClaimOrder", testClaimOrder},
+		{"ClaimOrderWithinMillisecond", testClaimOrderWithinMillisecond},
 		{"ClaimLeased", testClaimLeased},
 		{"ClaimExpiredLease", testClaimExpiredLease},
 		{"ClaimSkipsFinished", testClaimSkipsFinished},
