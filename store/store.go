@@ -42,6 +42,10 @@ var (
 	// ErrConflict: a version mismatch, a duplicate key, or an update by an
 	// owner that no longer holds the claim.
 	ErrConflict = errors.New("store: conflict")
+	// ErrInvalid: an argument or record no adapter accepts, such as a lease
+	// that is not positive or a payload that is not JSON. Every adapter
+	// refuses the same inputs with it, before writing anything.
+	ErrInvalid = errors.New("store: invalid input")
 )
 
 // AnyVersion as a record's Version makes a Put or Delete unconditional.
@@ -178,6 +182,13 @@ type Executions interface {
 	// adapter uses this one key, never CreatedAt): each becomes running,
 	// with Owner set, LeaseUntil now+lease, Attempt incremented and StartedAt
 	// set if it was zero. No execution is handed to two owners at once.
+	// A lease that is not positive fails with ErrInvalid.
+	//
+	// SQL adapters measure leases on the database's clock, so the clocks
+	// of replicas sharing a database need not agree. LeaseUntil is that
+	// clock's time; an owner extending its lease through UpdateExecution
+	// should compute the new LeaseUntil from the claimed one plus the time
+	// elapsed on its own monotonic clock, never from its wall clock.
 	ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]Execution, error)
 	// UpdateExecution writes Status, Error, Steps, LeaseUntil, StartedAt and
 	// FinishedAt of x.ID, provided x.Owner and x.Attempt still hold the

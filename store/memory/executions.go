@@ -191,6 +191,9 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	if err := s.check(ctx, "claim executions"); err != nil {
 		return nil, err
 	}
+	if lease <= 0 {
+		return nil, fmt.Errorf("memory: claim executions for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
 	if n <= 0 {
 		return nil, nil
 	}

@@ -50,6 +50,15 @@
 // bytes they were given. An execution, its steps included, is one row
 // written by one statement, so a crash never leaves half of one.
 //
+// Claims: ClaimExecutions takes executions in ID order, as every adapter
+// does, through a partial index over the queued and running rows, so a
+// claim's cost follows the work in flight rather than the size of the
+// backlog or the history. Leases are read and set on the database's clock
+// (PostgreSQL's now(); SQLite's own clock), never a replica's, so replicas
+// whose clocks disagree cannot take each other's running executions. SQLite
+// is one host's file, so its writers share one clock anyway; the code path
+// is the same.
+//
 // # Durable bus
 //
 // Store.Bus returns an events.Bus that stores every published event as a

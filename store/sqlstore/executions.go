@@ -106,16 +106,19 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	return page, nil
 }
 
-// ClaimExecutions implements store.Executions.
+// ClaimExecutions implements store.Executions. Leases are measured on the
+// database's clock (see qClaimExecutions), so LeaseUntil and StartedAt of
+// the claimed executions are the database's times.
 func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]store.Execution, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("sqlstore: claim executions for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
 	if n <= 0 {
 		return nil, nil
 	}
-	now := normTime(s.now())
 	var out []store.Execution
 	err := s.write(ctx, func(db execer) error {
-		rows, err := db.QueryContext(ctx, s.q.claimExecutions,
-			s.d.ts(now), n, owner, s.d.ts(now.Add(lease)), s.d.ts(now))
+		rows, err := db.QueryContext(ctx, s.q.claimExecutions, n, owner, lease.Microseconds())
 		if err != nil {
 			return err
 		}

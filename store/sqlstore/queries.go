@@ -33,16 +33,28 @@ const (
 	// inside IN (...) may be rescanned by a nested-loop plan, and each rescan
 	// would pick (and the UPDATE take) further rows, past n. In SQLite the
 	// statement is one write transaction, which no other writer interleaves.
-	// Arguments: now (lease check), n, then owner, lease_until, now.
+	//
+	// Leases are read and written on the database's clock ({now}), never a
+	// replica's, so a replica whose clock runs ahead cannot see a live lease
+	// as expired and hand a running execution to a second owner.
+	//
+	// The pick walks the partial index mockops_executions_active (id, over
+	// queued and running rows only) in ID order, the one claim order of
+	// every adapter: it reads the n rows it takes plus the running rows
+	// with live leases it passes, so its cost follows the work in flight,
+	// not the backlog or the history. The status IN term repeats the
+	// index's predicate word for word so that SQLite's planner may use it.
+	// Arguments: n, owner, lease in microseconds.
 	qClaimExecutions = `WITH picked AS MATERIALIZED (
 			SELECT id FROM mockops_executions
-			WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until <= ?))
+			WHERE status IN ('queued', 'running')
+				AND (status = 'queued' OR lease_until IS NULL OR lease_until <= {now})
 			ORDER BY id
 			LIMIT ? {skip_locked}
 		)
 		UPDATE mockops_executions
-		SET status = 'running', owner = ?, lease_until = ?, attempt = attempt + 1,
-			started_at = COALESCE(started_at, ?)
+		SET status = 'running', owner = ?, lease_until = {now_plus_micros}, attempt = attempt + 1,
+			started_at = COALESCE(started_at, {now})
 		WHERE id IN (SELECT id FROM picked)
 		RETURNING ` + executionColumns
 	// The owner and attempt in the WHERE clause are the fencing token: once

@@ -115,6 +115,29 @@ func testClaimOrderWithinMillisecond(t *testing.T, s store.Store) {
 	}
 }
 
+// testClaimInvalidLease: a lease that is not positive would hand out work
+// already expired, so every adapter refuses it with ErrInvalid and claims
+// nothing.
+func testClaimInvalidLease(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	x := mustCreate(t, ctx, s, newExecution("p"))
+	for _, lease := range []time.Duration{0, -time.Nanosecond, -time.Minute} {
+		for _, n := range []int{1, 0} {
+			got, err := s.ClaimExecutions(ctx, "w", lease, n)
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("ClaimExecutions(lease %v, n %d) = %v, %v; want ErrInvalid", lease, n, ids(got), err)
+			}
+		}
+	}
+	stored, err := s.GetExecution(ctx, x.ID)
+	if err != nil {
+		t.Fatalf("GetExecution: %v", err)
+	}
+	if stored.Status != store.StatusQueued || stored.Attempt != 0 || stored.Owner != "" {
+		t.Errorf("after refused claims: Status=%s Attempt=%d Owner=%q; want queued, 0, unowned", stored.Status, stored.Attempt, stored.Owner)
+	}
+}
+
 func testClaimLeased(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	x := mustCreate(t, ctx, s, newExecution("p"))

@@ -81,6 +81,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PaginationConcurrentInserts", testPaginationConcurrentInserts},
 		{"ClaimOrder", testClaimOrder},
 		{"ClaimOrderWithinMillisecond", testClaimOrderWithinMillisecond},
+		{"ClaimInvalidLease", testClaimInvalidLease},
 		{"ClaimLeased", testClaimLeased},
 		{"ClaimExpiredLease", testClaimExpiredLease},
 		{"ClaimSkipsFinished", testClaimSkipsFinished},
