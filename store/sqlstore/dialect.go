@@ -40,6 +40,7 @@ var (
 			// that clock and skew between them cannot arise.
 			"{now}":             sqliteNow,
 			"{now_plus_micros}": "(" + sqliteNow + " + ?)",
+			"{active_index}":    "INDEXED BY mockops_executions_active",
 		},
 	}
 	postgresDialect = &dialect{
@@ -54,6 +55,7 @@ var (
 			// whole statement.
 			"{now}":             "now()",
 			"{now_plus_micros}": "(now() + CAST(? AS double precision) * interval '1 microsecond')",
+			"{active_index}":    "",
 		},
 	}
 )

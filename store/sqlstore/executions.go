@@ -76,10 +76,13 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	}
 	limit = min(limit, maxListLimit)
 	// One row more than asked says whether there is a next page.
-	args := make([]any, 0, 5)
-	byPipeline, paged := 0, 0
+	args := make([]any, 0, 4)
+	byPipeline, byStatus, paged := 0, 0, 0
 	if q.Pipeline != "" {
 		args, byPipeline = append(args, q.Pipeline), 1
+	}
+	if q.Status != "" {
+		args, byStatus = append(args, string(q.Status)), 1
 	}
 	if q.Cursor != "" {
 		after, err := cursor.Decode(q.Cursor)
@@ -88,8 +91,8 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 		}
 		args, paged = append(args, after), 1
 	}
-	args = append(args, string(q.Status), string(q.Status), limit+1)
-	rows, err := s.r().QueryContext(ctx, s.q.listExecutions[byPipeline][paged], args...)
+	args = append(args, limit+1)
+	rows, err := s.r().QueryContext(ctx, s.q.listExecutions[byPipeline][byStatus][paged], args...)
 	if err != nil {
 		return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
 	}

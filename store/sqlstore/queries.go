@@ -43,10 +43,12 @@ const (
 	// every adapter: it reads the n rows it takes plus the running rows
 	// with live leases it passes, so its cost follows the work in flight,
 	// not the backlog or the history. The status IN term repeats the
-	// index's predicate word for word so that SQLite's planner may use it.
+	// index's predicate word for word so that SQLite's planner may use it;
+	// {active_index} names the index for SQLite, whose planner would rather
+	// search the status index and sort.
 	// Arguments: n, owner, lease in microseconds.
 	qClaimExecutions = `WITH picked AS MATERIALIZED (
-			SELECT id FROM mockops_executions
+			SELECT id FROM mockops_executions {active_index}
 			WHERE status IN ('queued', 'running')
 				AND (status = 'queued' OR lease_until IS NULL OR lease_until <= {now})
 			ORDER BY id
@@ -80,24 +82,31 @@ const (
 		ORDER BY kind, workspace, service, key, bucket`
 )
 
-// listExecutionsSQL writes one of the four listing statements: newest first
-// by ID, where the cursor is the last ID of the previous page, so
+// listExecutionsSQL writes one of the eight listing statements: newest
+// first by ID, where the cursor is the last ID of the previous page, so
 // executions created meanwhile (larger IDs) never shift later pages. The
-// pipeline and cursor conditions are in the text only when used, not
-// disabled by an "empty argument OR" term, so the planner can walk an index
-// backwards for them: the primary key, or (pipeline, id).
-// Arguments: pipeline (if byPipeline), cursor (if paged), status twice,
-// limit.
-func listExecutionsSQL(byPipeline, paged bool) string {
-	where := []string{"(? = '' OR status = ?)"}
-	if paged {
-		where = append([]string{"id < ?"}, where...)
-	}
+// pipeline, status and cursor conditions are in the text only when used,
+// not disabled by an "empty argument OR" term, so the planner can walk an
+// index backwards for each: the primary key, (pipeline, id), (status, id)
+// or (pipeline, status, id).
+// Arguments: pipeline (if byPipeline), status (if byStatus), cursor (if
+// paged), limit.
+func listExecutionsSQL(byPipeline, byStatus, paged bool) string {
+	var where []string
 	if byPipeline {
-		where = append([]string{"pipeline = ?"}, where...)
+		where = append(where, "pipeline = ?")
 	}
-	return `SELECT ` + executionColumns + ` FROM mockops_executions WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`
+	if byStatus {
+		where = append(where, "status = ?")
+	}
+	if paged {
+		where = append(where, "id < ?")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return `SELECT ` + executionColumns + ` FROM mockops_executions` + cond + ` ORDER BY id DESC LIMIT ?`
 }
 
 // rollupBatchSizes are the multi-row upsert statements prepared at open,
@@ -176,7 +185,7 @@ type queries struct {
 	getFederation, listFederations, getActivation  string
 	getState, listState                            string
 	insertExecution, getExecution, executionOwner  string
-	listExecutions                                 [2][2]string // [byPipeline][paged]
+	listExecutions                                 [2][2][2]string // [byPipeline][byStatus][paged]
 	claimExecutions                                string
 	updateExecution, cancelExecution               string
 	listRollups                                    string
@@ -192,7 +201,6 @@ func (q *queries) all() []string {
 	out := []string{
 		q.getPipeline, q.listPipelines, q.getFederation, q.listFederations, q.getActivation,
 		q.getState, q.listState, q.insertExecution, q.getExecution, q.executionOwner,
-		q.listExecutions[0][0], q.listExecutions[0][1], q.listExecutions[1][0], q.listExecutions[1][1],
 		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups,
 		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
 		q.pruneEvents,
@@ -202,6 +210,11 @@ func (q *queries) all() []string {
 	}
 	for _, u := range q.rollupUpserts {
 		out = append(out, u)
+	}
+	for _, byStatus := range q.listExecutions {
+		for _, paged := range byStatus {
+			out = append(out, paged[:]...)
+		}
 	}
 	return out
 }
@@ -242,8 +255,10 @@ func bindQueries(d *dialect) *queries {
 		q.rollupUpserts[n] = d.bind(rollupUpsert(n))
 	}
 	for i, byPipeline := range []bool{false, true} {
-		for j, paged := range []bool{false, true} {
-			q.listExecutions[i][j] = d.bind(listExecutionsSQL(byPipeline, paged))
+		for j, byStatus := range []bool{false, true} {
+			for k, paged := range []bool{false, true} {
+				q.listExecutions[i][j][k] = d.bind(listExecutionsSQL(byPipeline, byStatus, paged))
+			}
 		}
 	}
 	if d.name == DialectPostgres {
