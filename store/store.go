@@ -172,7 +172,8 @@ type ExecutionPage struct {
 type Executions interface {
 	// CreateExecution stores a new execution (status queued unless set) and
 	// returns it with ID and CreatedAt filled. A second execution for the
-	// same (Pipeline, EventID) fails with ErrConflict.
+	// same (Pipeline, EventID) fails with ErrConflict, and one that
+	// Execution.Validate refuses fails with ErrInvalid.
 	CreateExecution(ctx context.Context, x Execution) (Execution, error)
 	GetExecution(ctx context.Context, id string) (Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) (ExecutionPage, error)
@@ -192,7 +193,8 @@ type Executions interface {
 	ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]Execution, error)
 	// UpdateExecution writes Status, Error, Steps, LeaseUntil, StartedAt and
 	// FinishedAt of x.ID, provided x.Owner and x.Attempt still hold the
-	// claim; otherwise it fails with ErrConflict.
+	// claim; otherwise it fails with ErrConflict. Steps whose payloads are
+	// not JSON fail with ErrInvalid, as in CreateExecution.
 	UpdateExecution(ctx context.Context, x Execution) (Execution, error)
 	// CancelExecution cancels a queued execution at once and asks the owner
 	// of a running one to stop (CancelRequested). A finished execution is
@@ -276,6 +278,7 @@ type State interface {
 	GetState(ctx context.Context, scope, key string) (StateEntry, error)
 	// PutState writes e if e.Version matches the stored version (0 to
 	// create, AnyVersion to skip the check) and returns the stored entry.
+	// A Value StateEntry.Validate refuses fails with ErrInvalid.
 	PutState(ctx context.Context, e StateEntry) (StateEntry, error)
 	DeleteState(ctx context.Context, scope, key string, version int64) error
 	// ListState returns a scope's entries ordered by key.

@@ -88,6 +88,9 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	if err := s.check(ctx, "create execution"); err != nil {
 		return store.Execution{}, err
 	}
+	if err := x.Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("memory: create execution: %w", err)
+	}
 	t := now()
 	in := x
 	x = cloneExecution(x)
@@ -228,6 +231,10 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
 	if err := s.check(ctx, "update execution"); err != nil {
 		return store.Execution{}, err
+	}
+	// Only the steps of x are written, so only they must be valid.
+	if err := (store.Execution{Pipeline: x.Pipeline, Steps: x.Steps}).Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("memory: update execution %s: %w", x.ID, err)
 	}
 	s.execMu.Lock()
 	defer s.execMu.Unlock()

@@ -34,6 +34,9 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 		x.CreatedAt = now
 	}
 	x = normExecution(x)
+	if err := x.Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution: %w", err)
+	}
 	event, err := encodeEvent(x.Event)
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
@@ -140,6 +143,10 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
 	x = normExecution(x)
+	// Only the steps of x are written, so only they must be valid.
+	if err := (store.Execution{Pipeline: x.Pipeline, Steps: x.Steps}).Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+	}
 	steps, err := encodeSteps(x.Steps)
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
