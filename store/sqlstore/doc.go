@@ -22,6 +22,13 @@
 // and a file that is not an SQLite database gives ErrNotDatabase and is left
 // untouched.
 //
+// Least privilege: Open reads the recorded migrations first and runs no
+// DDL when none is missing, so on PostgreSQL a role with only USAGE on the
+// schema, SELECT, INSERT, UPDATE and DELETE on its tables and USAGE on its
+// sequences can open a database an owner migrated. Config.ReadOnlySchema
+// makes that the rule: Open verifies and never migrates, and a schema that
+// lacks migrations fails with ErrSchemaOutdated, changed in nothing.
+//
 // # Dialects
 //
 // Every query is written once, with ? placeholders, and bound to the
