@@ -25,11 +25,17 @@ const (
 // ascending (IDs are time-sortable, so new ones are nearly always appended),
 // and active has the IDs of unfinished executions ascending, which keeps
 // claims from walking the whole history.
+//
+// A finished execution stays in active, counted in dead, until a claim
+// passes it at the front (where claims finish them, oldest first) or dead
+// IDs are the majority and active is compacted: deleting it at once would
+// move the rest of a long backlog on every finish.
 type executionTable struct {
 	byID    map[string]*store.Execution
 	byEvent map[eventKey]string // the (Pipeline, EventID) uniqueness index
 	order   []string
 	active  []string
+	dead    int               // finished executions still in active
 	slab    []store.Execution // where new executions are allocated
 }
 
@@ -65,22 +71,34 @@ func insertSorted(ids []string, id string) []string {
 	return slices.Insert(ids, i, id)
 }
 
-// removeSorted removes id from the ascending slice ids, if present.
-func removeSorted(ids []string, id string) []string {
-	if i, ok := slices.BinarySearch(ids, id); ok {
-		return slices.Delete(ids, i, i+1)
-	}
-	return ids
-}
-
-// setActive keeps active in step with an execution's status change.
+// setActive keeps active in step with an execution's status change. The
+// caller changes the stored status after the call.
 func (tab *executionTable) setActive(id string, was, is store.Status) {
 	switch {
 	case was.Terminal() && !is.Terminal():
+		if _, ok := slices.BinarySearch(tab.active, id); ok {
+			tab.dead-- // still there, dead: alive again
+			return
+		}
 		tab.active = insertSorted(tab.active, id)
 	case !was.Terminal() && is.Terminal():
-		tab.active = removeSorted(tab.active, id)
+		tab.dead++
+		if tab.dead > 64 && tab.dead*2 > len(tab.active) {
+			tab.compact(id)
+		}
 	}
+}
+
+// compact drops the finished executions from active, and finishing, the
+// one about to be marked finished.
+func (tab *executionTable) compact(finishing string) {
+	live := make([]string, 0, len(tab.active)-tab.dead)
+	for _, id := range tab.active {
+		if id != finishing && !tab.byID[id].Status.Terminal() {
+			live = append(live, id)
+		}
+	}
+	tab.active, tab.dead = live, 0
 }
 
 // CreateExecution implements store.Executions.
@@ -204,8 +222,21 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	defer s.execMu.Unlock()
 	t := now()
 	var out []store.Execution
-	for _, id := range s.execs.active {
-		x := s.execs.byID[id]
+	// Finished executions at the front are dropped as the walk passes.
+	tab := &s.execs
+	front := 0
+	defer func() {
+		tab.active = tab.active[front:]
+		tab.dead -= front
+	}()
+	for i, id := range tab.active {
+		x := tab.byID[id]
+		if x.Status.Terminal() {
+			if front == i {
+				front++
+			}
+			continue
+		}
 		claimable := x.Status == store.StatusQueued ||
 			(x.Status == store.StatusRunning && !x.LeaseUntil.After(t))
 		if !claimable {
