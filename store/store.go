@@ -250,6 +250,14 @@ type RollupQuery struct {
 	Workspace string
 	Service   string
 	From, To  time.Time
+	Limit     int    // <= 0 means 1000; adapters cap it at 10000
+	Cursor    string // from a previous page's Next; "" = first page
+}
+
+// RollupPage is one page of ListRollups. Next is "" on the last page.
+type RollupPage struct {
+	Rollups []Rollup
+	Next    string
 }
 
 // Coverage stores coverage rollups.
@@ -258,9 +266,12 @@ type Coverage interface {
 	// (Kind, Workspace, Service, Key, Bucket), creating it if needed, and
 	// keeps the later LastSeen. The batch is applied atomically.
 	AddRollups(ctx context.Context, rs []Rollup) error
-	// ListRollups returns matching rollups ordered by Kind, Workspace,
-	// Service, Key, then Bucket.
-	ListRollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
+	// ListRollups returns a page of the matching rollups ordered by Kind,
+	// Workspace, Service, Key, then Bucket. A page is bounded (see
+	// RollupQuery.Limit), so a report over many rollups reads them page by
+	// page; the cursor is the last key of a page, so rollups added
+	// meanwhile never make a later page repeat or skip one.
+	ListRollups(ctx context.Context, q RollupQuery) (RollupPage, error)
 }
 
 // StateEntry is one value in a shared-state scope (a federation's

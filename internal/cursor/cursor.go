@@ -5,6 +5,7 @@ package cursor
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -26,4 +27,25 @@ func Decode(c string) (lastKey string, err error) {
 		return "", fmt.Errorf("%w: %q", ErrInvalid, c)
 	}
 	return string(b), nil
+}
+
+// EncodeKey is Encode for a key of several parts (a composite primary
+// key), which Decode gives back with DecodeKey.
+func EncodeKey(parts ...string) string {
+	b, _ := json.Marshal(parts) // a []string always marshals
+	return Encode(string(b))
+}
+
+// DecodeKey is the inverse of EncodeKey for a key of n parts; anything else
+// fails with an error wrapping ErrInvalid.
+func DecodeKey(c string, n int) ([]string, error) {
+	s, err := Decode(c)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	if err := json.Unmarshal([]byte(s), &parts); err != nil || len(parts) != n {
+		return nil, fmt.Errorf("%w: %q", ErrInvalid, c)
+	}
+	return parts, nil
 }

@@ -2,6 +2,7 @@ package cursor
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -37,4 +38,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("cursor for %q does not round-trip: %q, %v", key, again, err)
 		}
 	})
+}
+
+func TestKeyRoundTrip(t *testing.T) {
+	for _, key := range [][]string{{"a", "b"}, {"", ""}, {"with \"quotes\"", "é\x00"}} {
+		got, err := DecodeKey(EncodeKey(key...), len(key))
+		if err != nil || !slices.Equal(got, key) {
+			t.Errorf("DecodeKey(EncodeKey(%q)) = %q, %v; want %q", key, got, err, key)
+		}
+	}
+}
+
+func TestDecodeKeyInvalid(t *testing.T) {
+	for _, c := range []string{"", "!!", Encode("x"), Encode(`["a"]`), Encode(`["a","b","c"]`), Encode(`[1,2]`), EncodeKey("a")} {
+		if got, err := DecodeKey(c, 2); !errors.Is(err, ErrInvalid) {
+			t.Errorf("DecodeKey(%q, 2) = %q, %v; want ErrInvalid", c, got, err)
+		}
+	}
 }

@@ -76,10 +76,6 @@ const (
 		WHERE id = ?
 		RETURNING ` + executionColumns
 
-	qListRollups = `SELECT kind, workspace, service, key, bucket, count, last_seen FROM mockops_rollups
-		WHERE (? = '' OR kind = ?) AND (? = '' OR workspace = ?) AND (? = '' OR service = ?)
-			AND (? = TRUE OR bucket >= ?) AND (? = TRUE OR bucket < ?)
-		ORDER BY kind, workspace, service, key, bucket`
 )
 
 // listExecutionsSQL writes one of the eight listing statements: newest
@@ -107,6 +103,22 @@ func listExecutionsSQL(byPipeline, byStatus, paged bool) string {
 		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
 	return `SELECT ` + executionColumns + ` FROM mockops_executions` + cond + ` ORDER BY id DESC LIMIT ?`
+}
+
+// listRollupsSQL writes the rollup listing, first page or later: ordered by
+// the primary key, which the cursor (the previous page's last key) resumes
+// after with a row-value comparison the key's index can serve.
+// Arguments: kind, workspace and service twice each, from-is-zero, from,
+// to-is-zero, to, then (if paged) the five key parts, then limit.
+func listRollupsSQL(paged bool) string {
+	after := ""
+	if paged {
+		after = ` AND (kind, workspace, service, key, bucket) > (?, ?, ?, ?, ?)`
+	}
+	return `SELECT kind, workspace, service, key, bucket, count, last_seen FROM mockops_rollups
+		WHERE (? = '' OR kind = ?) AND (? = '' OR workspace = ?) AND (? = '' OR service = ?)
+			AND (? = TRUE OR bucket >= ?) AND (? = TRUE OR bucket < ?)` + after + `
+		ORDER BY kind, workspace, service, key, bucket LIMIT ?`
 }
 
 // rollupBatchSizes are the multi-row upsert statements prepared at open,
@@ -188,7 +200,7 @@ type queries struct {
 	listExecutions                                 [2][2][2]string // [byPipeline][byStatus][paged]
 	claimExecutions                                string
 	updateExecution, cancelExecution               string
-	listRollups                                    string
+	listRollups                                    [2]string // [paged]
 	rollupUpserts                                  map[int]string
 	publish, busEnd, busFetch                      string
 	consumerInit, consumerPosition, consumerUpdate string
@@ -201,7 +213,7 @@ func (q *queries) all() []string {
 	out := []string{
 		q.getPipeline, q.listPipelines, q.getFederation, q.listFederations, q.getActivation,
 		q.getState, q.listState, q.insertExecution, q.getExecution, q.executionOwner,
-		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups,
+		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups[0], q.listRollups[1],
 		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
 		q.pruneEvents,
 	}
@@ -239,7 +251,7 @@ func bindQueries(d *dialect) *queries {
 		claimExecutions: d.bind(qClaimExecutions),
 		updateExecution: d.bind(qUpdateExecution),
 		cancelExecution: d.bind(qCancelExecution),
-		listRollups:     d.bind(qListRollups),
+		listRollups:     [2]string{d.bind(listRollupsSQL(false)), d.bind(listRollupsSQL(true))},
 		rollupUpserts:   make(map[int]string, len(rollupBatchSizes)),
 
 		busEnd:           d.bind(qBusEnd),

@@ -93,6 +93,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
+		{"ListRollupsPages", testListRollupsPages},
 		{"ConcurrentRollups", testConcurrentRollups},
 		{"StateCompareAndSwap", testStateCompareAndSwap},
 		{"InvalidState", testInvalidState},
