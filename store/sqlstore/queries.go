@@ -75,7 +75,6 @@ const (
 			cancel_requested = CASE WHEN status = 'running' THEN TRUE ELSE cancel_requested END
 		WHERE id = ?
 		RETURNING ` + executionColumns
-
 )
 
 // listExecutionsSQL writes one of the eight listing statements: newest
