@@ -27,7 +27,7 @@ func TestClaimsMatchModel(t *testing.T) {
 	status := map[string]store.Status{}
 	claimed := map[string]store.Execution{}
 	finished := map[string]store.Execution{} // by their owner, who may still write them
-	for step := range 20000 {
+	for step := range 6000 {
 		switch op := rng.IntN(10); {
 		case op < 4:
 			x, err := s.CreateExecution(ctx, store.Execution{Pipeline: "p", EventID: fmt.Sprint("e", step)})
