@@ -124,7 +124,10 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	}
 	var out []store.Execution
 	err := s.write(ctx, func(db execer) error {
-		rows, err := db.QueryContext(ctx, s.q.claimExecutions, n, owner, lease.Microseconds())
+		// Rounded up, so that a lease shorter than the column's microsecond
+		// is not one that has already ended.
+		micros := (lease + time.Microsecond - 1) / time.Microsecond
+		rows, err := db.QueryContext(ctx, s.q.claimExecutions, n, owner, int64(micros))
 		if err != nil {
 			return err
 		}
