@@ -42,6 +42,10 @@ var (
 	// ErrConflict: a version mismatch, a duplicate key, or an update by an
 	// owner that no longer holds the claim.
 	ErrConflict = errors.New("store: conflict")
+	// ErrInvalid: an argument or record no adapter accepts, such as a lease
+	// that is not positive or a payload that is not JSON. Every adapter
+	// refuses the same inputs with it, before writing anything.
+	ErrInvalid = errors.New("store: invalid input")
 )
 
 // AnyVersion as a record's Version makes a Put or Delete unconditional.
@@ -168,18 +172,29 @@ type ExecutionPage struct {
 type Executions interface {
 	// CreateExecution stores a new execution (status queued unless set) and
 	// returns it with ID and CreatedAt filled. A second execution for the
-	// same (Pipeline, EventID) fails with ErrConflict.
+	// same (Pipeline, EventID) fails with ErrConflict, and one that
+	// Execution.Validate refuses fails with ErrInvalid.
 	CreateExecution(ctx context.Context, x Execution) (Execution, error)
 	GetExecution(ctx context.Context, id string) (Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) (ExecutionPage, error)
 	// ClaimExecutions gives owner up to n executions that are queued, or
-	// running with an expired lease, oldest first: each becomes running,
+	// running with an expired lease, oldest first by ID (which
+	// events.NewID makes strictly increasing within a process; every
+	// adapter uses this one key, never CreatedAt): each becomes running,
 	// with Owner set, LeaseUntil now+lease, Attempt incremented and StartedAt
 	// set if it was zero. No execution is handed to two owners at once.
+	// A lease that is not positive fails with ErrInvalid.
+	//
+	// SQL adapters measure leases on the database's clock, so the clocks
+	// of replicas sharing a database need not agree. LeaseUntil is that
+	// clock's time; an owner extending its lease through UpdateExecution
+	// should compute the new LeaseUntil from the claimed one plus the time
+	// elapsed on its own monotonic clock, never from its wall clock.
 	ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]Execution, error)
 	// UpdateExecution writes Status, Error, Steps, LeaseUntil, StartedAt and
 	// FinishedAt of x.ID, provided x.Owner and x.Attempt still hold the
-	// claim; otherwise it fails with ErrConflict.
+	// claim; otherwise it fails with ErrConflict. Steps whose payloads are
+	// not JSON fail with ErrInvalid, as in CreateExecution.
 	UpdateExecution(ctx context.Context, x Execution) (Execution, error)
 	// CancelExecution cancels a queued execution at once and asks the owner
 	// of a running one to stop (CancelRequested). A finished execution is
@@ -235,6 +250,14 @@ type RollupQuery struct {
 	Workspace string
 	Service   string
 	From, To  time.Time
+	Limit     int    // <= 0 means 1000; adapters cap it at 10000
+	Cursor    string // from a previous page's Next; "" = first page
+}
+
+// RollupPage is one page of ListRollups. Next is "" on the last page.
+type RollupPage struct {
+	Rollups []Rollup
+	Next    string
 }
 
 // Coverage stores coverage rollups.
@@ -243,9 +266,12 @@ type Coverage interface {
 	// (Kind, Workspace, Service, Key, Bucket), creating it if needed, and
 	// keeps the later LastSeen. The batch is applied atomically.
 	AddRollups(ctx context.Context, rs []Rollup) error
-	// ListRollups returns matching rollups ordered by Kind, Workspace,
-	// Service, Key, then Bucket.
-	ListRollups(ctx context.Context, q RollupQuery) ([]Rollup, error)
+	// ListRollups returns a page of the matching rollups ordered by Kind,
+	// Workspace, Service, Key, then Bucket. A page is bounded (see
+	// RollupQuery.Limit), so a report over many rollups reads them page by
+	// page; the cursor is the last key of a page, so rollups added
+	// meanwhile never make a later page repeat or skip one.
+	ListRollups(ctx context.Context, q RollupQuery) (RollupPage, error)
 }
 
 // StateEntry is one value in a shared-state scope (a federation's
@@ -263,6 +289,7 @@ type State interface {
 	GetState(ctx context.Context, scope, key string) (StateEntry, error)
 	// PutState writes e if e.Version matches the stored version (0 to
 	// create, AnyVersion to skip the check) and returns the stored entry.
+	// A Value StateEntry.Validate refuses fails with ErrInvalid.
 	PutState(ctx context.Context, e StateEntry) (StateEntry, error)
 	DeleteState(ctx context.Context, scope, key string, version int64) error
 	// ListState returns a scope's entries ordered by key.

@@ -3,9 +3,12 @@ package memory
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
 )
 
@@ -60,10 +63,38 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// ListRollups implements store.Coverage.
-func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) ([]store.Rollup, error) {
+// Limits of ListRollups, as the store contract sets them.
+const (
+	defaultRollupLimit = 1000
+	maxRollupLimit     = 10000
+)
+
+// ListRollups implements store.Coverage. The cursor is the last key of the
+// previous page, in the form both adapters share.
+func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) (store.RollupPage, error) {
 	if err := s.check(ctx, "list rollups"); err != nil {
-		return nil, err
+		return store.RollupPage{}, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultRollupLimit
+	}
+	limit = min(limit, maxRollupLimit)
+	var (
+		after    store.Rollup
+		hasAfter bool
+	)
+	if q.Cursor != "" {
+		parts, err := cursor.DecodeKey(q.Cursor, 5)
+		var nanos int64
+		if err == nil {
+			nanos, err = strconv.ParseInt(parts[4], 10, 64)
+		}
+		if err != nil {
+			return store.RollupPage{}, fmt.Errorf("memory: list rollups: %w: %w", store.ErrInvalidCursor, err)
+		}
+		after = store.Rollup{Kind: parts[0], Workspace: parts[1], Service: parts[2], Key: parts[3], Bucket: time.Unix(0, nanos).UTC()}
+		hasAfter = true
 	}
 	s.covMu.RLock()
 	var out []store.Rollup
@@ -72,21 +103,31 @@ func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) ([]store.R
 			(q.Workspace != "" && r.Workspace != q.Workspace) ||
 			(q.Service != "" && r.Service != q.Service) ||
 			(!q.From.IsZero() && r.Bucket.Before(q.From)) ||
-			(!q.To.IsZero() && !r.Bucket.Before(q.To)) {
+			(!q.To.IsZero() && !r.Bucket.Before(q.To)) ||
+			(hasAfter && compareRollups(r, after) <= 0) {
 			continue
 		}
 		out = append(out, r)
 	}
 	s.covMu.RUnlock()
 	// Sorted after unlocking: writers need not wait for it.
-	slices.SortFunc(out, func(a, b store.Rollup) int {
-		return cmp.Or(
-			cmp.Compare(a.Kind, b.Kind),
-			cmp.Compare(a.Workspace, b.Workspace),
-			cmp.Compare(a.Service, b.Service),
-			cmp.Compare(a.Key, b.Key),
-			a.Bucket.Compare(b.Bucket),
-		)
-	})
-	return out, nil
+	slices.SortFunc(out, compareRollups)
+	var page store.RollupPage
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		page.Next = cursor.EncodeKey(last.Kind, last.Workspace, last.Service, last.Key, strconv.FormatInt(last.Bucket.UnixNano(), 10))
+	}
+	page.Rollups = out
+	return page, nil
+}
+
+func compareRollups(a, b store.Rollup) int {
+	return cmp.Or(
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Workspace, b.Workspace),
+		cmp.Compare(a.Service, b.Service),
+		cmp.Compare(a.Key, b.Key),
+		a.Bucket.Compare(b.Bucket),
+	)
 }

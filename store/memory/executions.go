@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
 )
 
@@ -24,11 +25,17 @@ const (
 // ascending (IDs are time-sortable, so new ones are nearly always appended),
 // and active has the IDs of unfinished executions ascending, which keeps
 // claims from walking the whole history.
+//
+// A finished execution stays in active, counted in dead, until a claim
+// passes it at the front (where claims finish them, oldest first) or dead
+// IDs are the majority and active is compacted: deleting it at once would
+// move the rest of a long backlog on every finish.
 type executionTable struct {
 	byID    map[string]*store.Execution
 	byEvent map[eventKey]string // the (Pipeline, EventID) uniqueness index
 	order   []string
 	active  []string
+	dead    int               // finished executions still in active
 	slab    []store.Execution // where new executions are allocated
 }
 
@@ -64,28 +71,43 @@ func insertSorted(ids []string, id string) []string {
 	return slices.Insert(ids, i, id)
 }
 
-// removeSorted removes id from the ascending slice ids, if present.
-func removeSorted(ids []string, id string) []string {
-	if i, ok := slices.BinarySearch(ids, id); ok {
-		return slices.Delete(ids, i, i+1)
-	}
-	return ids
-}
-
-// setActive keeps active in step with an execution's status change.
+// setActive keeps active in step with an execution's status change. The
+// caller changes the stored status after the call.
 func (tab *executionTable) setActive(id string, was, is store.Status) {
 	switch {
 	case was.Terminal() && !is.Terminal():
+		if _, ok := slices.BinarySearch(tab.active, id); ok {
+			tab.dead-- // still there, dead: alive again
+			return
+		}
 		tab.active = insertSorted(tab.active, id)
 	case !was.Terminal() && is.Terminal():
-		tab.active = removeSorted(tab.active, id)
+		tab.dead++
+		if tab.dead > 64 && tab.dead*2 > len(tab.active) {
+			tab.compact(id)
+		}
 	}
+}
+
+// compact drops the finished executions from active, and finishing, the
+// one about to be marked finished.
+func (tab *executionTable) compact(finishing string) {
+	live := make([]string, 0, len(tab.active)-tab.dead)
+	for _, id := range tab.active {
+		if id != finishing && !tab.byID[id].Status.Terminal() {
+			live = append(live, id)
+		}
+	}
+	tab.active, tab.dead = live, 0
 }
 
 // CreateExecution implements store.Executions.
 func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
 	if err := s.check(ctx, "create execution"); err != nil {
 		return store.Execution{}, err
+	}
+	if err := x.Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("memory: create execution: %w", err)
 	}
 	t := now()
 	in := x
@@ -156,8 +178,8 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	after := ""
 	if q.Cursor != "" {
 		var err error
-		if after, err = store.DecodeCursor(q.Cursor); err != nil {
-			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: %w", err)
+		if after, err = cursor.Decode(q.Cursor); err != nil {
+			return store.ExecutionPage{}, fmt.Errorf("memory: list executions: %w: %w", store.ErrInvalidCursor, err)
 		}
 	}
 
@@ -177,7 +199,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 		if len(page.Executions) == limit {
 			// One more match exists, so this page is not the last.
 			last := page.Executions[limit-1].ID
-			page.Next = store.EncodeCursor(last)
+			page.Next = cursor.Encode(last)
 			break
 		}
 		page.Executions = append(page.Executions, cloneExecution(*x))
@@ -190,6 +212,9 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	if err := s.check(ctx, "claim executions"); err != nil {
 		return nil, err
 	}
+	if lease <= 0 {
+		return nil, fmt.Errorf("memory: claim executions for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
 	if n <= 0 {
 		return nil, nil
 	}
@@ -197,8 +222,21 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 	defer s.execMu.Unlock()
 	t := now()
 	var out []store.Execution
-	for _, id := range s.execs.active {
-		x := s.execs.byID[id]
+	// Finished executions at the front are dropped as the walk passes.
+	tab := &s.execs
+	front := 0
+	defer func() {
+		tab.active = tab.active[front:]
+		tab.dead -= front
+	}()
+	for i, id := range tab.active {
+		x := tab.byID[id]
+		if x.Status.Terminal() {
+			if front == i {
+				front++
+			}
+			continue
+		}
 		claimable := x.Status == store.StatusQueued ||
 			(x.Status == store.StatusRunning && !x.LeaseUntil.After(t))
 		if !claimable {
@@ -224,6 +262,10 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
 	if err := s.check(ctx, "update execution"); err != nil {
 		return store.Execution{}, err
+	}
+	// Only the steps of x are written, so only they must be valid.
+	if err := (store.Execution{Pipeline: x.Pipeline, Steps: x.Steps}).Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("memory: update execution %s: %w", x.ID, err)
 	}
 	s.execMu.Lock()
 	defer s.execMu.Unlock()

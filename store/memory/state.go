@@ -28,6 +28,9 @@ func (s *Store) PutState(ctx context.Context, e store.StateEntry) (store.StateEn
 	if err := s.check(ctx, "put state"); err != nil {
 		return store.StateEntry{}, err
 	}
+	if err := e.Validate(); err != nil {
+		return store.StateEntry{}, fmt.Errorf("memory: put state: %w", err)
+	}
 	s.stateMu.Lock()
 	defer s.stateMu.Unlock()
 	entries := s.state[e.Scope]

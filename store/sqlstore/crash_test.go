@@ -225,10 +225,11 @@ func checkExecutions(t *testing.T, ctx context.Context, s *Store) int {
 // so all keys must have the same count.
 func checkRollupBatches(t *testing.T, ctx context.Context, s *Store) {
 	t.Helper()
-	rs, err := s.ListRollups(ctx, store.RollupQuery{Kind: "endpoint"})
+	page, err := s.ListRollups(ctx, store.RollupQuery{Kind: "endpoint", Limit: crashRollupKeys + 1})
 	if err != nil {
 		t.Fatalf("ListRollups: %v", err)
 	}
+	rs := page.Rollups
 	if len(rs) == 0 {
 		return // the kill came before the first batch committed
 	}

@@ -130,6 +130,9 @@ func (s *Store) GetState(ctx context.Context, scope, key string) (store.StateEnt
 
 // PutState implements store.State. The value is kept byte for byte.
 func (s *Store) PutState(ctx context.Context, e store.StateEntry) (store.StateEntry, error) {
+	if err := e.Validate(); err != nil {
+		return store.StateEntry{}, fmt.Errorf("sqlstore: put state: %w", err)
+	}
 	v, at, err := s.putVersioned(ctx, fmt.Sprintf("state %q/%q", e.Scope, e.Key), &s.q.state, e.Version,
 		[]any{e.Scope, e.Key}, []any{nullJSON(e.Value)})
 	if err != nil {

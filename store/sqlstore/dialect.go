@@ -34,6 +34,13 @@ var (
 			// claimer, so there is nothing to lock row by row.
 			"{skip_locked}": "",
 			"{greatest}":    "max",
+			// The database clock in the column form, microseconds since the
+			// epoch. SQLite's clock is the host's, read to the millisecond:
+			// an SQLite database is one host's file, so its writers share
+			// that clock and skew between them cannot arise.
+			"{now}":             sqliteNow,
+			"{now_plus_micros}": "(" + sqliteNow + " + ?)",
+			"{active_index}":    "INDEXED BY mockops_executions_active",
 		},
 	}
 	postgresDialect = &dialect{
@@ -43,9 +50,20 @@ var (
 			// for, so replicas share the queue instead of queueing on it.
 			"{skip_locked}": "FOR UPDATE SKIP LOCKED",
 			"{greatest}":    "GREATEST",
+			// The server's clock, shared by every replica: now() is the
+			// start of the statement's transaction, one instant for the
+			// whole statement.
+			"{now}":             "now()",
+			"{now_plus_micros}": "(now() + CAST(? AS double precision) * interval '1 microsecond')",
+			"{active_index}":    "",
 		},
 	}
 )
+
+// sqliteNow is SQLite's clock as the store's time column: integer
+// microseconds (to the millisecond SQLite's clock has), rounded rather than
+// truncated so that the float's last bits never show.
+const sqliteNow = `(CAST(round(unixepoch('subsec') * 1000) AS INTEGER) * 1000)`
 
 // bind turns a query written once with ? placeholders and dialect tokens
 // into this dialect's text. It runs once per query when a Store opens, never

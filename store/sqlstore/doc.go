@@ -22,6 +22,13 @@
 // and a file that is not an SQLite database gives ErrNotDatabase and is left
 // untouched.
 //
+// Least privilege: Open reads the recorded migrations first and runs no
+// DDL when none is missing, so on PostgreSQL a role with only USAGE on the
+// schema, SELECT, INSERT, UPDATE and DELETE on its tables and USAGE on its
+// sequences can open a database an owner migrated. Config.ReadOnlySchema
+// makes that the rule: Open verifies and never migrates, and a schema that
+// lacks migrations fails with ErrSchemaOutdated, changed in nothing.
+//
 // # Dialects
 //
 // Every query is written once, with ? placeholders, and bound to the
@@ -49,6 +56,15 @@
 // inputs and outputs, state values) as JSON text, and definitions as the
 // bytes they were given. An execution, its steps included, is one row
 // written by one statement, so a crash never leaves half of one.
+//
+// Claims: ClaimExecutions takes executions in ID order, as every adapter
+// does, through a partial index over the queued and running rows, so a
+// claim's cost follows the work in flight rather than the size of the
+// backlog or the history. Leases are read and set on the database's clock
+// (PostgreSQL's now(); SQLite's own clock), never a replica's, so replicas
+// whose clocks disagree cannot take each other's running executions. SQLite
+// is one host's file, so its writers share one clock anyway; the code path
+// is the same.
 //
 // # Durable bus
 //

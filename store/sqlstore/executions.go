@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
 )
 
@@ -33,6 +34,9 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 		x.CreatedAt = now
 	}
 	x = normExecution(x)
+	if err := x.Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution: %w", err)
+	}
 	event, err := encodeEvent(x.Event)
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
@@ -75,20 +79,23 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	}
 	limit = min(limit, maxListLimit)
 	// One row more than asked says whether there is a next page.
-	args := make([]any, 0, 5)
-	byPipeline, paged := 0, 0
+	args := make([]any, 0, 4)
+	byPipeline, byStatus, paged := 0, 0, 0
 	if q.Pipeline != "" {
 		args, byPipeline = append(args, q.Pipeline), 1
 	}
+	if q.Status != "" {
+		args, byStatus = append(args, string(q.Status)), 1
+	}
 	if q.Cursor != "" {
-		after, err := store.DecodeCursor(q.Cursor)
+		after, err := cursor.Decode(q.Cursor)
 		if err != nil {
-			return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
+			return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w: %w", store.ErrInvalidCursor, err)
 		}
 		args, paged = append(args, after), 1
 	}
-	args = append(args, string(q.Status), string(q.Status), limit+1)
-	rows, err := s.r().QueryContext(ctx, s.q.listExecutions[byPipeline][paged], args...)
+	args = append(args, limit+1)
+	rows, err := s.r().QueryContext(ctx, s.q.listExecutions[byPipeline][byStatus][paged], args...)
 	if err != nil {
 		return store.ExecutionPage{}, fmt.Errorf("sqlstore: list executions: %w", err)
 	}
@@ -99,22 +106,28 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	var page store.ExecutionPage
 	if len(xs) > limit {
 		xs = xs[:limit]
-		page.Next = store.EncodeCursor(xs[limit-1].ID)
+		page.Next = cursor.Encode(xs[limit-1].ID)
 	}
 	page.Executions = xs
 	return page, nil
 }
 
-// ClaimExecutions implements store.Executions.
+// ClaimExecutions implements store.Executions. Leases are measured on the
+// database's clock (see qClaimExecutions), so LeaseUntil and StartedAt of
+// the claimed executions are the database's times.
 func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]store.Execution, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("sqlstore: claim executions for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
 	if n <= 0 {
 		return nil, nil
 	}
-	now := normTime(s.now())
 	var out []store.Execution
 	err := s.write(ctx, func(db execer) error {
-		rows, err := db.QueryContext(ctx, s.q.claimExecutions,
-			s.d.ts(now), n, owner, s.d.ts(now.Add(lease)), s.d.ts(now))
+		// Rounded up, so that a lease shorter than the column's microsecond
+		// is not one that has already ended.
+		micros := (lease + time.Microsecond - 1) / time.Microsecond
+		rows, err := db.QueryContext(ctx, s.q.claimExecutions, n, owner, int64(micros))
 		if err != nil {
 			return err
 		}
@@ -125,16 +138,18 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 		return nil, fmt.Errorf("sqlstore: claim executions for %q: %w", owner, err)
 	}
 	// RETURNING comes back in no promised order; the contract says oldest
-	// first.
-	slices.SortFunc(out, func(a, b store.Execution) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
+	// first, by ID, the key every adapter orders claims by.
+	slices.SortFunc(out, func(a, b store.Execution) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
 	x = normExecution(x)
+	// Only the steps of x are written, so only they must be valid.
+	if err := (store.Execution{Pipeline: x.Pipeline, Steps: x.Steps}).Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+	}
 	steps, err := encodeSteps(x.Steps)
 	if err != nil {
 		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)

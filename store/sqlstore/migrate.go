@@ -22,7 +22,8 @@ var migrationFiles embed.FS
 // DialectPostgres), named NNNN_description.up.sql, for hosts that apply
 // migrations with their own tool. Such a host must also record each applied
 // version in mockops_schema_migrations (version, name, applied_at), because
-// Open checks it and applies whatever is missing.
+// Open checks it and applies whatever is missing (or, with
+// Config.ReadOnlySchema, refuses to open until nothing is).
 func Migrations(dialect string) (fs.FS, error) {
 	switch dialect {
 	case DialectSQLite, DialectPostgres:
@@ -85,11 +86,23 @@ const migrateLockKey int64 = 0x6d6f636b6f7073
 
 // Migrate applies every embedded migration the database has not recorded,
 // each in its own transaction together with its record, in version order.
-// Running it again is a no-op. If the database records a version this
-// binary does not know, it returns ErrSchemaTooNew and changes nothing.
+// If the database records a version this binary does not know, it returns
+// ErrSchemaTooNew and changes nothing.
+//
+// It reads the recorded versions before anything else and runs no DDL at
+// all (not even CREATE TABLE IF NOT EXISTS, for which PostgreSQL checks the
+// CREATE privilege first) when nothing is missing, so a role with only
+// USAGE on the schema and DML on the tables can open a migrated database.
+// Running it again is a no-op.
 func (s *Store) Migrate(ctx context.Context) error {
 	migs, err := loadMigrations(s.d.name)
 	if err != nil {
+		return err
+	}
+	// The first look needs no lock: a fully migrated database, the usual
+	// case, is left without any write.
+	pending, err := s.pendingMigrations(ctx, s.db, migs)
+	if err != nil || len(pending) == 0 {
 		return err
 	}
 	unlock, err := s.lockWrites(ctx)
@@ -120,23 +133,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, migrationsTable[s.d.name]); err != nil {
 		return fmt.Errorf("sqlstore: migrate: create migrations table: %w", err)
 	}
-	applied, err := appliedVersions(ctx, conn)
-	if err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w", err)
+	// Another replica may have migrated while this one waited for the lock.
+	if pending, err = s.pendingMigrations(ctx, conn, migs); err != nil {
+		return err
 	}
-	known := make(map[int64]bool, len(migs))
-	for _, m := range migs {
-		known[m.version] = true
-	}
-	for v := range applied {
-		if !known[v] {
-			return fmt.Errorf("%w: it records migration %d, this binary knows up to %d", ErrSchemaTooNew, v, migs[len(migs)-1].version)
-		}
-	}
-	for _, m := range migs {
-		if applied[m.version] {
-			continue
-		}
+	for _, m := range pending {
 		if err := s.applyMigration(ctx, conn, m); err != nil {
 			return fmt.Errorf("sqlstore: migrate %s: %w", m.name, err)
 		}
@@ -144,8 +145,76 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
-func appliedVersions(ctx context.Context, conn *sql.Conn) (map[int64]bool, error) {
-	rows, err := conn.QueryContext(ctx, qMigrationVersions)
+// verifySchema is Migrate for Config.ReadOnlySchema: it reads the recorded
+// versions and fails, changing nothing, unless every embedded migration is
+// applied.
+func (s *Store) verifySchema(ctx context.Context) error {
+	migs, err := loadMigrations(s.d.name)
+	if err != nil {
+		return err
+	}
+	pending, err := s.pendingMigrations(ctx, s.db, migs)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	names := make([]string, len(pending))
+	for i, m := range pending {
+		names[i] = m.name
+	}
+	return fmt.Errorf("%w: %s lacks migrations %s; with ReadOnlySchema Open never migrates: run Migrate (or sqlstore.Migrations with your own tool) as a role that may change the schema",
+		ErrSchemaOutdated, s.where, strings.Join(names, ", "))
+}
+
+// querier is what pendingMigrations reads through: the pool or one
+// connection.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// pendingMigrations returns the migrations of migs the database has not
+// recorded, in order; all of them when it has no migrations table. A
+// recorded version missing from migs is ErrSchemaTooNew.
+func (s *Store) pendingMigrations(ctx context.Context, db querier, migs []migration) ([]migration, error) {
+	var exists bool
+	if err := db.QueryRowContext(ctx, qMigrationsTableExists[s.d.name]).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("sqlstore: migrate: look for the migrations table: %w", err)
+	}
+	applied := map[int64]bool{}
+	if exists {
+		var err error
+		if applied, err = appliedVersions(ctx, db); err != nil {
+			return nil, fmt.Errorf("sqlstore: migrate: %w", err)
+		}
+	}
+	known := make(map[int64]bool, len(migs))
+	for _, m := range migs {
+		known[m.version] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return nil, fmt.Errorf("%w: it records migration %d, this binary knows up to %d", ErrSchemaTooNew, v, migs[len(migs)-1].version)
+		}
+	}
+	var pending []migration
+	for _, m := range migs {
+		if !applied[m.version] {
+			pending = append(pending, m)
+		}
+	}
+	return pending, nil
+}
+
+// qMigrationsTableExists asks the catalog, which any role may read,
+// whether the migrations table is there: in PostgreSQL the first table of
+// that name on the search_path, as every other statement resolves it.
+var qMigrationsTableExists = map[string]string{
+	DialectSQLite:   `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'mockops_schema_migrations')`,
+	DialectPostgres: `SELECT to_regclass('mockops_schema_migrations') IS NOT NULL`,
+}
+
+func appliedVersions(ctx context.Context, db querier) (map[int64]bool, error) {
+	rows, err := db.QueryContext(ctx, qMigrationVersions)
 	if err != nil {
 		return nil, fmt.Errorf("read applied migrations: %w", err)
 	}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +34,10 @@ var (
 	// not know, so a newer version of MockOps migrated it. Using it could
 	// lose data, so Open refuses.
 	ErrSchemaTooNew = errors.New("sqlstore: database schema is newer than this binary")
+	// ErrSchemaOutdated: Config.ReadOnlySchema is set and the database
+	// lacks migrations this binary needs (or has none at all). Open changed
+	// nothing; migrate it with a role that may, then open again.
+	ErrSchemaOutdated = errors.New("sqlstore: database schema is older than this binary")
 	// ErrNotDatabase: the SQLite file exists but is not a database, or is
 	// damaged. Open leaves the file untouched.
 	ErrNotDatabase = errors.New("sqlstore: file is not a valid SQLite database")
@@ -50,6 +56,17 @@ type Config struct {
 	MaxOpenConns int
 	// Logger receives the bus's retry and listener messages; nil discards.
 	Logger *slog.Logger
+	// ReadOnlySchema makes Open verify the schema instead of migrating it:
+	// it never runs DDL, never creates the PostgreSQL Schema or an SQLite
+	// file, and fails with ErrSchemaOutdated, changing nothing, unless
+	// every embedded migration is recorded. For hosts whose database role
+	// has only USAGE on the schema and DML on its tables, and whose
+	// migrations run elsewhere (Migrate as an owner role, or their own tool
+	// with Migrations). Without it Open also runs no DDL on a fully
+	// migrated database, so such a role can open one either way; the
+	// option makes an unmigrated one a clear error instead of a permission
+	// failure halfway.
+	ReadOnlySchema bool
 }
 
 // Store is the database/sql implementation of store.Store, for SQLite and
@@ -95,7 +112,8 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the database named by dsn, applies any pending
-// migrations and returns the Store. DSNs:
+// migrations (running no DDL when none is pending) and returns the Store.
+// DSNs:
 //
 //	sqlite:PATH                 a database file (created if missing)
 //	sqlite:PATH?_pragma=...     the same, with extra modernc.org/sqlite parameters
@@ -134,7 +152,11 @@ func OpenConfig(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fail(s.openError(err))
 	}
-	if err := s.Migrate(ctx); err != nil {
+	migrate := s.Migrate
+	if cfg.ReadOnlySchema {
+		migrate = s.verifySchema
+	}
+	if err := migrate(ctx); err != nil {
 		if isNotDatabase(err) {
 			return fail(s.openError(err))
 		}
@@ -207,6 +229,13 @@ func openSQLite(rest string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("%w: sqlite parameters: %v", ErrUnsupportedDSN, err)
 	}
 	memory := path == ":memory:"
+	if cfg.ReadOnlySchema && !memory {
+		// The driver would create a missing file, and an empty database
+		// can only fail the check below: say so without leaving one behind.
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s does not exist, and with ReadOnlySchema Open creates nothing", ErrSchemaOutdated, path)
+		}
+	}
 	for _, p := range sqliteDefaults {
 		if memory && p.name == "journal_mode" {
 			continue // an in-memory database has no file to keep a WAL for
@@ -276,6 +305,9 @@ func openPostgres(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	s.pgConn = pc
 	s.where = fmt.Sprintf("%s:%d/%s", pc.Host, pc.Port, pc.Database)
 	if cfg.Schema != "" {
+		s.where += fmt.Sprintf(" schema %q", cfg.Schema)
+	}
+	if cfg.Schema != "" && !cfg.ReadOnlySchema {
 		if err := ensureSchema(ctx, db, cfg.Schema); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("sqlstore: open postgres %s: create schema %q: %w", s.where, cfg.Schema, err)

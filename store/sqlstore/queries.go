@@ -33,16 +33,30 @@ const (
 	// inside IN (...) may be rescanned by a nested-loop plan, and each rescan
 	// would pick (and the UPDATE take) further rows, past n. In SQLite the
 	// statement is one write transaction, which no other writer interleaves.
-	// Arguments: now (lease check), n, then owner, lease_until, now.
+	//
+	// Leases are read and written on the database's clock ({now}), never a
+	// replica's, so a replica whose clock runs ahead cannot see a live lease
+	// as expired and hand a running execution to a second owner.
+	//
+	// The pick walks the partial index mockops_executions_active (id, over
+	// queued and running rows only) in ID order, the one claim order of
+	// every adapter: it reads the n rows it takes plus the running rows
+	// with live leases it passes, so its cost follows the work in flight,
+	// not the backlog or the history. The status IN term repeats the
+	// index's predicate word for word so that SQLite's planner may use it;
+	// {active_index} names the index for SQLite, whose planner would rather
+	// search the status index and sort.
+	// Arguments: n, owner, lease in microseconds.
 	qClaimExecutions = `WITH picked AS MATERIALIZED (
-			SELECT id FROM mockops_executions
-			WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until <= ?))
-			ORDER BY created_at, id
+			SELECT id FROM mockops_executions {active_index}
+			WHERE status IN ('queued', 'running')
+				AND (status = 'queued' OR lease_until IS NULL OR lease_until <= {now})
+			ORDER BY id
 			LIMIT ? {skip_locked}
 		)
 		UPDATE mockops_executions
-		SET status = 'running', owner = ?, lease_until = ?, attempt = attempt + 1,
-			started_at = COALESCE(started_at, ?)
+		SET status = 'running', owner = ?, lease_until = {now_plus_micros}, attempt = attempt + 1,
+			started_at = COALESCE(started_at, {now})
 		WHERE id IN (SELECT id FROM picked)
 		RETURNING ` + executionColumns
 	// The owner and attempt in the WHERE clause are the fencing token: once
@@ -61,31 +75,49 @@ const (
 			cancel_requested = CASE WHEN status = 'running' THEN TRUE ELSE cancel_requested END
 		WHERE id = ?
 		RETURNING ` + executionColumns
-
-	qListRollups = `SELECT kind, workspace, service, key, bucket, count, last_seen FROM mockops_rollups
-		WHERE (? = '' OR kind = ?) AND (? = '' OR workspace = ?) AND (? = '' OR service = ?)
-			AND (? = TRUE OR bucket >= ?) AND (? = TRUE OR bucket < ?)
-		ORDER BY kind, workspace, service, key, bucket`
 )
 
-// listExecutionsSQL writes one of the four listing statements: newest first
-// by ID, where the cursor is the last ID of the previous page, so
+// listExecutionsSQL writes one of the eight listing statements: newest
+// first by ID, where the cursor is the last ID of the previous page, so
 // executions created meanwhile (larger IDs) never shift later pages. The
-// pipeline and cursor conditions are in the text only when used, not
-// disabled by an "empty argument OR" term, so the planner can walk an index
-// backwards for them: the primary key, or (pipeline, id).
-// Arguments: pipeline (if byPipeline), cursor (if paged), status twice,
-// limit.
-func listExecutionsSQL(byPipeline, paged bool) string {
-	where := []string{"(? = '' OR status = ?)"}
-	if paged {
-		where = append([]string{"id < ?"}, where...)
-	}
+// pipeline, status and cursor conditions are in the text only when used,
+// not disabled by an "empty argument OR" term, so the planner can walk an
+// index backwards for each: the primary key, (pipeline, id), (status, id)
+// or (pipeline, status, id).
+// Arguments: pipeline (if byPipeline), status (if byStatus), cursor (if
+// paged), limit.
+func listExecutionsSQL(byPipeline, byStatus, paged bool) string {
+	var where []string
 	if byPipeline {
-		where = append([]string{"pipeline = ?"}, where...)
+		where = append(where, "pipeline = ?")
 	}
-	return `SELECT ` + executionColumns + ` FROM mockops_executions WHERE ` +
-		strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`
+	if byStatus {
+		where = append(where, "status = ?")
+	}
+	if paged {
+		where = append(where, "id < ?")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return `SELECT ` + executionColumns + ` FROM mockops_executions` + cond + ` ORDER BY id DESC LIMIT ?`
+}
+
+// listRollupsSQL writes the rollup listing, first page or later: ordered by
+// the primary key, which the cursor (the previous page's last key) resumes
+// after with a row-value comparison the key's index can serve.
+// Arguments: kind, workspace and service twice each, from-is-zero, from,
+// to-is-zero, to, then (if paged) the five key parts, then limit.
+func listRollupsSQL(paged bool) string {
+	after := ""
+	if paged {
+		after = ` AND (kind, workspace, service, key, bucket) > (?, ?, ?, ?, ?)`
+	}
+	return `SELECT kind, workspace, service, key, bucket, count, last_seen FROM mockops_rollups
+		WHERE (? = '' OR kind = ?) AND (? = '' OR workspace = ?) AND (? = '' OR service = ?)
+			AND (? = TRUE OR bucket >= ?) AND (? = TRUE OR bucket < ?)` + after + `
+		ORDER BY kind, workspace, service, key, bucket LIMIT ?`
 }
 
 // rollupBatchSizes are the multi-row upsert statements prepared at open,
@@ -164,10 +196,10 @@ type queries struct {
 	getFederation, listFederations, getActivation  string
 	getState, listState                            string
 	insertExecution, getExecution, executionOwner  string
-	listExecutions                                 [2][2]string // [byPipeline][paged]
+	listExecutions                                 [2][2][2]string // [byPipeline][byStatus][paged]
 	claimExecutions                                string
 	updateExecution, cancelExecution               string
-	listRollups                                    string
+	listRollups                                    [2]string // [paged]
 	rollupUpserts                                  map[int]string
 	publish, busEnd, busFetch                      string
 	consumerInit, consumerPosition, consumerUpdate string
@@ -180,8 +212,7 @@ func (q *queries) all() []string {
 	out := []string{
 		q.getPipeline, q.listPipelines, q.getFederation, q.listFederations, q.getActivation,
 		q.getState, q.listState, q.insertExecution, q.getExecution, q.executionOwner,
-		q.listExecutions[0][0], q.listExecutions[0][1], q.listExecutions[1][0], q.listExecutions[1][1],
-		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups,
+		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups[0], q.listRollups[1],
 		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
 		q.pruneEvents,
 	}
@@ -190,6 +221,11 @@ func (q *queries) all() []string {
 	}
 	for _, u := range q.rollupUpserts {
 		out = append(out, u)
+	}
+	for _, byStatus := range q.listExecutions {
+		for _, paged := range byStatus {
+			out = append(out, paged[:]...)
+		}
 	}
 	return out
 }
@@ -214,7 +250,7 @@ func bindQueries(d *dialect) *queries {
 		claimExecutions: d.bind(qClaimExecutions),
 		updateExecution: d.bind(qUpdateExecution),
 		cancelExecution: d.bind(qCancelExecution),
-		listRollups:     d.bind(qListRollups),
+		listRollups:     [2]string{d.bind(listRollupsSQL(false)), d.bind(listRollupsSQL(true))},
 		rollupUpserts:   make(map[int]string, len(rollupBatchSizes)),
 
 		busEnd:           d.bind(qBusEnd),
@@ -230,8 +266,10 @@ func bindQueries(d *dialect) *queries {
 		q.rollupUpserts[n] = d.bind(rollupUpsert(n))
 	}
 	for i, byPipeline := range []bool{false, true} {
-		for j, paged := range []bool{false, true} {
-			q.listExecutions[i][j] = d.bind(listExecutionsSQL(byPipeline, paged))
+		for j, byStatus := range []bool{false, true} {
+			for k, paged := range []bool{false, true} {
+				q.listExecutions[i][j][k] = d.bind(listExecutionsSQL(byPipeline, byStatus, paged))
+			}
 		}
 	}
 	if d.name == DialectPostgres {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,16 +21,14 @@ const (
 	longLease  = time.Minute
 )
 
-// createSpaced creates n executions of pipeline a few milliseconds apart, so
-// that their IDs and creation times agree on which is older.
-func createSpaced(t *testing.T, s store.Store, pipeline string, n int) []store.Execution {
+// createInOrder creates n executions of pipeline one after the other, as
+// fast as the store takes them: events.NewID makes their IDs increase in
+// that order even within one millisecond, and the IDs are the claim order.
+func createInOrder(t *testing.T, s store.Store, pipeline string, n int) []store.Execution {
 	t.Helper()
 	ctx := ctxFor(t)
 	var out []store.Execution
-	for i := range n {
-		if i > 0 {
-			time.Sleep(2 * time.Millisecond)
-		}
+	for range n {
 		out = append(out, mustCreate(t, ctx, s, newExecution(pipeline)))
 	}
 	return out
@@ -37,7 +36,7 @@ func createSpaced(t *testing.T, s store.Store, pipeline string, n int) []store.E
 
 func testClaimOrder(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
-	xs := createSpaced(t, s, "p", 3)
+	xs := createInOrder(t, s, "p", 3)
 
 	if got, err := s.ClaimExecutions(ctx, "w1", longLease, 0); err != nil || len(got) != 0 {
 		t.Errorf("ClaimExecutions(n=0) = %v, %v; want none", ids(got), err)
@@ -82,6 +81,60 @@ func testClaimOrder(t *testing.T, s store.Store) {
 	}
 	if got, err := s.ClaimExecutions(ctx, "w3", longLease, 10); err != nil || len(got) != 0 {
 		t.Errorf("ClaimExecutions with everything leased = %v, %v; want none", ids(got), err)
+	}
+}
+
+// testClaimOrderWithinMillisecond: executions created back to back, many
+// in one millisecond, are claimed in creation order by every adapter,
+// whatever the batch size, because every adapter orders claims by ID.
+func testClaimOrderWithinMillisecond(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	xs := createInOrder(t, s, "p", 60)
+	// The ID is the key, not CreatedAt: one created last but dated an hour
+	// back is still claimed last.
+	backdated := newExecution("p")
+	backdated.CreatedAt = time.Now().Add(-time.Hour)
+	xs = append(xs, mustCreate(t, ctx, s, backdated))
+	want := ids(xs)
+	if !slices.IsSorted(want) {
+		t.Fatalf("IDs of executions created in a row are not ascending: %v", want)
+	}
+	var got []string
+	for len(got) < len(xs) {
+		batch, err := s.ClaimExecutions(ctx, "w", longLease, 7)
+		if err != nil {
+			t.Fatalf("ClaimExecutions: %v", err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		got = append(got, ids(batch)...)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claim order (-want: creation order +got):\n%s", diff)
+	}
+}
+
+// testClaimInvalidLease: a lease that is not positive would hand out work
+// already expired, so every adapter refuses it with ErrInvalid and claims
+// nothing.
+func testClaimInvalidLease(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	x := mustCreate(t, ctx, s, newExecution("p"))
+	for _, lease := range []time.Duration{0, -time.Nanosecond, -time.Minute} {
+		for _, n := range []int{1, 0} {
+			got, err := s.ClaimExecutions(ctx, "w", lease, n)
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("ClaimExecutions(lease %v, n %d) = %v, %v; want ErrInvalid", lease, n, ids(got), err)
+			}
+		}
+	}
+	stored, err := s.GetExecution(ctx, x.ID)
+	if err != nil {
+		t.Fatalf("GetExecution: %v", err)
+	}
+	if stored.Status != store.StatusQueued || stored.Attempt != 0 || stored.Owner != "" {
+		t.Errorf("after refused claims: Status=%s Attempt=%d Owner=%q; want queued, 0, unowned", stored.Status, stored.Attempt, stored.Owner)
 	}
 }
 

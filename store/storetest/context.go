@@ -110,7 +110,7 @@ func testCancelledContext(t *testing.T, s store.Store) {
 	if page, err := s.ListExecutions(live, store.ExecutionQuery{}); err != nil || len(page.Executions) != 1 {
 		t.Errorf("ListExecutions after a cancelled create = %d executions, %v; want 1", len(page.Executions), err)
 	}
-	if rs, err := s.ListRollups(live, store.RollupQuery{}); err != nil || len(rs) != 0 {
-		t.Errorf("ListRollups after a cancelled add = %d rollups, %v; want 0", len(rs), err)
+	if rs, err := s.ListRollups(live, store.RollupQuery{}); err != nil || len(rs.Rollups) != 0 {
+		t.Errorf("ListRollups after a cancelled add = %d rollups, %v; want 0", len(rs.Rollups), err)
 	}
 }

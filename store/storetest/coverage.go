@@ -1,7 +1,11 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,7 +45,7 @@ func testAddRollups(t *testing.T, s store.Store) {
 	if err := s.AddRollups(ctx, []store.Rollup{zoned, allTime}); err != nil {
 		t.Fatalf("AddRollups: %v", err)
 	}
-	got, err := s.ListRollups(ctx, store.RollupQuery{})
+	got, err := allRollups(ctx, s, store.RollupQuery{})
 	if err != nil {
 		t.Fatalf("ListRollups: %v", err)
 	}
@@ -61,7 +65,7 @@ func testAddRollups(t *testing.T, s store.Store) {
 	if err := s.AddRollups(ctx, []store.Rollup{with(1, seen.Add(time.Hour))}); err != nil {
 		t.Fatalf("AddRollups: %v", err)
 	}
-	got, err = s.ListRollups(ctx, store.RollupQuery{Kind: "scenario"})
+	got, err = allRollups(ctx, s, store.RollupQuery{Kind: "scenario"})
 	if err != nil {
 		t.Fatalf("ListRollups: %v", err)
 	}
@@ -136,7 +140,7 @@ func testListRollups(t *testing.T, s store.Store) {
 		{store.RollupQuery{Kind: "none"}, func(store.Rollup) bool { return false }},
 	}
 	for _, tt := range tests {
-		got, err := s.ListRollups(ctx, tt.q)
+		got, err := allRollups(ctx, s, tt.q)
 		if err != nil {
 			t.Fatalf("ListRollups(%+v): %v", tt.q, err)
 		}
@@ -175,7 +179,7 @@ func testConcurrentRollups(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
-	got, err := s.ListRollups(ctx, store.RollupQuery{Kind: "endpoint"})
+	got, err := allRollups(ctx, s, store.RollupQuery{Kind: "endpoint"})
 	if err != nil {
 		t.Fatalf("ListRollups: %v", err)
 	}
@@ -193,4 +197,109 @@ func testConcurrentRollups(t *testing.T, s store.Store) {
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("counts after %d concurrent writers (-want +got):\n%s", writers, diff)
 	}
+}
+
+// allRollups reads every page of q.
+func allRollups(ctx context.Context, s store.Store, q store.RollupQuery) ([]store.Rollup, error) {
+	var out []store.Rollup
+	for pages := 0; ; pages++ {
+		page, err := s.ListRollups(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Rollups...)
+		if page.Next == "" {
+			return out, nil
+		}
+		if pages > 10000 {
+			return nil, fmt.Errorf("ListRollups(%+v): no last page after %d pages", q, pages)
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// testListRollupsPages: ListRollups returns bounded pages (1,000 by
+// default, at most 10,000 whatever the Limit) whose cursors walk the
+// matching rollups in order, each once, also when rollups are added
+// between pages; a cursor it did not hand out is ErrInvalidCursor.
+func testListRollupsPages(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	const total = 10050
+	var all []store.Rollup
+	for i := range total {
+		all = append(all, store.Rollup{
+			Kind: []string{"endpoint", "scenario"}[i%2], Workspace: "ws", Service: fmt.Sprintf("svc-%d", i%7),
+			Key: fmt.Sprintf("key-%04d", i/3), Bucket: hour.Add(time.Duration(i%3) * time.Hour), Count: 1, LastSeen: hour,
+		})
+	}
+	if err := s.AddRollups(ctx, all); err != nil {
+		t.Fatalf("AddRollups(%d): %v", total, err)
+	}
+	sortRollups(all)
+
+	for _, tt := range []struct {
+		limit, want int
+	}{{0, 1000}, {-5, 1000}, {20000, 10000}, {total + 1, 10000}} {
+		page, err := s.ListRollups(ctx, store.RollupQuery{Limit: tt.limit})
+		if err != nil {
+			t.Fatalf("ListRollups(Limit %d): %v", tt.limit, err)
+		}
+		if len(page.Rollups) != tt.want || page.Next == "" {
+			t.Errorf("ListRollups(Limit %d) = %d rollups, Next %q; want %d and a next page", tt.limit, len(page.Rollups), page.Next, tt.want)
+		}
+	}
+
+	// Walking with small pages, adding rollups before the first and
+	// after the current position between pages: the walk sees every rollup
+	// that existed when it started once, in order.
+	q := store.RollupQuery{Kind: "scenario", Service: "svc-3", Limit: 7}
+	var want []store.Rollup
+	for _, r := range all {
+		if r.Kind == q.Kind && r.Service == q.Service {
+			want = append(want, r)
+		}
+	}
+	var got []store.Rollup
+	for pages := 0; ; pages++ {
+		page, err := s.ListRollups(ctx, q)
+		if err != nil {
+			t.Fatalf("ListRollups(%+v): %v", q, err)
+		}
+		if len(page.Rollups) > q.Limit {
+			t.Fatalf("ListRollups(Limit %d) = %d rollups", q.Limit, len(page.Rollups))
+		}
+		got = append(got, page.Rollups...)
+		if page.Next == "" || pages > 1000 {
+			break
+		}
+		early := store.Rollup{Kind: "scenario", Workspace: "ws", Service: "svc-3", Key: "aaa", Bucket: hour.Add(time.Duration(pages) * time.Minute), Count: 1, LastSeen: hour}
+		if err := s.AddRollups(ctx, []store.Rollup{early}); err != nil {
+			t.Fatal(err)
+		}
+		q.Cursor = page.Next
+	}
+	if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+		t.Errorf("walking ListRollups(Limit 7) (-want +got):\n%s", diff)
+	}
+
+	for _, c := range []string{"!!", "e30", "WyJhIl0"} {
+		if page, err := s.ListRollups(ctx, store.RollupQuery{Cursor: c}); !errors.Is(err, store.ErrInvalidCursor) {
+			t.Errorf("ListRollups(Cursor %q) = %d rollups, %v; want ErrInvalidCursor", c, len(page.Rollups), err)
+		}
+	}
+}
+
+// sortRollups puts rs in the order ListRollups returns them.
+func sortRollups(rs []store.Rollup) {
+	slices.SortFunc(rs, func(a, b store.Rollup) int {
+		for _, c := range []int{
+			strings.Compare(a.Kind, b.Kind), strings.Compare(a.Workspace, b.Workspace),
+			strings.Compare(a.Service, b.Service), strings.Compare(a.Key, b.Key),
+		} {
+			if c != 0 {
+				return c
+			}
+		}
+		return a.Bucket.Compare(b.Bucket)
+	})
 }

@@ -33,6 +33,10 @@
 //   - Bucket identity in AddRollups is the instant, not its time zone.
 //   - A method called with a cancelled context fails with an error wrapping
 //     context.Canceled and writes nothing.
+//   - Bad input fails alike everywhere: a state value or step payload that
+//     is not one JSON document in UTF-8, an execution whose event does not
+//     validate, and a lease that is not positive are refused with
+//     store.ErrInvalid before anything is written.
 //   - Records are values: changing a record's slices or maps after passing
 //     it to the store, or after getting it back, changes nothing stored.
 //
@@ -80,6 +84,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"InvalidCursor", testInvalidCursor},
 		{"PaginationConcurrentInserts", testPaginationConcurrentInserts},
 		{"ClaimOrder", testClaimOrder},
+		{"ClaimOrderWithinMillisecond", testClaimOrderWithinMillisecond},
+		{"ClaimInvalidLease", testClaimInvalidLease},
 		{"ClaimLeased", testClaimLeased},
 		{"ClaimExpiredLease", testClaimExpiredLease},
 		{"ClaimSkipsFinished", testClaimSkipsFinished},
@@ -87,8 +93,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
+		{"ListRollupsPages", testListRollupsPages},
 		{"ConcurrentRollups", testConcurrentRollups},
 		{"StateCompareAndSwap", testStateCompareAndSwap},
+		{"InvalidState", testInvalidState},
+		{"InvalidExecution", testInvalidExecution},
 		{"ConcurrentCreateSameEvent", testConcurrentCreateSameEvent},
 		{"ParallelWriters", testParallelWriters},
 		{"ConcurrentClaims", testConcurrentClaims},
