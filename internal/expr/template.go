@@ -208,7 +208,7 @@ func shift(r Refs, by int) Refs {
 		out.Steps = append(out.Steps, Ref{Name: s.Name, Offset: s.Offset + by})
 	}
 	for _, s := range r.Secrets {
-		out.Secrets = append(out.Secrets, Ref{Name: s.Name, Offset: s.Offset + by})
+		out.Secrets = append(out.Secrets, Ref{Name: s.Name, Offset: s.Offset + by, Optional: s.Optional})
 	}
 	return out
 }
