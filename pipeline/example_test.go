@@ -34,10 +34,12 @@ steps:
 	}
 	plan := def.Plan()
 	ev, _ := events.SchemaChanged("payments", events.SchemaChange{SchemaType: "openapi", Path: "specs/payments.yaml"})
-	for _, r := range plan.Match(ev) {
+	ctx := context.Background()
+	evv := pipeline.NewEventVars(ev) // once per event, for every plan and step
+	for _, r := range plan.Match(ctx, evv) {
 		fmt.Println("matched:", r.Matched)
 	}
-	out, _ := plan.Render(context.Background(), "sdk", pipeline.RenderContext{Event: ev})
+	out, _ := plan.Render(ctx, "sdk", pipeline.RenderContext{Event: evv})
 	fmt.Println(out.With["spec"], out.With["languages"])
 	tell, _ := plan.Step("tell")
 	fmt.Println(tell.Needs(), tell.If())
@@ -113,7 +115,7 @@ steps:
 		return
 	}
 	ev, _ := events.New(events.TypeDriftThresholdExceeded, "payments", map[string]any{"endpoint": "/orders"})
-	for _, r := range def.Plan().Match(ev) {
+	for _, r := range def.Plan().Match(context.Background(), pipeline.NewEventVars(ev)) {
 		switch {
 		case r.Matched:
 			fmt.Printf("trigger %d: matched\n", r.Trigger)

@@ -76,15 +76,28 @@ func (e *Env) Compile(src string, scope Scope) (*Program, []*Error) {
 	if est.Max > e.cfg.CostBudget {
 		return nil, []*Error{{Msg: fmt.Sprintf("expression too expensive: estimated cost up to %d exceeds the budget of %d", est.Max, e.cfg.CostBudget)}}
 	}
-	prg, err := e.cel.Program(checked,
-		cel.CostLimit(e.cfg.CostLimit),
-		cel.InterruptCheckFrequency(interruptEvery),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	prg, err := e.program(checked)
 	if err != nil {
 		return nil, []*Error{{Msg: fmt.Sprintf("cannot plan expression: %v", err)}}
 	}
 	return &Program{src: src, prg: prg, refs: refs, typ: checked.OutputType()}, nil
+}
+
+// program plans a checked expression. cel-go's planner folds constant
+// literals and panics on some a user can write (a map literal with a bytes
+// key, `{b'k': 1}`): the panic becomes an error, since nothing a
+// definition holds may crash the parser.
+func (e *Env) program(checked *cel.Ast) (prg cel.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prg, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return e.cel.Program(checked,
+		cel.CostLimit(e.cfg.CostLimit),
+		cel.InterruptCheckFrequency(interruptEvery),
+		cel.EvalOptions(cel.OptOptimize),
+	)
 }
 
 // CompileCondition compiles an `if:` expression, which must be a bool. A
