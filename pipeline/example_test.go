@@ -151,3 +151,51 @@ func ExampleLoadDir() {
 	// pipelines/b.yaml b [config.changed]
 	// broken/c.yaml:3:40: timeout must be a duration such as "30s" or "5m", got an integer
 }
+
+// The per-event flow an engine follows: decode the event once, find the
+// plans it triggers (failed filters apart), then render each step into the
+// config the step gets (secrets in clear) and the redacted copy to store.
+func ExampleIndex_Match() {
+	def, err := pipeline.Parse("tell.yaml", []byte(`name: tell
+on: [{event: schema.changed, match: {data.schema_type: openapi}}]
+steps:
+  - id: tell
+    uses: notify
+    with: {message: "${{ event.data.spec_path }} changed", webhook_url: "https://hooks.example/${{ secrets.HOOK }}"}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	broken, err := pipeline.Parse("broken.yaml", []byte(`name: broken
+on: [{event: schema.changed, if: event.data.reviewers.size() > 0}]
+steps: [{id: tell, uses: notify, with: {message: x}}]
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	x := pipeline.NewIndex(def.Plan(), broken.Plan())
+
+	ctx := context.Background()
+	ev, _ := events.SchemaChanged("payments", events.SchemaChange{SchemaType: "openapi", Path: "specs/payments.yaml"})
+	evv := pipeline.NewEventVars(ev)
+	hits, failed := x.Match(ctx, evv)
+	for _, f := range failed {
+		fmt.Println("filter failed:", f.Plan.Name())
+	}
+	secrets := steps.EnvSecrets{Lookup: func(string) (string, bool) { return "T000/B000/s3cr3t", true }}
+	for _, h := range hits {
+		r, err := h.Plan.Render(ctx, "tell", pipeline.RenderContext{Event: evv, Secrets: secrets})
+		if err != nil {
+			fmt.Println(err) // already redacted: safe to store and log
+			continue
+		}
+		fmt.Println("step gets:", r.With["webhook_url"])
+		fmt.Println("stored:   ", r.Redacted())
+	}
+	// Output:
+	// filter failed: broken
+	// step gets: https://hooks.example/T000/B000/s3cr3t
+	// stored:    map[message:specs/payments.yaml changed webhook_url:https://hooks.example/***]
+}
