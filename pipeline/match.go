@@ -127,12 +127,9 @@ func canonDecimal(s string) (string, bool) {
 	}
 	e := int64(0)
 	if hasExp {
-		x, err := strconv.ParseInt(strings.TrimPrefix(exp, "+"), 10, 64)
-		if err != nil || exp == "" || exp[0] != '+' && exp[0] != '-' && !allDigits(exp) {
-			return "", false
-		}
-		if x > 1<<40 || x < -(1<<40) {
-			return "", false // beyond any payload's reach: fall back to float64
+		x, err := strconv.ParseInt(exp, 10, 64)
+		if err != nil || x > 1<<60 || x < -(1<<60) {
+			return "", false // past int64 with the digits added: float64 decides
 		}
 		e = x
 	}
