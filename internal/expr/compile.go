@@ -288,20 +288,18 @@ func checkSecretFlow(root ast.Expr, global func(ast.Expr) string, at func(int64)
 	// done to it on the way.
 	var walk func(e ast.Expr, why string)
 	walk = func(e ast.Expr, why string) {
-		if name, ok := secretRead(e, global); ok {
+		if name, ident, ok := secretRead(e, global); ok {
 			if why != "" {
-				errs = append(errs, &Error{Offset: at(e.ID()), Msg: fmt.Sprintf(
-					"secrets.%s cannot be %s: a secret may only be used as it is (the whole value, joined with +, an item of a list or a value of a map), so that it can be redacted from what is stored and logged", name, why)})
+				errs = append(errs, &Error{Offset: at(ident.ID()), Msg: fmt.Sprintf(
+					"secrets.%s cannot be %s: a secret may only be used as it is (alone, joined with +, in a list or as a map value), so that it can be redacted from what is stored and logged", name, why)})
 			}
 			return
 		}
+		// The reason nearest the secret is the one reported.
 		sub := func(child ast.Expr, verbatim bool, reason string) {
-			switch {
-			case why != "":
+			if verbatim {
 				walk(child, why)
-			case verbatim:
-				walk(child, "")
-			default:
+			} else {
 				walk(child, reason)
 			}
 		}
@@ -351,16 +349,20 @@ func checkSecretFlow(root ast.Expr, global func(ast.Expr) string, at func(int64)
 }
 
 // secretRead reports whether e reads a secret's value: secrets.NAME or
-// secrets.?NAME (has(secrets.NAME) only tests presence).
-func secretRead(e ast.Expr, global func(ast.Expr) string) (string, bool) {
+// secrets.?NAME (has(secrets.NAME) only tests presence). ident is the
+// `secrets` identifier, where a message points.
+func secretRead(e ast.Expr, global func(ast.Expr) string) (name string, ident ast.Expr, ok bool) {
 	if e.Kind() == ast.SelectKind {
 		sel := e.AsSelect()
 		if !sel.IsTestOnly() && global(sel.Operand()) == varSecrets {
-			return sel.FieldName(), true
+			return sel.FieldName(), sel.Operand(), true
 		}
-		return "", false
+		return "", nil, false
 	}
-	return optionalSecret(e, global)
+	if name, ok := optionalSecret(e, global); ok {
+		return name, e.AsCall().Args()[0], true
+	}
+	return "", nil, false
 }
 
 // callName is a function or operator as the author wrote it.
