@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mockops/mockops/events"
-	"github.com/mockops/mockops/internal/yamlpos"
 	"github.com/mockops/mockops/pipeline"
 	"github.com/mockops/mockops/steps"
 )
@@ -103,7 +102,7 @@ func TestTransformedSecretIsLoadError(t *testing.T) {
 		`secrets.TOKEN.startsWith('h')`,
 	} {
 		_, err := secretPlan(t, `{v: "${{ `+expr+` }}"}`)
-		var list yamlpos.ErrorList
+		var list pipeline.ErrorList
 		if !errors.As(err, &list) || len(list) != 1 || !strings.Contains(list[0].Msg, "secrets.TOKEN cannot be") {
 			t.Errorf("Parse(%s) = %v; want one error saying the secret cannot be transformed", expr, err)
 			continue
