@@ -45,12 +45,35 @@
 // `${{ }}` template that is the whole value keeps its type (list, map,
 // number); mixed text interpolates (lists and maps as JSON). A missing
 // field is an error, never an empty string: use has() or
-// event.data.?x.orValue(...).
+// event.data.?x.orValue(...). A `${{ }}` ends at the first `}}` that CEL
+// reads outside every token: one inside a string (quoted, triple-quoted or
+// raw) or a nested map literal does not close it, nor does one inside a
+// `//` comment, which runs to the end of its line.
+//
+// # Secrets
+//
+// A secret may be used only as it is: the whole value, an operand of +,
+// an item of a list, a value of a map, a branch of ?: or an orValue()
+// default. Anything else done to it (timestamp(secrets.X),
+// event.data[secrets.X], bytes(), .upperAscii(), a comparison, a map
+// key) is a load error, since a value computed from a secret could not
+// be redacted. So Rendered.Redacted, which replaces the secrets' exact
+// bytes (raw, JSON-escaped or quoted) in strings, bytes and map keys at any
+// depth, leaves nothing of them, and Render's errors come back redacted
+// the same way. A secret the SecretSource lacks fails the render
+// (steps.ErrSecretNotFound), unless the step tests it with
+// has(secrets.X) or reads it as secrets.?X: it is then left out, so
+// has() is false and orValue() gives its default. Secret values must be
+// valid UTF-8.
 //
 // `match:` is sugar for equality: each key is data.<path>, subject, source,
 // org, workspace or extensions.<name>; a list value means any of its
-// items; "3" (a string) never equals 3 (a number). Matches are checked
-// before `if:`, and only `match:` is used by the Index.
+// items; "3" (a string) never equals 3 (a number). Numbers compare by
+// their exact decimal value: 3, 3.0 and 3e0 are equal, 9007199254740993
+// and 9007199254740992 are not. Matches are checked before `if:`, and
+// only `match:` is used by the Index. An event whose payload is not a JSON
+// object fails every trigger it reaches with ErrInvalidPayload (a filter
+// error, not "did not match").
 //
 // A trigger's `event:` is a platform type or a custom dotted type; a
 // custom type within two edits of a platform type ("schema.chnged") is
@@ -114,12 +137,17 @@
 //
 // # Plans, matching and rendering
 //
-// A Plan is immutable and safe for concurrent use. Plan.Match says, per
-// trigger, whether an event matched and why not, keeping "the filter
-// failed" (TriggerResult.Err) apart from "did not match". Plan.Render
-// renders a step's `with:` for an event and earlier steps' outputs, and
-// fetches only the secrets the step reads; Rendered.Redacted is what may
-// be stored. An Index over many plans narrows by event type, workspace and
+// A Plan is immutable and safe for concurrent use. Everything that reads
+// an event takes an EventVars, built once per event with NewEventVars and
+// shared by every plan and step: the payload is checked once and decoded
+// at most once. Plan.Match(ctx, ev) says, per trigger, whether an event
+// matched and why not, keeping "the filter failed" (TriggerResult.Err)
+// apart from "did not match". Plan.Render renders a step's `with:` for an
+// event and earlier steps' outputs, and fetches only the secrets the step
+// reads; Rendered.With goes to the step, Rendered.Redacted is what may be
+// stored. An Index over many plans narrows by event type, workspace and
 // the first `match:` key before evaluating any CEL, so matching costs
-// grow with the candidates for an event, not with the plans loaded.
+// grow with the candidates for an event, not with the plans loaded;
+// Index.Match(ctx, ev) returns the hits and, apart, the plans whose
+// filter failed (*FilterError).
 package pipeline

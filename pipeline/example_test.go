@@ -34,10 +34,12 @@ steps:
 	}
 	plan := def.Plan()
 	ev, _ := events.SchemaChanged("payments", events.SchemaChange{SchemaType: "openapi", Path: "specs/payments.yaml"})
-	for _, r := range plan.Match(ev) {
+	ctx := context.Background()
+	evv := pipeline.NewEventVars(ev) // once per event, for every plan and step
+	for _, r := range plan.Match(ctx, evv) {
 		fmt.Println("matched:", r.Matched)
 	}
-	out, _ := plan.Render(context.Background(), "sdk", pipeline.RenderContext{Event: ev})
+	out, _ := plan.Render(ctx, "sdk", pipeline.RenderContext{Event: evv})
 	fmt.Println(out.With["spec"], out.With["languages"])
 	tell, _ := plan.Step("tell")
 	fmt.Println(tell.Needs(), tell.If())
@@ -113,7 +115,7 @@ steps:
 		return
 	}
 	ev, _ := events.New(events.TypeDriftThresholdExceeded, "payments", map[string]any{"endpoint": "/orders"})
-	for _, r := range def.Plan().Match(ev) {
+	for _, r := range def.Plan().Match(context.Background(), pipeline.NewEventVars(ev)) {
 		switch {
 		case r.Matched:
 			fmt.Printf("trigger %d: matched\n", r.Trigger)
@@ -148,4 +150,52 @@ func ExampleLoadDir() {
 	// pipelines/a.yaml a [schema.changed]
 	// pipelines/b.yaml b [config.changed]
 	// broken/c.yaml:3:40: timeout must be a duration with a unit, such as "5s" or "5m", got the integer 5
+}
+
+// The per-event flow an engine follows: decode the event once, find the
+// plans it triggers (failed filters apart), then render each step into the
+// config the step gets (secrets in clear) and the redacted copy to store.
+func ExampleIndex_Match() {
+	def, err := pipeline.Parse("tell.yaml", []byte(`name: tell
+on: [{event: schema.changed, match: {data.schema_type: openapi}}]
+steps:
+  - id: tell
+    uses: notify
+    with: {message: "${{ event.data.spec_path }} changed", webhook_url: "https://hooks.example/${{ secrets.HOOK }}"}
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	broken, err := pipeline.Parse("broken.yaml", []byte(`name: broken
+on: [{event: schema.changed, if: event.data.reviewers.size() > 0}]
+steps: [{id: tell, uses: notify, with: {message: x}}]
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	x := pipeline.NewIndex(def.Plan(), broken.Plan())
+
+	ctx := context.Background()
+	ev, _ := events.SchemaChanged("payments", events.SchemaChange{SchemaType: "openapi", Path: "specs/payments.yaml"})
+	evv := pipeline.NewEventVars(ev)
+	hits, failed := x.Match(ctx, evv)
+	for _, f := range failed {
+		fmt.Println("filter failed:", f.Plan.Name())
+	}
+	secrets := steps.EnvSecrets{Lookup: func(string) (string, bool) { return "T000/B000/s3cr3t", true }}
+	for _, h := range hits {
+		r, err := h.Plan.Render(ctx, "tell", pipeline.RenderContext{Event: evv, Secrets: secrets})
+		if err != nil {
+			fmt.Println(err) // already redacted: safe to store and log
+			continue
+		}
+		fmt.Println("step gets:", r.With["webhook_url"])
+		fmt.Println("stored:   ", r.Redacted())
+	}
+	// Output:
+	// filter failed: broken
+	// step gets: https://hooks.example/T000/B000/s3cr3t
+	// stored:    map[message:specs/payments.yaml changed webhook_url:https://hooks.example/***]
 }

@@ -57,7 +57,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		plan := d.Plan()
-		_ = plan.Match(ev)
+		_ = match(plan, ev)
 		for _, s := range plan.Steps() {
 			_, _ = plan.Render(context.Background(), s.ID(), pipelineRenderContext(ev))
 		}

@@ -98,5 +98,10 @@ func mustRead(t testing.TB, path string) []byte {
 }
 
 func pipelineRenderContext(ev events.Event) pipeline.RenderContext {
-	return pipeline.RenderContext{Event: ev, Secrets: mapSecrets{}}
+	return pipeline.RenderContext{Event: pipeline.NewEventVars(ev), Secrets: mapSecrets{}}
+}
+
+// match is Plan.Match for an event built in a test.
+func match(p *pipeline.Plan, ev events.Event) []pipeline.TriggerResult {
+	return p.Match(context.Background(), pipeline.NewEventVars(ev))
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/mockops/mockops/events"
@@ -91,52 +92,78 @@ func (sb *scopeBucket) add(e entry) {
 // Len returns the number of plans indexed.
 func (x *Index) Len() int { return x.plans }
 
-// Hit is a plan an event triggered, or whose filter failed for it.
+// Hit is a plan an event triggered.
 type Hit struct {
 	Plan    *Plan
-	Trigger int   // the first trigger that matched (or failed)
-	Err     error // set when no trigger matched and a filter failed
+	Trigger int // the first trigger that matched
 }
 
-// Match returns the plans ev triggers, in index order, each once. A plan
-// whose filter failed (and no other trigger matched) is returned with Err
-// set, so the failure is recorded rather than mistaken for "no match".
-func (x *Index) Match(ctx context.Context, ev events.Event) []Hit {
-	tb := x.byType[ev.Type]
-	if tb == nil {
-		return nil
+// FilterError is a plan none of whose triggers matched an event because a
+// filter failed to evaluate (a missing field, a cost limit, an invalid
+// payload): an outcome apart from "did not match", to be recorded as such.
+type FilterError struct {
+	Plan    *Plan
+	Trigger int // the first trigger that failed
+	Err     error
+}
+
+func (e *FilterError) Error() string { return e.Err.Error() }
+
+func (e *FilterError) Unwrap() error { return e.Err }
+
+// Match returns the plans ev triggers, in index order, each once, and
+// apart from them the plans whose filter failed for ev (and that no other
+// trigger matched): a caller cannot take a failure for a hit, nor drop it
+// without writing so.
+func (x *Index) Match(ctx context.Context, ev *EventVars) (hits []Hit, failed []*FilterError) {
+	if ev == nil {
+		ev = NewEventVars(events.Event{})
 	}
-	var hits []Hit
-	lv := &eventVars{ev: &ev}
+	tb := x.byType[ev.ev.Type]
+	if tb == nil {
+		return nil, nil
+	}
 	visit := func(e entry) {
-		at := slices.IndexFunc(hits, func(h Hit) bool { return h.Plan == e.plan })
-		if at >= 0 && hits[at].Err == nil {
+		if slices.ContainsFunc(hits, func(h Hit) bool { return h.Plan == e.plan }) {
 			return // already matched by an earlier trigger
 		}
-		r := e.plan.evalTrigger(ctx, e.trigger, &ev, lv, false)
+		at := slices.IndexFunc(failed, func(f *FilterError) bool { return f.Plan == e.plan })
+		r := e.plan.evalTrigger(ctx, e.trigger, ev, false)
 		switch {
-		case r.Matched && at >= 0:
-			hits[at] = Hit{Plan: e.plan, Trigger: e.trigger}
 		case r.Matched:
 			hits = append(hits, Hit{Plan: e.plan, Trigger: e.trigger})
+			if at >= 0 {
+				failed = slices.Delete(failed, at, at+1)
+			}
 		case r.Err != nil && at < 0:
-			hits = append(hits, Hit{Plan: e.plan, Trigger: e.trigger, Err: r.Err})
+			failed = append(failed, &FilterError{Plan: e.plan, Trigger: e.trigger, Err: r.Err})
 		}
 	}
-	tb.all.candidates(&ev, visit)
-	if ev.Workspace != "" {
-		if sb := tb.byWS[ev.Workspace]; sb != nil {
-			sb.candidates(&ev, visit)
+	// An invalid payload has no values to look up: every trigger of the
+	// type and scope is a candidate, and fails.
+	all := ev.Err() != nil
+	tb.all.candidates(&ev.ev, all, visit)
+	if ev.ev.Workspace != "" {
+		if sb := tb.byWS[ev.ev.Workspace]; sb != nil {
+			sb.candidates(&ev.ev, all, visit)
 		}
 	}
-	return hits
+	return hits, failed
 }
 
-func (sb *scopeBucket) candidates(ev *events.Event, visit func(entry)) {
+func (sb *scopeBucket) candidates(ev *events.Event, all bool, visit func(entry)) {
 	for _, e := range sb.unkeyed {
 		visit(e)
 	}
 	for _, ke := range sb.paths {
+		if all {
+			for _, v := range slices.Sorted(maps.Keys(ke.values)) {
+				for _, e := range ke.values[v] {
+					visit(e)
+				}
+			}
+			continue
+		}
 		v, ok := ke.key.lookup(ev)
 		if !ok {
 			continue

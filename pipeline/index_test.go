@@ -42,8 +42,9 @@ func genPlans(t testing.TB, n, nws int) []*pipeline.Plan {
 
 func loopMatch(plans []*pipeline.Plan, ev events.Event) []string {
 	var out []string
+	evv := pipeline.NewEventVars(ev)
 	for _, p := range plans {
-		if ok, _ := pipeline.Matches(p.Match(ev)); ok {
+		if ok, _ := pipeline.Matches(p.Match(context.Background(), evv)); ok {
 			out = append(out, p.Name())
 		}
 	}
@@ -66,11 +67,13 @@ func TestIndexAgreesWithLoop(t *testing.T) {
 		ev := event(t, types[rng.IntN(len(types))], fmt.Sprintf("ws-%d", rng.IntN(25)), data)
 		want := loopMatch(plans, ev)
 		var got []string
-		for _, h := range x.Match(context.Background(), ev) {
-			if h.Err == nil {
-				got = append(got, h.Plan.Name())
-			} else if ok, _ := pipeline.Matches(h.Plan.Match(ev)); ok {
-				t.Errorf("index reported a filter error for %s, which matches", h.Plan.Name())
+		hits, failed := x.Match(context.Background(), pipeline.NewEventVars(ev))
+		for _, h := range hits {
+			got = append(got, h.Plan.Name())
+		}
+		for _, f := range failed {
+			if ok, _ := pipeline.Matches(match(f.Plan, ev)); ok {
+				t.Errorf("index reported a filter error for %s, which matches", f.Plan.Name())
 			}
 		}
 		slices.Sort(got)
@@ -85,13 +88,8 @@ func TestIndexReportsFilterErrors(t *testing.T) {
 	plans := genPlans(t, 30, 1)
 	x := pipeline.NewIndex(plans...)
 	ev := event(t, events.PlatformTypes()[0], "ws-0", map[string]any{})
-	errs := 0
-	for _, h := range x.Match(context.Background(), ev) {
-		if h.Err != nil {
-			errs++
-		}
-	}
-	if errs == 0 {
+	_, failed := x.Match(context.Background(), pipeline.NewEventVars(ev))
+	if len(failed) == 0 {
 		t.Errorf("no filter error reported for an event without the field the filters read")
 	}
 }
@@ -101,10 +99,10 @@ func TestIndexSkipsDisabled(t *testing.T) {
 	plan := mustParse(t, newParser(), "off.yaml", src).Plan()
 	x := pipeline.NewIndex(plan)
 	ev := event(t, events.TypeSchemaChanged, "", nil)
-	if hits := x.Match(context.Background(), ev); len(hits) != 0 {
-		t.Errorf("disabled plan matched through the index: %+v", hits)
+	if hits, failed := x.Match(context.Background(), pipeline.NewEventVars(ev)); len(hits)+len(failed) != 0 {
+		t.Errorf("disabled plan matched through the index: %+v, %+v", hits, failed)
 	}
-	if r := plan.Match(ev); r[0].Matched || r[0].Reason != "pipeline is disabled" {
+	if r := match(plan, ev); r[0].Matched || r[0].Reason != "pipeline is disabled" {
 		t.Errorf("Match on a disabled plan = %+v", r)
 	}
 }

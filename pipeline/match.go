@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"gopkg.in/yaml.v3"
 
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/expr"
@@ -30,7 +31,7 @@ type matchKey struct {
 }
 
 // lookup returns the canonical form of the event's value at the key's path,
-// and whether it exists.
+// and whether it exists. The payload must be valid (EventVars.Err nil).
 func (k *matchKey) lookup(ev *events.Event) (string, bool) {
 	switch k.attr {
 	case "data":
@@ -55,12 +56,17 @@ func (k *matchKey) lookup(ev *events.Event) (string, bool) {
 }
 
 // canonJSON gives a payload value the same canonical form a YAML literal
-// gets, so "3" (string) never equals 3 (number) and 3 equals 3.0.
+// gets, so "3" (string) never equals 3 (number), 3 equals 3.0 and 1e2
+// equals 100, and numbers compare exactly (9007199254740993 is not
+// 9007199254740992, as it would be as float64).
 func canonJSON(r gjson.Result) string {
 	switch r.Type {
 	case gjson.String:
 		return "s:" + r.Str
 	case gjson.Number:
+		if c, ok := canonDecimal(r.Raw); ok {
+			return c
+		}
 		return "n:" + strconvFloat(r.Num)
 	case gjson.True:
 		return "b:true"
@@ -70,6 +76,84 @@ func canonJSON(r gjson.Result) string {
 		return "null"
 	}
 	return "j:" + r.Raw // objects and arrays never equal a scalar
+}
+
+// canonYAMLNumber is canonJSON's form for a YAML !!int or !!float: the
+// literal's exact decimal value (hex, octal and '_' separators resolved as
+// YAML resolves them).
+func canonYAMLNumber(n *yaml.Node) (string, bool) {
+	if n.Tag == "!!int" {
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return "", false
+		}
+		switch x := v.(type) {
+		case int:
+			return canonDecimal(strconv.Itoa(x))
+		case int64:
+			return canonDecimal(strconv.FormatInt(x, 10))
+		case uint64:
+			return canonDecimal(strconv.FormatUint(x, 10))
+		}
+	}
+	text := strings.TrimPrefix(strings.ReplaceAll(n.Value, "_", ""), "+")
+	if c, ok := canonDecimal(text); ok {
+		return c, true
+	}
+	var f float64 // .inf, .nan: no JSON number equals them
+	if err := n.Decode(&f); err != nil {
+		return "", false
+	}
+	return "n:" + strconvFloat(f), true
+}
+
+// canonDecimal writes a decimal number exactly, as "n:" then the sign, the
+// significant digits and the power of ten ("n:15e-1" for 1.50, "n:1e2" for
+// 100 and 1e2, "n:0" for every zero), without big arithmetic, so a huge
+// exponent costs nothing. It accepts JSON's number syntax and the forms
+// ".5" and "5." of YAML; ok is false for anything else.
+func canonDecimal(s string) (string, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	mant, exp, hasExp := strings.Cut(s, "e")
+	if !hasExp {
+		mant, exp, hasExp = strings.Cut(s, "E")
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if intPart == "" && frac == "" || !allDigits(intPart) || !allDigits(frac) {
+		return "", false
+	}
+	e := int64(0)
+	if hasExp {
+		x, err := strconv.ParseInt(exp, 10, 64)
+		if err != nil || x > 1<<60 || x < -(1<<60) {
+			return "", false // past int64 with the digits added: float64 decides
+		}
+		e = x
+	}
+	digits := strings.TrimLeft(intPart+frac, "0")
+	e -= int64(len(frac))
+	trimmed := strings.TrimRight(digits, "0")
+	e += int64(len(digits) - len(trimmed))
+	if trimmed == "" {
+		return "n:0", true
+	}
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	return "n:" + sign + trimmed + "e" + strconv.FormatInt(e, 10), true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseMatchPath splits a `match:` key. Payload paths are plain dotted
@@ -122,43 +206,17 @@ type TriggerResult struct {
 	Err error
 }
 
-// eventVars decodes an event's payload at most once, on the first filter
-// that needs it, for all the filters evaluated for that event.
-type eventVars struct {
-	ev   *events.Event
-	vars *expr.Vars
-	err  error
-	done bool
-}
-
-func (l *eventVars) get(pvars map[string]any) (*expr.Vars, error) {
-	if !l.done {
-		l.done = true
-		var ev *expr.EventVars
-		ev, l.err = expr.NewEventVars(*l.ev)
-		l.vars = &expr.Vars{Event: ev}
-	}
-	if l.err != nil {
-		return nil, l.err
-	}
-	v := *l.vars // Pipeline differs per plan; the event is shared.
-	v.Pipeline = pvars
-	return &v, nil
-}
-
 // Match evaluates every trigger of the plan against ev and says, for each,
-// whether it matched and why not. The plan as a whole matches when any
-// trigger matched.
-func (p *Plan) Match(ev events.Event) []TriggerResult {
-	return p.MatchContext(context.Background(), ev)
-}
-
-// MatchContext is Match with a context bounding filter evaluation.
-func (p *Plan) MatchContext(ctx context.Context, ev events.Event) []TriggerResult {
-	lv := &eventVars{ev: &ev}
+// whether it matched and why not, or that its filter failed. The plan as
+// a whole matches when any trigger matched (see Matches). ctx bounds the
+// evaluation of the filters.
+func (p *Plan) Match(ctx context.Context, ev *EventVars) []TriggerResult {
+	if ev == nil {
+		ev = NewEventVars(events.Event{})
+	}
 	out := make([]TriggerResult, len(p.triggers))
 	for i := range p.triggers {
-		out[i] = p.evalTrigger(ctx, i, &ev, lv, true)
+		out[i] = p.evalTrigger(ctx, i, ev, true)
 	}
 	return out
 }
@@ -182,9 +240,10 @@ func Matches(results []TriggerResult) (bool, error) {
 // match keys, then the CEL filter. full is false when called from the
 // Index, which has done the cheap checks already and needs no reasons: it
 // saves formatting a message per candidate.
-func (p *Plan) evalTrigger(ctx context.Context, i int, ev *events.Event, lv *eventVars, full bool) TriggerResult {
+func (p *Plan) evalTrigger(ctx context.Context, i int, evv *EventVars, full bool) TriggerResult {
 	t := p.triggers[i]
 	r := TriggerResult{Trigger: i, Event: t.event}
+	ev := &evv.ev
 	if full {
 		switch {
 		case ev.Type != t.event:
@@ -197,6 +256,10 @@ func (p *Plan) evalTrigger(ctx context.Context, i int, ev *events.Event, lv *eve
 			r.Reason = fmt.Sprintf("workspace %q is not the pipeline's workspace %q", ev.Workspace, p.workspace)
 			return r
 		}
+	}
+	if err := evv.Err(); err != nil {
+		r.Err = fmt.Errorf("pipeline: %s: trigger %d: %w", p.name, i, err)
+		return r
 	}
 	for k := range t.match {
 		key := &t.match[k]
@@ -215,12 +278,12 @@ func (p *Plan) evalTrigger(ctx context.Context, i int, ev *events.Event, lv *eve
 		}
 	}
 	if t.filter != nil {
-		vars, err := lv.get(p.pvars)
+		evx, err := evv.decoded()
 		if err != nil {
 			r.Err = fmt.Errorf("pipeline: %s: trigger %d: %w", p.name, i, err)
 			return r
 		}
-		ok, err := t.filter.EvalBool(ctx, vars)
+		ok, err := t.filter.EvalBool(ctx, &expr.Vars{Event: evx, Pipeline: p.pvars})
 		if err != nil {
 			r.Err = fmt.Errorf("pipeline: %s: trigger %d: filter: %w", p.name, i, err)
 			return r
@@ -241,8 +304,32 @@ func showCanon(c string) string {
 	if s, ok := strings.CutPrefix(c, "s:"); ok {
 		return strconv.Quote(s)
 	}
-	if len(c) > 2 && c[1] == ':' { // n:, b:, j:
+	if n, ok := strings.CutPrefix(c, "n:"); ok {
+		return showNumber(n)
+	}
+	if len(c) > 2 && c[1] == ':' { // b:, j:
 		return c[2:]
 	}
 	return c // null
+}
+
+// showNumber writes a canonical number (see canonDecimal) in plain
+// decimal when its exponent is modest, else as digits and exponent.
+func showNumber(c string) string {
+	sign, body := "", c
+	if strings.HasPrefix(body, "-") {
+		sign, body = "-", body[1:]
+	}
+	digits, e, ok := strings.Cut(body, "e")
+	exp, err := strconv.Atoi(e)
+	if !ok || err != nil || exp > 21 || exp < -21 {
+		return c
+	}
+	switch {
+	case exp >= 0:
+		return sign + digits + strings.Repeat("0", exp)
+	case -exp < len(digits):
+		return sign + digits[:len(digits)+exp] + "." + digits[len(digits)+exp:]
+	}
+	return sign + "0." + strings.Repeat("0", -exp-len(digits)) + digits
 }

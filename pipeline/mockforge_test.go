@@ -24,15 +24,15 @@ func TestMockForgeCodeStyle(t *testing.T) {
 	plan := d.Plan()
 	payload := map[string]any{"scenario_name": "checkout-happy-path", "scenario_id": "sc-42", "github_token": "ghp_x"}
 	hit := event(t, events.TypeScenarioPublished, "shop", payload)
-	if ok, err := pipeline.Matches(plan.Match(hit)); !ok || err != nil {
+	if ok, err := pipeline.Matches(match(plan, hit)); !ok || err != nil {
 		t.Errorf("scenario.published checkout-happy-path: Matches = %v, %v; want true", ok, err)
 	}
 	other := event(t, events.TypeScenarioPublished, "shop", map[string]any{"scenario_name": "refund"})
-	if ok, _ := pipeline.Matches(plan.Match(other)); ok {
+	if ok, _ := pipeline.Matches(match(plan, other)); ok {
 		t.Errorf("scenario.published refund matched; the filter wants checkout-happy-path")
 	}
 	// The second trigger has no filters: any persona.published.
-	if ok, _ := pipeline.Matches(plan.Match(event(t, events.TypePersonaPublished, "", nil))); !ok {
+	if ok, _ := pipeline.Matches(match(plan, event(t, events.TypePersonaPublished, "", nil))); !ok {
 		t.Errorf("persona.published did not match")
 	}
 	promote, _ := plan.Step("promote")
@@ -47,7 +47,7 @@ func TestMockForgeCodeStyle(t *testing.T) {
 		t.Errorf("MockForge steps run in order; needs mismatch (-want +got):\n%s", diff)
 	}
 	ctx := context.Background()
-	r, err := plan.Render(ctx, "promote", pipeline.RenderContext{Event: hit})
+	r, err := plan.Render(ctx, "promote", pipeline.RenderContext{Event: pipeline.NewEventVars(hit)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestMockForgeCodeStyle(t *testing.T) {
 	if diff := cmp.Diff(want, r.With); diff != "" {
 		t.Errorf("Render(promote) mismatch (-want +got):\n%s", diff)
 	}
-	r, err = plan.Render(ctx, "open_pr", pipeline.RenderContext{Event: hit})
+	r, err = plan.Render(ctx, "open_pr", pipeline.RenderContext{Event: pipeline.NewEventVars(hit)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestMockForgeCodeStyle(t *testing.T) {
 		t.Errorf("Render(open-pr) mismatch (-want +got):\n%s", diff)
 	}
 	// A payload key the templates need is missing: an error, not "".
-	_, err = plan.Render(ctx, "open_pr", pipeline.RenderContext{Event: event(t, events.TypePersonaPublished, "", map[string]any{"persona": "p"})})
+	_, err = plan.Render(ctx, "open_pr", pipeline.RenderContext{Event: pipeline.NewEventVars(event(t, events.TypePersonaPublished, "", map[string]any{"persona": "p"}))})
 	if err == nil || !strings.Contains(err.Error(), "no such key") {
 		t.Errorf("Render with missing payload keys = %v; want a no such key error", err)
 	}
@@ -93,12 +93,12 @@ func TestMockForgeDocsStyle(t *testing.T) {
 		{"payload workspace_id is not the workspace", event(t, events.TypeSchemaChanged, "orders", map[string]any{"schema_type": "openapi", "workspace_id": "payments"}), false},
 	}
 	for _, tt := range tests {
-		if got, err := pipeline.Matches(plan.Match(tt.ev)); got != tt.want || err != nil {
+		if got, err := pipeline.Matches(match(plan, tt.ev)); got != tt.want || err != nil {
 			t.Errorf("%s: Matches = %v, %v; want %v", tt.name, got, err, tt.want)
 		}
 	}
 	ev := tests[0].ev
-	r, err := plan.Render(context.Background(), "regenerate_sdks", pipeline.RenderContext{Event: ev})
+	r, err := plan.Render(context.Background(), "regenerate_sdks", pipeline.RenderContext{Event: pipeline.NewEventVars(ev)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestMockForgeDocsStyle(t *testing.T) {
 	if diff := cmp.Diff(want, r.With); diff != "" {
 		t.Errorf("Render(regenerate-sdks) mismatch (-want +got):\n%s", diff)
 	}
-	r, err = plan.Render(context.Background(), "notify_teams", pipeline.RenderContext{Event: ev})
+	r, err = plan.Render(context.Background(), "notify_teams", pipeline.RenderContext{Event: pipeline.NewEventVars(ev)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,14 +137,14 @@ steps:
 	plan := mustParse(t, newParser(), "list.yaml", src).Plan()
 	for _, st := range []string{"openapi", "protobuf", "graphql"} {
 		ev := event(t, events.TypeSchemaChanged, "ws", map[string]any{"schema_type": st, "version": 2})
-		got, _ := pipeline.Matches(plan.Match(ev))
+		got, _ := pipeline.Matches(match(plan, ev))
 		if want := st != "graphql"; got != want {
 			t.Errorf("schema_type %s: Matches = %v; want %v", st, got, want)
 		}
 	}
 	ev := event(t, events.TypeSchemaChanged, "ws", map[string]any{"schema_type": "openapi", "version": 2})
 	ev.Org = "acme"
-	r, err := plan.Render(context.Background(), "tell", pipeline.RenderContext{Event: ev})
+	r, err := plan.Render(context.Background(), "tell", pipeline.RenderContext{Event: pipeline.NewEventVars(ev)})
 	if err != nil {
 		t.Fatal(err)
 	}

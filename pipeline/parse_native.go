@@ -169,12 +169,11 @@ func (p *parser) canonYAML(n *yaml.Node, stringOnly bool, what string) (string, 
 	}
 	switch n.Tag {
 	case "!!int", "!!float":
-		var f float64
-		if err := n.Decode(&f); err != nil {
+		c, ok := canonYAMLNumber(n)
+		if !ok {
 			p.errorf(n, "%s: invalid number %q", what, n.Value)
-			return "", false
 		}
-		return "n:" + strconvFloat(f), true
+		return c, ok
 	case "!!bool":
 		var b bool
 		_ = n.Decode(&b)

@@ -87,6 +87,16 @@ type Plan struct {
 // seal finishes a plan after parsing.
 func (p *Plan) seal() {
 	p.pvars = map[string]any{"name": p.name, "workspace": p.workspace}
+	for _, s := range p.steps {
+		if s.with == nil {
+			continue
+		}
+		for _, r := range s.with.Refs().Secrets {
+			if r.Optional && !slices.Contains(s.optionalSecrets, r.Name) {
+				s.optionalSecrets = append(s.optionalSecrets, r.Name)
+			}
+		}
+	}
 }
 
 // Name returns the pipeline name.
@@ -140,6 +150,7 @@ type Step struct {
 	cond            *expr.Program // nil: success()
 	with            *expr.Value
 	secrets         []string
+	optionalSecrets []string // tested with has() or read with .?: may be missing
 	pos             yamlpos.Pos
 }
 

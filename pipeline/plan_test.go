@@ -54,7 +54,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			results := plan.Match(tt.ev)
+			results := match(plan, tt.ev)
 			if len(results) != 2 {
 				t.Fatalf("Match returned %d results; want 2", len(results))
 			}
@@ -126,7 +126,7 @@ steps:
 		{"missing extension", base(nil, "s1", nil), false},
 	}
 	for _, tt := range tests {
-		got, err := pipeline.Matches(plan.Match(tt.ev))
+		got, err := pipeline.Matches(match(plan, tt.ev))
 		if got != tt.want || err != nil {
 			t.Errorf("%s: Matches = %v, %v; want %v", tt.name, got, err, tt.want)
 		}
@@ -146,7 +146,7 @@ func TestRender(t *testing.T) {
 	plan := loadValid(t, "design-example.yaml")
 	ev := event(t, events.TypeSchemaChanged, "payments", map[string]any{"schema_type": "openapi", "spec_path": "specs/pay.yaml"})
 	rc := pipeline.RenderContext{
-		Event:   ev,
+		Event:   pipeline.NewEventVars(ev),
 		Steps:   map[string]pipeline.StepState{"sdk": {Outcome: "failure", Conclusion: "failure"}},
 		Secrets: mapSecrets{"SLACK_WEBHOOK": "https://hooks.example/T/B/secret"},
 	}
@@ -174,12 +174,12 @@ func TestRender(t *testing.T) {
 		t.Errorf("Redacted webhook_url = %v; want ***", got)
 	}
 	// Without the secret, rendering fails instead of producing "".
-	if _, err := plan.Render(ctx, "tell", pipeline.RenderContext{Event: ev, Steps: rc.Steps, Secrets: mapSecrets{}}); !errors.Is(err, steps.ErrSecretNotFound) {
+	if _, err := plan.Render(ctx, "tell", pipeline.RenderContext{Event: pipeline.NewEventVars(ev), Steps: rc.Steps, Secrets: mapSecrets{}}); !errors.Is(err, steps.ErrSecretNotFound) {
 		t.Errorf("Render without secret = %v; want ErrSecretNotFound", err)
 	}
 	// A missing payload field is an error.
 	noSpec := event(t, events.TypeSchemaChanged, "payments", map[string]any{"schema_type": "openapi"})
-	if _, err := plan.Render(ctx, "sdk", pipeline.RenderContext{Event: noSpec}); err == nil || !strings.Contains(err.Error(), "with.spec") {
+	if _, err := plan.Render(ctx, "sdk", pipeline.RenderContext{Event: pipeline.NewEventVars(noSpec)}); err == nil || !strings.Contains(err.Error(), "with.spec") {
 		t.Errorf("Render with a missing field = %v; want an error naming with.spec", err)
 	}
 	if _, err := plan.Render(ctx, "nope", rc); !errors.Is(err, pipeline.ErrUnknownStep) {
@@ -217,7 +217,7 @@ func TestPlanShape(t *testing.T) {
 	if plan.Name() != "sdk-on-schema-change" || plan.Workspace() != "payments" || plan.ConcurrencyMode() != pipeline.ModeQueue {
 		t.Errorf("plan = %q %q %q", plan.Name(), plan.Workspace(), plan.ConcurrencyMode())
 	}
-	group, err := plan.ConcurrencyGroup(context.Background(), event(t, events.TypeSchemaChanged, "payments", nil))
+	group, err := plan.ConcurrencyGroup(context.Background(), pipeline.NewEventVars(event(t, events.TypeSchemaChanged, "payments", nil)))
 	if err != nil || group != "payments" {
 		t.Errorf("ConcurrencyGroup = %q, %v; want payments", group, err)
 	}
@@ -293,7 +293,7 @@ steps:
 		{"d", true, failedA, true},
 	}
 	for _, tt := range tests {
-		got, err := plan.ShouldRun(context.Background(), tt.step, pipeline.RenderContext{Event: ev, Failed: tt.failed, Steps: tt.steps})
+		got, err := plan.ShouldRun(context.Background(), tt.step, pipeline.RenderContext{Event: pipeline.NewEventVars(ev), Failed: tt.failed, Steps: tt.steps})
 		if err != nil || got != tt.want {
 			t.Errorf("ShouldRun(%s, failed=%v) = %v, %v; want %v", tt.step, tt.failed, got, err, tt.want)
 		}
@@ -331,15 +331,15 @@ func TestPlanConcurrentUse(t *testing.T) {
 	for range 8 {
 		go func() {
 			for range 50 {
-				if ok, err := pipeline.Matches(plan.Match(ev)); !ok || err != nil {
+				if ok, err := pipeline.Matches(match(plan, ev)); !ok || err != nil {
 					done <- fmt.Errorf("Matches = %v, %v", ok, err)
 					return
 				}
-				if hits := x.Match(context.Background(), ev); len(hits) != 1 {
-					done <- fmt.Errorf("index hits = %d", len(hits))
+				if hits, failed := x.Match(context.Background(), pipeline.NewEventVars(ev)); len(hits) != 1 || len(failed) != 0 {
+					done <- fmt.Errorf("index hits = %d, failed = %v", len(hits), failed)
 					return
 				}
-				if _, err := plan.Render(context.Background(), "sdk", pipeline.RenderContext{Event: ev}); err != nil {
+				if _, err := plan.Render(context.Background(), "sdk", pipeline.RenderContext{Event: pipeline.NewEventVars(ev)}); err != nil {
 					done <- err
 					return
 				}

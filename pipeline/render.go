@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"unicode/utf8"
 
-	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/expr"
 	"github.com/mockops/mockops/steps"
 )
@@ -24,12 +23,15 @@ type StepState struct {
 
 // RenderContext is what a step's expressions see.
 type RenderContext struct {
-	Event     events.Event
+	// Event is the triggering event, built once per event with
+	// NewEventVars and shared by every call for it (nil: an empty event).
+	Event     *EventVars
 	Steps     map[string]StepState // earlier steps, by id
 	Execution string               // execution id
 	Attempt   int
 	// Secrets resolves `${{ secrets.NAME }}`. Nil: a step that reads a
-	// secret fails to render.
+	// secret fails to render, unless it is ready for the secret to be
+	// missing (has(secrets.NAME), secrets.?NAME).
 	Secrets steps.SecretSource
 	// Failed and Cancelled are the execution's status so far, read by
 	// success(), failure() and cancelled().
@@ -38,49 +40,27 @@ type RenderContext struct {
 
 // Rendered is a step's rendered `with:`.
 type Rendered struct {
+	// With is the config for the step itself: secrets in clear. Never
+	// store or log it; store Redacted.
 	With map[string]any
 	// secrets holds the values of the secrets read, for Redacted.
 	secrets []string
 }
 
-// Redacted returns a copy of With in which every occurrence of a secret
-// value is replaced by "***": what may be stored or logged.
+// Redacted returns a deep copy of With in which every secret the step read
+// is replaced by "***": in strings, bytes and map keys at any depth, raw or
+// JSON-escaped (as a list or map interpolated into text writes it). This is
+// what may be stored or logged. Expressions may use a secret only as it is
+// (see the package doc), so no form of it escapes.
 func (r Rendered) Redacted() map[string]any {
-	// Longest first: were a secret a prefix of another, replacing the
-	// shorter one first would leave the rest of the longer one in clear.
-	secrets := slices.Clone(r.secrets)
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	v, _ := redact(r.With, secrets).(map[string]any)
+	v, _ := newRedactor(r.secrets).value(r.With).(map[string]any)
 	return v
 }
 
-func redact(v any, secrets []string) any {
-	switch x := v.(type) {
-	case string:
-		for _, s := range secrets {
-			if s != "" {
-				x = strings.ReplaceAll(x, s, "***")
-			}
-		}
-		return x
-	case []any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = redact(x[i], secrets)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = redact(e, secrets)
-		}
-		return out
-	}
-	return v
-}
-
-func (p *Plan) vars(ctx context.Context, rc RenderContext, secretNames []string) (*expr.Vars, []string, error) {
-	ev, err := expr.NewEventVars(rc.Event)
+// vars builds the variables of one evaluation. It returns the values of
+// the secrets fetched, also with an error (to redact it).
+func (p *Plan) vars(ctx context.Context, rc RenderContext, s *Step) (*expr.Vars, []string, error) {
+	ev, err := rc.Event.decoded()
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipeline: %s: %w", p.name, err)
 	}
@@ -91,41 +71,57 @@ func (p *Plan) vars(ctx context.Context, rc RenderContext, secretNames []string)
 		Execution: map[string]any{"id": rc.Execution, "attempt": int64(rc.Attempt)},
 		Status:    expr.Status{Failed: rc.Failed, Cancelled: rc.Cancelled},
 	}
-	for id, s := range rc.Steps {
-		v.Steps[id] = expr.StepVars{Outputs: s.Outputs, Outcome: s.Outcome, Conclusion: s.Conclusion}
+	for id, st := range rc.Steps {
+		v.Steps[id] = expr.StepVars{Outputs: st.Outputs, Outcome: st.Outcome, Conclusion: st.Conclusion}
 	}
+	if s == nil || len(s.secrets) == 0 {
+		return v, nil, nil
+	}
+	v.Secrets = make(map[string]string, len(s.secrets))
 	var values []string
-	if len(secretNames) > 0 {
+	for _, name := range s.secrets {
+		optional := slices.Contains(s.optionalSecrets, name)
 		if rc.Secrets == nil {
-			return nil, nil, fmt.Errorf("pipeline: %s: no secret source for secrets %s", p.name, strings.Join(secretNames, ", "))
-		}
-		v.Secrets = make(map[string]string, len(secretNames))
-		for _, name := range secretNames {
-			s, err := rc.Secrets.Secret(ctx, name)
-			if err != nil {
-				return nil, nil, fmt.Errorf("pipeline: %s: secret %s: %w", p.name, name, err)
+			if optional {
+				continue
 			}
-			v.Secrets[name] = s
-			values = append(values, s)
+			return nil, values, fmt.Errorf("pipeline: %s: no secret source for secret %s: %w", p.name, name, steps.ErrSecretNotFound)
 		}
+		val, err := rc.Secrets.Secret(ctx, name)
+		switch {
+		case optional && errors.Is(err, steps.ErrSecretNotFound):
+			continue // left out: has(secrets.NAME) is false
+		case err != nil:
+			return nil, values, fmt.Errorf("pipeline: %s: secret %s: %w", p.name, name, err)
+		case !utf8.ValidString(val):
+			// Its forms in JSON would depend on the text around it.
+			return nil, values, fmt.Errorf("pipeline: %s: secret %s is not valid UTF-8", p.name, name)
+		}
+		v.Secrets[name] = val
+		values = append(values, val)
 	}
 	return v, values, nil
 }
 
 // Render renders a step's `with:` (defaults merged) for an event and the
 // outputs of earlier steps. Only the secrets the step reads are fetched.
+// An error never holds a secret: it comes back redacted as Redacted would
+// redact a value, so it may be stored and logged as it is (it still
+// matches context.Canceled, context.DeadlineExceeded,
+// steps.ErrSecretNotFound, ErrUnknownStep and ErrInvalidPayload with
+// errors.Is, but unwraps to nothing else).
 func (p *Plan) Render(ctx context.Context, stepID string, rc RenderContext) (Rendered, error) {
 	s, ok := p.byID[stepID]
 	if !ok {
 		return Rendered{}, fmt.Errorf("%w: %s has no step %q", ErrUnknownStep, p.name, stepID)
 	}
-	vars, secrets, err := p.vars(ctx, rc, s.secrets)
+	vars, secrets, err := p.vars(ctx, rc, s)
 	if err != nil {
-		return Rendered{}, err
+		return Rendered{}, newRedactor(secrets).error(err)
 	}
 	out, err := s.with.Eval(ctx, vars, "with")
 	if err != nil {
-		return Rendered{}, fmt.Errorf("pipeline: %s: step %s: %w", p.name, stepID, err)
+		return Rendered{}, newRedactor(secrets).error(fmt.Errorf("pipeline: %s: step %s: %w", p.name, stepID, err))
 	}
 	m, _ := out.(map[string]any)
 	return Rendered{With: m, secrets: secrets}, nil
@@ -161,11 +157,11 @@ func (p *Plan) ShouldRun(ctx context.Context, stepID string, rc RenderContext) (
 // ConcurrencyGroup renders the concurrency group for ev. Without a
 // `concurrency.group`, every run of the pipeline shares one group named
 // after it.
-func (p *Plan) ConcurrencyGroup(ctx context.Context, ev events.Event) (string, error) {
+func (p *Plan) ConcurrencyGroup(ctx context.Context, ev *EventVars) (string, error) {
 	if p.group == nil {
 		return p.name, nil
 	}
-	evv, err := expr.NewEventVars(ev)
+	evv, err := ev.decoded()
 	if err != nil {
 		return "", fmt.Errorf("pipeline: %s: %w", p.name, err)
 	}

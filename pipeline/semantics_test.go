@@ -37,7 +37,7 @@ steps:
 		{"other", map[string]any{"type": "x.y"}},
 	}
 	for _, tt := range tests {
-		r, err := plan.Render(context.Background(), tt.step, pipeline.RenderContext{Event: ev})
+		r, err := plan.Render(context.Background(), tt.step, pipeline.RenderContext{Event: pipeline.NewEventVars(ev)})
 		if err != nil {
 			t.Fatalf("Render(%s) = %v", tt.step, err)
 		}
@@ -64,7 +64,7 @@ steps:
 `)
 	plan := mustParse(t, newParser(), "prefix.yaml", src).Plan()
 	ev := event(t, events.TypeSchemaChanged, "payments", map[string]any{"spec_path": "specs/p.yaml", "count": 3})
-	r, err := plan.Render(context.Background(), "a", pipeline.RenderContext{Event: ev})
+	r, err := plan.Render(context.Background(), "a", pipeline.RenderContext{Event: pipeline.NewEventVars(ev)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,18 +91,18 @@ steps: [{id: a, uses: emit, with: {type: x.y}}]
 `)
 	plan := mustParse(t, newParser(), "costly.yaml", src).Plan()
 	small := event(t, "custom.big", "", map[string]any{"items": make([]int, 10)})
-	if ok, err := pipeline.Matches(plan.Match(small)); !ok || err != nil {
+	if ok, err := pipeline.Matches(match(plan, small)); !ok || err != nil {
 		t.Fatalf("Matches(10 items) = %v, %v; want true", ok, err)
 	}
 	// Left alone, this filter would be true: only the limit makes it fail.
 	huge := event(t, "custom.big", "", map[string]any{"items": make([]int, 200_000)})
-	r := plan.Match(huge)
+	r := match(plan, huge)
 	if r[0].Matched || r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "cost limit") {
 		t.Errorf("Match(200k items) = %+v; want a cost limit error", r[0])
 	}
-	hits := pipeline.NewIndex(plan).Match(context.Background(), huge)
-	if len(hits) != 1 || hits[0].Err == nil {
-		t.Errorf("Index.Match(200k items) = %+v; want one hit carrying the filter error", hits)
+	hits, failed := pipeline.NewIndex(plan).Match(context.Background(), pipeline.NewEventVars(huge))
+	if len(hits) != 0 || len(failed) != 1 || failed[0].Plan != plan {
+		t.Errorf("Index.Match(200k items) = %+v, %+v; want no hit and the plan's filter error", hits, failed)
 	}
 }
 
@@ -122,12 +122,12 @@ steps: [{id: a, uses: emit, with: {type: x.y}}]
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	r := plan.MatchContext(ctx, ev)
+	r := plan.Match(ctx, pipeline.NewEventVars(ev))
 	if r[0].Matched || r[0].Err == nil {
-		t.Errorf("MatchContext with a deadline = %+v; want a filter error", r[0])
+		t.Errorf("Match with a deadline = %+v; want a filter error", r[0])
 	}
 	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("MatchContext returned after %v; the deadline was 50ms", d)
+		t.Errorf("Match returned after %v; the deadline was 50ms", d)
 	}
 }
 
@@ -209,10 +209,10 @@ steps:
 `)
 	plan := mustParse(t, newParser(), "dates.yaml", src).Plan()
 	ev := event(t, events.TypeSchemaChanged, "", map[string]any{"day": "2024-01-01"})
-	if ok, err := pipeline.Matches(plan.Match(ev)); !ok || err != nil {
+	if ok, err := pipeline.Matches(match(plan, ev)); !ok || err != nil {
 		t.Errorf("Matches(day 2024-01-01) = %v, %v; want true", ok, err)
 	}
-	r, err := plan.Render(context.Background(), "a", pipeline.RenderContext{Event: ev})
+	r, err := plan.Render(context.Background(), "a", pipeline.RenderContext{Event: pipeline.NewEventVars(ev)})
 	if err != nil {
 		t.Fatal(err)
 	}

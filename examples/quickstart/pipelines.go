@@ -44,13 +44,14 @@ func loadPipelines(fsys fs.FS) (*pipeline.Index, []*pipeline.Definition, error) 
 // dryRun prints, for one event, which pipelines it triggers and each
 // step's rendered config: the dry run the engine's Test API is built on.
 func dryRun(ctx context.Context, idx *pipeline.Index, e events.Event, out io.Writer) error {
-	for _, hit := range idx.Match(ctx, e) {
-		if hit.Err != nil {
-			fmt.Fprintf(out, "  pipeline %s: filter failed: %v\n", hit.Plan.Name(), hit.Err)
-			continue
-		}
+	ev := pipeline.NewEventVars(e) // decoded once, for every plan and step
+	hits, failed := idx.Match(ctx, ev)
+	for _, f := range failed {
+		fmt.Fprintf(out, "  pipeline %s: filter failed: %v\n", f.Plan.Name(), f.Err)
+	}
+	for _, hit := range hits {
 		for _, st := range hit.Plan.Steps() {
-			r, err := hit.Plan.Render(ctx, st.ID(), pipeline.RenderContext{Event: e})
+			r, err := hit.Plan.Render(ctx, st.ID(), pipeline.RenderContext{Event: ev})
 			if err != nil {
 				return fmt.Errorf("render %s/%s: %w", hit.Plan.Name(), st.ID(), err)
 			}

@@ -10,6 +10,7 @@ import (
 	"cel.dev/cel-go/common"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 )
@@ -19,6 +20,10 @@ import (
 type Ref struct {
 	Name   string
 	Offset int
+	// Optional marks a secret that is tested with has(secrets.NAME) or
+	// read with secrets.?NAME: the expression is ready for it to be
+	// missing.
+	Optional bool
 }
 
 // Refs are the names an expression reads, found at compile time.
@@ -71,15 +76,28 @@ func (e *Env) Compile(src string, scope Scope) (*Program, []*Error) {
 	if est.Max > e.cfg.CostBudget {
 		return nil, []*Error{{Msg: fmt.Sprintf("expression too expensive: estimated cost up to %d exceeds the budget of %d", est.Max, e.cfg.CostBudget)}}
 	}
-	prg, err := e.cel.Program(checked,
-		cel.CostLimit(e.cfg.CostLimit),
-		cel.InterruptCheckFrequency(interruptEvery),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	prg, err := e.program(checked)
 	if err != nil {
 		return nil, []*Error{{Msg: fmt.Sprintf("cannot plan expression: %v", err)}}
 	}
 	return &Program{src: src, prg: prg, refs: refs, typ: checked.OutputType()}, nil
+}
+
+// program plans a checked expression. cel-go's planner folds constant
+// literals and panics on some a user can write (a map literal with a bytes
+// key, `{b'k': 1}`): the panic becomes an error, since nothing a
+// definition holds may crash the parser.
+func (e *Env) program(checked *cel.Ast) (prg cel.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prg, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return e.cel.Program(checked,
+		cel.CostLimit(e.cfg.CostLimit),
+		cel.InterruptCheckFrequency(interruptEvery),
+		cel.EvalOptions(cel.OptOptimize),
+	)
 }
 
 // CompileCondition compiles an `if:` expression, which must be a bool. A
@@ -193,9 +211,14 @@ func checkRefs(src string, a *ast.AST, scope Scope) (Refs, []*Error) {
 				refs.Steps = append(refs.Steps, Ref{Name: sel.FieldName(), Offset: at(sel.Operand().ID())})
 			case varSecrets:
 				used[sel.Operand().ID()] = true
-				refs.Secrets = append(refs.Secrets, Ref{Name: sel.FieldName(), Offset: at(sel.Operand().ID())})
+				refs.Secrets = append(refs.Secrets, Ref{Name: sel.FieldName(), Offset: at(sel.Operand().ID()), Optional: sel.IsTestOnly()})
 			}
 		case ast.CallKind:
+			if name, ok := optionalSecret(e, global); ok {
+				arg := e.AsCall().Args()[0]
+				used[arg.ID()] = true
+				refs.Secrets = append(refs.Secrets, Ref{Name: name, Offset: at(arg.ID()), Optional: true})
+			}
 			if fn := e.AsCall().FunctionName(); slices.Contains(statusFuncs[:], fn) {
 				refs.Status = true
 				if scope == ScopeTrigger {
@@ -220,8 +243,138 @@ func checkRefs(src string, a *ast.AST, scope Scope) (Refs, []*Error) {
 			errs = append(errs, &Error{Offset: at(e.ID()), Msg: fmt.Sprintf("%s must be read by a literal name (%s.NAME)", name, name)})
 		}
 	}))
+	if scope == ScopeWith {
+		errs = append(errs, checkSecretFlow(a.Expr(), global, at)...)
+	}
 	slices.SortStableFunc(errs, func(x, y *Error) int { return x.Offset - y.Offset })
 	return refs, errs
+}
+
+// optionalSecret reports whether e is secrets.?NAME (an optional
+// selection, which CEL represents as a call).
+func optionalSecret(e ast.Expr, global func(ast.Expr) string) (string, bool) {
+	if e.Kind() != ast.CallKind {
+		return "", false
+	}
+	c := e.AsCall()
+	if c.FunctionName() != operators.OptSelect || len(c.Args()) != 2 || global(c.Args()[0]) != varSecrets {
+		return "", false
+	}
+	if lit := c.Args()[1]; lit.Kind() == ast.LiteralKind {
+		if name, ok := lit.AsLiteral().(types.String); ok {
+			return string(name), true
+		}
+	}
+	return "", false
+}
+
+// checkSecretFlow enforces the rule that makes redaction complete: a
+// secret's value may only reach the result of a `with:` expression as it
+// is. A secret may be the whole expression, an operand of + (string or
+// list concatenation), an item of a list literal, a value of a map
+// literal, a branch of ?: and the target or default of orValue()/or();
+// and the expression holding it must again be in such a place, up to the
+// root. So the result holds the secret's exact bytes wherever it holds
+// anything computed from the secret, and replacing those bytes redacts
+// it. Anything else (a function or method, a comparison, an index, a
+// conversion such as bytes() or int(), a map key, a condition, a
+// comprehension) could carry the secret in a form no redaction finds, or
+// turn it into a value that tells something about it, and is rejected
+// here, at load. has(secrets.NAME) is allowed anywhere: it tells whether
+// the secret exists, not what it is.
+func checkSecretFlow(root ast.Expr, global func(ast.Expr) string, at func(int64) int) []*Error {
+	var errs []*Error
+	// why is "" while e's value reaches the result as it is, else what is
+	// done to it on the way.
+	var walk func(e ast.Expr, why string)
+	walk = func(e ast.Expr, why string) {
+		if name, ident, ok := secretRead(e, global); ok {
+			if why != "" {
+				errs = append(errs, &Error{Offset: at(ident.ID()), Msg: fmt.Sprintf(
+					"secrets.%s cannot be %s: a secret may only be used as it is (alone, joined with +, in a list or as a map value), so that it can be redacted from what is stored and logged", name, why)})
+			}
+			return
+		}
+		// The reason nearest the secret is the one reported.
+		sub := func(child ast.Expr, verbatim bool, reason string) {
+			if verbatim {
+				walk(child, why)
+			} else {
+				walk(child, reason)
+			}
+		}
+		switch e.Kind() {
+		case ast.CallKind:
+			c := e.AsCall()
+			fn := c.FunctionName()
+			passes := fn == "orValue" || fn == "or"
+			if c.IsMemberFunction() {
+				sub(c.Target(), passes, "passed to "+fn+"()")
+			}
+			for i, arg := range c.Args() {
+				switch fn {
+				case operators.Add:
+					sub(arg, true, "")
+				case operators.Conditional:
+					sub(arg, i > 0, "the condition of ?:")
+				default:
+					sub(arg, passes && c.IsMemberFunction(), "passed to "+callName(fn))
+				}
+			}
+		case ast.ListKind:
+			for _, x := range e.AsList().Elements() {
+				sub(x, true, "")
+			}
+		case ast.MapKind:
+			for _, en := range e.AsMap().Entries() {
+				m := en.AsMapEntry()
+				sub(m.Key(), false, "a map key")
+				sub(m.Value(), true, "")
+			}
+		case ast.StructKind:
+			for _, f := range e.AsStruct().Fields() {
+				sub(f.AsStructField().Value(), false, "a message field")
+			}
+		case ast.SelectKind:
+			sub(e.AsSelect().Operand(), false, "selected from")
+		case ast.ComprehensionKind:
+			c := e.AsComprehension()
+			for _, x := range []ast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
+				sub(x, false, "used in a comprehension")
+			}
+		}
+	}
+	walk(root, "")
+	return errs
+}
+
+// secretRead reports whether e reads a secret's value: secrets.NAME or
+// secrets.?NAME (has(secrets.NAME) only tests presence). ident is the
+// `secrets` identifier, where a message points.
+func secretRead(e ast.Expr, global func(ast.Expr) string) (name string, ident ast.Expr, ok bool) {
+	if e.Kind() == ast.SelectKind {
+		sel := e.AsSelect()
+		if !sel.IsTestOnly() && global(sel.Operand()) == varSecrets {
+			return sel.FieldName(), sel.Operand(), true
+		}
+		return "", nil, false
+	}
+	if name, ok := optionalSecret(e, global); ok {
+		return name, e.AsCall().Args()[0], true
+	}
+	return "", nil, false
+}
+
+// callName is a function or operator as the author wrote it.
+func callName(fn string) string {
+	if op, ok := operators.FindReverse(fn); ok && op != "" {
+		return "the " + op + " operator"
+	}
+	switch fn {
+	case operators.Index, operators.OptIndex:
+		return "an index"
+	}
+	return fn + "()"
 }
 
 // shadowedIdents returns the ids of identifiers that name a comprehension

@@ -17,6 +17,19 @@
 //   - pipeline: name, workspace. execution: id, attempt (steps' scope only).
 //   - secrets: secrets.NAME, in `with:` templates only, always by a literal
 //     name so the secrets a step needs are known at load time.
+//     has(secrets.NAME) and secrets.?NAME mark a secret the expression is
+//     ready to find missing (Ref.Optional).
+//
+// # Secrets reach a value only as they are
+//
+// A secret may be the whole expression, an operand of +, an item of a list
+// literal, a value of a map literal, a branch of ?: or the target or
+// default of orValue()/or(), and the expression holding it must again be
+// in such a place. Anything else done to a secret (a function, a method, a
+// comparison, an index, a conversion, a map key, a comprehension) is a
+// compile error: the result then holds the secret's exact bytes wherever
+// it holds anything computed from it, so replacing those bytes redacts it
+// completely, and no value or error can carry it transformed.
 //
 // The functions success(), failure(), cancelled() and always() read the
 // status of the execution so far from the activation (they are late-bound),

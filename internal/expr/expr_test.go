@@ -256,3 +256,14 @@ func TestNewEventVars(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileBytesMapKeyIsAnError: cel-go's planner panics on a constant
+// map literal with a bytes key; Compile reports it instead.
+func TestCompileBytesMapKeyIsAnError(t *testing.T) {
+	env := newEnv(t)
+	for _, src := range []string{`{b'k': 1}`, `[{b'k': 1}].size()`} {
+		if _, errs := env.Compile(src, ScopeTrigger); len(errs) != 1 || !strings.Contains(errs[0].Msg, "cannot plan expression") {
+			t.Errorf("Compile(%s) = %v; want one planning error", src, errs)
+		}
+	}
+}

@@ -21,8 +21,11 @@ type Part struct {
 func IsTemplate(s string) bool { return strings.Contains(s, "${{") }
 
 // ParseTemplate splits s into literal and expression parts. An expression
-// ends at the first `}}` outside string literals and nested braces, so map
-// literals and strings holding "}}" work inside `${{ }}`.
+// ends at the first `}}` that CEL would read as outside every token: not
+// inside a string or bytes literal (quoted, triple-quoted or raw), not
+// inside a `//` comment (which runs to the end of its line) and not inside
+// the braces of a map literal. So the text handed to CEL is exactly the
+// expression CEL reads.
 func ParseTemplate(s string) ([]Part, *Error) {
 	var parts []Part
 	i := 0
@@ -39,9 +42,13 @@ func ParseTemplate(s string) ([]Part, *Error) {
 			parts = append(parts, Part{Lit: s[i:j]})
 		}
 		start := j + 3
-		end, ok := exprEnd(s, start)
+		end, comment, ok := exprEnd(s, start)
 		if !ok {
-			return nil, &Error{Offset: j, Msg: "unterminated ${{ (missing }})"}
+			msg := "unterminated ${{ (missing }})"
+			if comment {
+				msg = "unterminated ${{ (missing }}; a // comment runs to the end of its line)"
+			}
+			return nil, &Error{Offset: j, Msg: msg}
 		}
 		text := s[start:end]
 		if strings.TrimSpace(text) == "" {
@@ -52,37 +59,94 @@ func ParseTemplate(s string) ([]Part, *Error) {
 	}
 }
 
-// exprEnd finds the `}}` closing an expression that starts at i.
-func exprEnd(s string, i int) (int, bool) {
+// exprEnd finds the `}}` closing an expression that starts at i, lexing
+// strings and comments as CEL's grammar does (cel-go's parser is the
+// oracle of the fuzz test). comment reports whether a comment was seen,
+// for the message when no `}}` closes the expression.
+func exprEnd(s string, i int) (end int, comment, ok bool) {
 	depth := 0
-	var quote byte
-	for k := i; k < len(s); k++ {
-		c := s[k]
-		if quote != 0 {
-			switch c {
-			case '\\':
-				k++
-			case quote:
-				quote = 0
-			}
+	for k := i; k < len(s); {
+		switch c := s[k]; {
+		case c == '"' || c == '\'':
+			k = stringEnd(s, i, k)
 			continue
-		}
-		switch c {
-		case '"', '\'':
-			quote = c
-		case '{':
+		case c == '/' && strings.HasPrefix(s[k:], "//"):
+			comment = true
+			nl := strings.IndexByte(s[k:], '\n')
+			if nl < 0 {
+				return 0, comment, false
+			}
+			k += nl + 1
+			continue
+		case c == '{':
 			depth++
-		case '}':
+		case c == '}':
 			if depth == 0 {
 				if k+1 < len(s) && s[k+1] == '}' {
-					return k, true
+					return k, comment, true
 				}
-				return 0, false
+				return 0, comment, false
 			}
 			depth--
 		}
+		k++
 	}
-	return 0, false
+	return 0, comment, false
+}
+
+// stringEnd returns the index just past the string or bytes literal whose
+// opening quote is s[k] (the expression started at i). It follows CEL's
+// lexer: a r/R prefix (after an optional b/B) makes the literal raw, where
+// a backslash is an ordinary character; a tripled quote opens a literal
+// that may hold newlines and single quotes and ends at the first tripled
+// quote; an unclosed triple quote is read, as CEL's lexer reads it, as an
+// empty string followed by a quote. A quoted literal cut by a newline ends
+// there: CEL rejects it, whatever follows.
+func stringEnd(s string, i, k int) int {
+	q := s[k]
+	raw := isRawPrefix(s, i, k)
+	if triple := strings.Repeat(string(q), 3); strings.HasPrefix(s[k:], triple) {
+		for j := k + 3; j < len(s); j++ {
+			switch {
+			case s[j] == '\\' && !raw:
+				j++
+			case strings.HasPrefix(s[j:], triple):
+				return j + 3
+			}
+		}
+		return k + 2
+	}
+	for j := k + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			if !raw {
+				j++
+			}
+		case q:
+			return j + 1
+		case '\n', '\r':
+			return j
+		}
+	}
+	return len(s)
+}
+
+// isRawPrefix reports whether the quote at s[k] is preceded by a raw
+// prefix (r, R, br, bR, Br or BR) that starts a token: in `bar"x"` the r
+// ends an identifier (CEL rejects the text anyway).
+func isRawPrefix(s string, i, k int) bool {
+	startsToken := func(at int) bool { return at < i || !isIdentByte(s[at]) }
+	if k-1 < i || (s[k-1] != 'r' && s[k-1] != 'R') {
+		return false
+	}
+	if startsToken(k - 2) {
+		return true
+	}
+	return (s[k-2] == 'b' || s[k-2] == 'B') && startsToken(k-3)
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // Template is a compiled string that may hold `${{ }}` expressions. A
@@ -144,7 +208,7 @@ func shift(r Refs, by int) Refs {
 		out.Steps = append(out.Steps, Ref{Name: s.Name, Offset: s.Offset + by})
 	}
 	for _, s := range r.Secrets {
-		out.Secrets = append(out.Secrets, Ref{Name: s.Name, Offset: s.Offset + by})
+		out.Secrets = append(out.Secrets, Ref{Name: s.Name, Offset: s.Offset + by, Optional: s.Optional})
 	}
 	return out
 }

@@ -20,6 +20,10 @@ func TestParseTemplate(t *testing.T) {
 		{"x ${{a}} y", []Part{{Lit: "x "}, {Expr: "a", Offset: 5, IsExpr: true}, {Lit: " y"}}, "", 0},
 		{`${{ {"k": {"n": 1}} }}`, []Part{{Expr: ` {"k": {"n": 1}} `, Offset: 3, IsExpr: true}}, "", 0},
 		{`${{ "}}" }}`, []Part{{Expr: ` "}}" `, Offset: 3, IsExpr: true}}, "", 0},
+		{"${{ '''}}''' }}", []Part{{Expr: " '''}}''' ", Offset: 3, IsExpr: true}}, "", 0},
+		{`${{ r'\' }}`, []Part{{Expr: ` r'\' `, Offset: 3, IsExpr: true}}, "", 0},
+		{"${{ a // note\n}} b", []Part{{Expr: " a // note\n", Offset: 3, IsExpr: true}, {Lit: " b"}}, "", 0},
+		{"${{ a // note }}", nil, "a // comment runs to the end of its line", 0},
 		{"a ${{ b", nil, "unterminated", 2},
 		{"a ${{   }}", nil, "empty expression", 2},
 	}
