@@ -120,7 +120,7 @@ steps:
 		{"always_step", true, true},
 	}
 	for _, tt := range tests {
-		got, err := plan.ShouldRun(context.Background(), tt.step, pipeline.RenderContext{Event: ev, Failed: tt.failed})
+		got, err := plan.ShouldRun(context.Background(), tt.step, pipeline.RenderContext{Event: pipeline.NewEventVars(ev), Failed: tt.failed})
 		if err != nil || got != tt.want {
 			t.Errorf("ShouldRun(%s, failed=%v) = %v, %v; want %v", tt.step, tt.failed, got, err, tt.want)
 		}
