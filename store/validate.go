@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/mockops/mockops/events"
@@ -23,11 +24,15 @@ func (e StateEntry) Validate() error {
 // Validate reports, with an error wrapping ErrInvalid, what makes x an
 // execution no adapter stores: an Event that is set but not valid
 // (events.Event.Validate, whose error is wrapped too) or whose Data is not
-// UTF-8, or a step whose With
-// or Output is neither empty nor one JSON document in UTF-8. A zero Event
-// (an execution started by hand) is valid. CreateExecution checks it, and
-// UpdateExecution checks the steps it writes.
+// UTF-8, an Error that is not UTF-8 text without NUL bytes (PostgreSQL's
+// text type refuses both), or a step whose With or Output is neither empty
+// nor one JSON document in UTF-8. A zero Event (an execution started by
+// hand) is valid. CreateExecution checks it, and UpdateExecution checks the
+// error and the steps it writes.
 func (x Execution) Validate() error {
+	if err := checkText(x.Error); err != nil {
+		return fmt.Errorf("%w: execution of %q: error %w", ErrInvalid, x.Pipeline, err)
+	}
 	if !isZeroEvent(x.Event) {
 		if err := x.Event.Validate(); err != nil {
 			return fmt.Errorf("%w: execution of %q: event: %w", ErrInvalid, x.Pipeline, err)
@@ -59,6 +64,19 @@ func checkJSON(b json.RawMessage) error {
 		return errors.New("is not UTF-8")
 	case !json.Valid(b):
 		return errors.New("is not valid JSON")
+	}
+	return nil
+}
+
+// checkText accepts UTF-8 text without NUL bytes, what every adapter's
+// text column keeps. A caller storing an arbitrary error message cleans it
+// first (strings.ToValidUTF8, and NUL replaced).
+func checkText(s string) error {
+	switch {
+	case !utf8.ValidString(s):
+		return errors.New("is not UTF-8")
+	case strings.IndexByte(s, 0) >= 0:
+		return errors.New("contains a NUL byte")
 	}
 	return nil
 }

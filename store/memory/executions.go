@@ -263,8 +263,8 @@ func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.E
 	if err := s.check(ctx, "update execution"); err != nil {
 		return store.Execution{}, err
 	}
-	// Only the steps of x are written, so only they must be valid.
-	if err := (store.Execution{Pipeline: x.Pipeline, Steps: x.Steps}).Validate(); err != nil {
+	// Only the error and the steps of x are written, so only they must be valid.
+	if err := (store.Execution{Pipeline: x.Pipeline, Error: x.Error, Steps: x.Steps}).Validate(); err != nil {
 		return store.Execution{}, fmt.Errorf("memory: update execution %s: %w", x.ID, err)
 	}
 	s.execMu.Lock()

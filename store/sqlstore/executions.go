@@ -146,8 +146,8 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
 	x = normExecution(x)
-	// Only the steps of x are written, so only they must be valid.
-	if err := (store.Execution{Pipeline: x.Pipeline, Steps: x.Steps}).Validate(); err != nil {
+	// Only the error and the steps of x are written, so only they must be valid.
+	if err := (store.Execution{Pipeline: x.Pipeline, Error: x.Error, Steps: x.Steps}).Validate(); err != nil {
 		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
 	}
 	steps, err := encodeSteps(x.Steps)

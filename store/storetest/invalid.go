@@ -61,8 +61,9 @@ func testInvalidState(t *testing.T, s store.Store) {
 }
 
 // testInvalidExecution: CreateExecution refuses an execution whose event
-// is not valid or whose step payloads are not JSON, and UpdateExecution
-// refuses such steps, with ErrInvalid and without writing.
+// is not valid, whose error is not UTF-8 text without NUL, or whose step
+// payloads are not JSON, and UpdateExecution refuses such errors and steps,
+// with ErrInvalid and without writing.
 func testInvalidExecution(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	type mutation struct {
@@ -83,6 +84,8 @@ func testInvalidExecution(t *testing.T, s store.Store) {
 		mutation{"event data not an object", func(x *store.Execution) { x.Event.Data = json.RawMessage(`[1]`) }},
 		mutation{"event without source", func(x *store.Execution) { x.Event.Source = "" }},
 		mutation{"event without id", func(x *store.Execution) { x.Event.ID = "" }},
+		mutation{"error with a NUL byte", func(x *store.Execution) { x.Error = "boom\x00" }},
+		mutation{"error not UTF-8", func(x *store.Execution) { x.Error = "boom \xff" }},
 	)
 	for _, m := range bad {
 		x := newExecution("p")
@@ -106,6 +109,13 @@ func testInvalidExecution(t *testing.T, s store.Store) {
 		x.Steps = []store.StepRun{{ID: "s", Status: store.StatusSucceeded, FinishedAt: time.Now(), Output: tt.value}}
 		if _, err := s.UpdateExecution(ctx, x); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("UpdateExecution(step output %s) = %v; want ErrInvalid", tt.name, err)
+		}
+	}
+	for _, bad := range []string{"boom\x00", "boom \xff"} {
+		x := claimed[0]
+		x.Status, x.Error, x.FinishedAt = store.StatusFailed, bad, time.Now()
+		if _, err := s.UpdateExecution(ctx, x); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("UpdateExecution(error %q) = %v; want ErrInvalid", bad, err)
 		}
 	}
 	stored, err := s.GetExecution(ctx, manual.ID)
