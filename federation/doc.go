@@ -83,12 +83,22 @@
 // A panic in host code the router calls (MockResolver, a mock handler,
 // Authorize, the fallback handler) is recovered and logged with its
 // stack: the client gets a 500 problem if nothing was written yet, and a
-// cut response (http.ErrAbortHandler) otherwise.
+// cut response (http.ErrAbortHandler) otherwise. That problem starts from
+// the response headers set before the router was called: what the handler
+// set for the answer it never wrote (Cache-Control, Set-Cookie, ETag, ...)
+// is dropped.
+//
+// A failing MockResolver answers 502; the client learns only that the
+// workspace is unavailable, and the Observer's Exchange.Err wraps both
+// ErrMockUnavailable and the resolver's own error, so the cause reaches
+// the host even without a Logger.
 //
 // # Safety
 //
 //   - Loop guard: X-Mockops-Hops counts routers a request went through;
-//     past RouterConfig.MaxHops (default 8) the answer is 508.
+//     past RouterConfig.MaxHops (default 8) the answer is 508. It is
+//     checked for every request, those for the FallbackHandler included,
+//     and must be written in digits only (no sign), or the answer is 400.
 //   - Authorize decides every routed request for its service (403).
 //   - AllowUpstream vets every upstream when a snapshot is built, so a
 //     definition cannot point the router at a forbidden address.

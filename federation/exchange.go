@@ -30,6 +30,9 @@ type exchange struct {
 	servedBy ServedBy
 	hops     int   // the hop count forwarded (incoming + 1)
 	failure  error // why the router answered an error, if it did
+	// preset holds the response headers set before the router was called
+	// (nil when there were none): a problem after a panic starts from them.
+	preset http.Header
 
 	// timer fires the upstream timeout through cancel (the real request's
 	// context); it is stopped once response headers arrive.

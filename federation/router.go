@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -279,10 +280,33 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	x.w.ResponseWriter = w
 	defer r.finish(x)
+	if len(w.Header()) > 0 {
+		// Headers set in front of the router (a host's middleware) are
+		// what a problem after a panic starts from; see finish.
+		x.preset = w.Header().Clone()
+	}
 	rt, s, ok := r.lookup(req.Method, req.Host, req.URL.EscapedPath())
 	if !ok {
-		x.servedBy = ServedByRouter
 		x.route.Federation = s.fed.Name
+	} else {
+		x.route = rt
+	}
+	// The loop guard comes first, for every request: a fallback handler
+	// that forwards (to another router, say) can close a loop too.
+	hops, err := parseHops(req.Header[HeaderHops])
+	if err != nil {
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusBadRequest, err, nil)
+		return
+	}
+	if hops >= r.cfg.MaxHops {
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusLoopDetected, fmt.Errorf("federation: request went through %d MockOps routers (limit %d): routing loop?", hops, r.cfg.MaxHops), nil)
+		return
+	}
+	x.hops = hops + 1
+	if !ok {
+		x.servedBy = ServedByRouter
 		if r.cfg.FallbackHandler != nil {
 			r.cfg.FallbackHandler.ServeHTTP(&x.w, req)
 			return
@@ -290,7 +314,6 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.fail(http.StatusNotFound, fmt.Errorf("federation: no service of %q routes %q", s.fed.Name, clip(req.URL.Path)), nil)
 		return
 	}
-	x.route = rt
 	// The exchange is the request's context (one allocation for both). A
 	// real request also needs its own cancellation, for the upstream
 	// timeout; it is made here so the request is copied only once.
@@ -305,19 +328,6 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// makes stays on the stack: the routed request lives in the exchange.
 	x.out = *req.WithContext(ctx)
 	out := &x.out
-
-	hops, err := parseHops(req.Header[HeaderHops])
-	if err != nil {
-		x.servedBy = ServedByRouter
-		x.fail(http.StatusBadRequest, err, nil)
-		return
-	}
-	if hops >= r.cfg.MaxHops {
-		x.servedBy = ServedByRouter
-		x.fail(http.StatusLoopDetected, fmt.Errorf("federation: request went through %d MockOps routers (limit %d): routing loop?", hops, r.cfg.MaxHops), nil)
-		return
-	}
-	x.hops = hops + 1
 	if r.cfg.Authorize != nil {
 		if err := r.cfg.Authorize(out, rt.c.svc); err != nil {
 			x.servedBy = ServedByRouter
@@ -371,9 +381,12 @@ func (r *Router) finish(x *exchange) {
 	if x.servedBy == "" { // Authorize panicked: nothing served the request yet
 		x.servedBy = ServedByRouter
 	}
-	// Headers the handler set for the body it never wrote must not
-	// describe the problem.
-	x.w.Header().Del("Content-Encoding")
+	// Headers the handler set for the body it never wrote (Cache-Control,
+	// Set-Cookie, ETag, Content-Encoding, ...) must not describe the
+	// problem: it starts from the headers the router was given.
+	h := x.w.Header()
+	clear(h)
+	maps.Copy(h, x.preset)
 	x.fail(http.StatusInternalServerError, errors.New("federation: internal error"), err)
 	r.observe(x)
 }
@@ -386,11 +399,25 @@ func parseHops(v []string) (int, error) {
 	if len(v) > 1 {
 		return 0, fmt.Errorf("federation: %s sent %d times", HeaderHops, len(v))
 	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 0 {
+	n, err := parseCount(v[0])
+	if err != nil {
 		return 0, fmt.Errorf("federation: %s must be a non-negative integer, got %q", HeaderHops, clip(v[0]))
 	}
 	return n, nil
+}
+
+// parseCount reads a decimal count written as digits only: strconv.Atoi
+// would also take a sign ("+7"), which no router sends.
+func parseCount(v string) (int, error) {
+	if v == "" {
+		return 0, strconv.ErrSyntax
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, strconv.ErrSyntax
+		}
+	}
+	return strconv.Atoi(v)
 }
 
 // clip shortens a client's value quoted in a problem: an answer must not

@@ -1,0 +1,113 @@
+package federation
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// The loop guard holds for every request the router answers, the ones a
+// fallback handler serves included, and reads digits only.
+func TestLoopGuardCoversFallbackAndSigns(t *testing.T) {
+	called := 0
+	fallback := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called++
+		w.WriteHeader(http.StatusTeapot)
+	})
+	r := newTestRouter(t, mustParse(t, safetyYAML), RouterConfig{Mocks: &echoMocks{}, MaxHops: 3, FallbackHandler: fallback})
+	for _, tc := range []struct {
+		path, hops string
+		status     int
+		fallback   bool // the fallback handler must have served it
+	}{
+		{"/nowhere", "", http.StatusTeapot, true},
+		{"/nowhere", "2", http.StatusTeapot, true},
+		{"/nowhere", "3", http.StatusLoopDetected, false},
+		{"/nowhere", "+7", http.StatusBadRequest, false},
+		{"/nowhere", "+1", http.StatusBadRequest, false},
+		{"/mock/x", "+1", http.StatusBadRequest, false},
+		{"/mock/x", "+0", http.StatusBadRequest, false},
+		{"/mock/x", "-0", http.StatusBadRequest, false},
+		{"/mock/x", "0x1", http.StatusBadRequest, false},
+		{"/mock/x", "1_0", http.StatusBadRequest, false},
+		{"/mock/x", "02", http.StatusOK, false},
+	} {
+		called = 0
+		req := httptest.NewRequest("GET", "http://router.test"+tc.path, nil)
+		if tc.hops != "" {
+			req.Header.Set(HeaderHops, tc.hops)
+		}
+		resp := serve(r, req)
+		if resp.StatusCode != tc.status || (called == 1) != tc.fallback {
+			t.Errorf("%s with hops %q = %d, fallback called %d times; want %d, fallback %v", tc.path, tc.hops, resp.StatusCode, called, tc.status, tc.fallback)
+			continue
+		}
+		if tc.status == http.StatusLoopDetected || tc.status == http.StatusBadRequest {
+			readProblem(t, resp, tc.status)
+		}
+	}
+}
+
+// A 500 after a panic must not carry what the handler set for the answer
+// it never wrote, but keeps what the host set in front of the router.
+func TestPanicProblemStartsFromCleanHeaders(t *testing.T) {
+	mocks := MockResolverFunc(func(string) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			h.Set("Cache-Control", "public, max-age=86400")
+			h.Set("Set-Cookie", "session=abc")
+			h.Set("ETag", `"v1"`)
+			h.Set("Content-Encoding", "gzip")
+			h.Set("X-Frame-Options", "ALLOW") // overrides the host's value
+			panic("handler bug")
+		}), nil
+	})
+	r := newTestRouter(t, mustParse(t, safetyYAML), RouterConfig{Mocks: mocks})
+	for _, preset := range []bool{false, true} {
+		w := httptest.NewRecorder()
+		if preset {
+			w.Header().Set("X-Frame-Options", "DENY") // a host middleware's header
+		}
+		r.ServeHTTP(w, httptest.NewRequest("GET", "http://router.test/mock/x", nil))
+		resp := w.Result()
+		for _, k := range []string{"Cache-Control", "Set-Cookie", "Etag", "Content-Encoding"} {
+			if v := resp.Header.Get(k); v != "" {
+				t.Errorf("preset %v: problem sent with %s %q", preset, k, v)
+			}
+		}
+		want := ""
+		if preset {
+			want = "DENY"
+		}
+		if got := resp.Header.Get("X-Frame-Options"); got != want {
+			t.Errorf("preset %v: X-Frame-Options = %q; want %q", preset, got, want)
+		}
+		readProblem(t, resp, http.StatusInternalServerError)
+	}
+}
+
+// With no logger, the error of a failing MockResolver still reaches the
+// host: the Observer's exchange carries it.
+func TestMockResolverErrorReachesObserver(t *testing.T) {
+	errResolve := errors.New("workspace store is down")
+	for _, tc := range []struct {
+		name     string
+		resolver MockResolverFunc
+		want     error
+	}{
+		{"error", func(string) (http.Handler, error) { return nil, errResolve }, errResolve},
+		{"nil handler", func(string) (http.Handler, error) { return nil, nil }, ErrNoMockHandler},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obs := &exchanges{}
+			r := newTestRouter(t, mustParse(t, safetyYAML), RouterConfig{Mocks: tc.resolver, Observer: obs})
+			resp := serve(r, httptest.NewRequest("GET", "http://router.test/mock/x", nil))
+			readProblem(t, resp, http.StatusBadGateway)
+			xs := obs.all()
+			if len(xs) != 1 || !errors.Is(xs[0].Err, tc.want) || !errors.Is(xs[0].Err, ErrMockUnavailable) {
+				t.Fatalf("observed %+v; want one exchange whose Err wraps %v and ErrMockUnavailable", xs, tc.want)
+			}
+		})
+	}
+}
