@@ -287,7 +287,7 @@ func TestCloseReachesInFlightConnections(t *testing.T) {
 	t.Cleanup(up.Close)
 	var closed atomic.Int64
 	cfg := RouterConfig{NewTransport: func(*url.URL) http.RoundTripper {
-		return &countingTransport{base: defaultTransport(2), closed: &closed}
+		return &countingTransport{base: defaultTransport(2, nil), closed: &closed}
 	}}
 	f := mustParse(t, fmt.Sprintf("name: c\nservices: [{name: a, base_path: /, reality: real, upstream: %q}]\n", up.URL))
 	r := newTestRouter(t, f, cfg)

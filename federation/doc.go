@@ -100,8 +100,15 @@
 //     checked for every request, those for the FallbackHandler included,
 //     and must be written in digits only (no sign), or the answer is 400.
 //   - Authorize decides every routed request for its service (403).
-//   - AllowUpstream vets every upstream when a snapshot is built, so a
-//     definition cannot point the router at a forbidden address.
+//   - Egress (an EgressPolicy) decides every upstream connection when it
+//     is dialled, on the address the name resolved to, so neither DNS
+//     rebinding nor "localhost" gets around it. The zero value denies
+//     link-local and cloud metadata addresses and names and allows
+//     loopback and private ones; a host allows or denies CIDRs and names.
+//     An upstream URL that already shows a denied address or name is
+//     rejected when the snapshot is built; a refused dial answers 502.
+//   - AllowUpstream vets every upstream URL when a snapshot is built: a
+//     URL-level convenience, not a boundary.
 //   - Request bodies: the router buffers none (both reality levels
 //     stream), so no body limit applies yet; levels that must buffer a
 //     body (blended merge and shadow) will bound it.

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mockops/mockops/internal/egress"
 )
 
 // errUpstreamTimeout is the cancellation cause of a request whose upstream
@@ -34,12 +36,12 @@ func (r *Router) transport(origin string, u *url.URL) http.RoundTripper {
 	case r.cfg.NewTransport != nil:
 		tr = r.cfg.NewTransport(u)
 	case r.cfg.Transport != nil:
-		t := r.cfg.Transport.Clone()
+		t := r.egress.Transport(r.cfg.Transport) // a clone, dialling through the policy
 		t.DisableCompression = true
 		tr = t
 	}
 	if tr == nil {
-		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost)
+		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
 	}
 	r.transports[origin] = tr
 	return tr
@@ -48,11 +50,12 @@ func (r *Router) transport(origin string, u *url.URL) http.RoundTripper {
 // defaultTransport is tuned for a router talking to a few upstreams at
 // high rates: many idle connections per host, bounded dial and TLS times,
 // no environment proxy (a stray HTTP_PROXY must not sit between the
-// router and loopback services), and no transparent compression.
-func defaultTransport(idlePerHost int) *http.Transport {
+// router and loopback services), and no transparent compression. Every
+// dial passes the egress policy on the resolved address.
+func defaultTransport(idlePerHost int, p *egress.Policy) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext:           p.DialFunc(d),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   idlePerHost,
 		IdleConnTimeout:       90 * time.Second,
@@ -183,6 +186,8 @@ func describeUpstreamError(err error) string {
 		hostErr  x509.HostnameError
 	)
 	switch {
+	case errors.Is(err, egress.ErrDenied):
+		return "is not allowed by the egress policy"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused the connection"
 	case errors.As(err, &dnsErr):

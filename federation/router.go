@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mockops/mockops/internal/egress"
 	"github.com/mockops/mockops/internal/problem"
 )
 
@@ -68,9 +69,15 @@ type RouterConfig struct {
 	// access); an error answers 403. The request's context carries the
 	// Route (RouteFrom). nil allows everything.
 	Authorize func(r *http.Request, svc Service) error
+	// Egress is the policy every upstream connection must pass, enforced
+	// when it is dialled (see EgressPolicy). The zero value denies
+	// link-local and cloud metadata addresses and allows the rest.
+	Egress EgressPolicy
 	// AllowUpstream vets every upstream URL when a snapshot is built
-	// (NewRouter and Update); an error rejects the configuration. nil
-	// allows every http or https upstream.
+	// (NewRouter and Update); an error rejects the configuration. It sees
+	// only the URL, once: it is a convenience, not a security boundary
+	// (a name can resolve elsewhere at dial time); Egress is. nil allows
+	// every http or https upstream that Egress allows.
 	AllowUpstream func(u *url.URL) error
 	// MaxHops is the loop guard's limit; 0 means 8.
 	MaxHops int
@@ -90,8 +97,9 @@ type RouterConfig struct {
 // service's reality level. It is safe for concurrent use; Update swaps
 // its routing snapshot atomically.
 type Router struct {
-	cfg RouterConfig
-	log *slog.Logger
+	cfg    RouterConfig
+	log    *slog.Logger
+	egress *egress.Policy
 
 	snap atomic.Pointer[snapshot]
 
@@ -124,9 +132,12 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, transports: make(map[string]http.RoundTripper), buffers: &bufferPool{}}
+	r := &Router{cfg: cfg, log: cfg.Logger, egress: cfg.Egress.policy(), transports: make(map[string]http.RoundTripper), buffers: &bufferPool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
+	}
+	if err := r.egress.Validate(); err != nil {
+		return nil, fmt.Errorf("federation: RouterConfig.Egress: %w", err)
 	}
 	if err := r.Update(f); err != nil {
 		r.Close()
@@ -240,6 +251,10 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 					errs = append(errs, fmt.Errorf("federation: service %q: upstream %s not allowed: %w", svc.Name, u.Redacted(), err))
 					continue
 				}
+			}
+			if err := r.egress.CheckURL(u); err != nil {
+				errs = append(errs, fmt.Errorf("federation: service %q: upstream %s not allowed: %w", svc.Name, u.Redacted(), err))
+				continue
 			}
 			c.upstream = u
 			origin := u.Scheme + "://" + u.Host
