@@ -116,9 +116,10 @@
 // # Observation
 //
 // Every exchange (service, reality, who served it, method, route, status,
-// latency, body sizes) goes to RouterConfig.Observer once the handler or
-// proxy has returned, on the request's goroutine; see Observer for why it
-// must not block.
+// latency, body sizes, and the request as the service saw it: rewritten
+// path, hop-by-hop headers removed, for real and mock_v3 alike) goes to
+// RouterConfig.Observer once the handler or proxy has returned, on the
+// request's goroutine; see Observer for why it must not block.
 //
 // # Concurrency properties
 //

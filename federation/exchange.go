@@ -24,6 +24,9 @@ type exchange struct {
 	// here rather than behind a pointer from Request.WithContext so that a
 	// routed request costs one allocation fewer (see ServeHTTP).
 	out      http.Request
+	// sent is the request a real upstream was sent, once the proxy has
+	// rewritten it: what Exchange.Request reports for a real service.
+	sent     *http.Request
 	w        recorder
 	body     countingBody
 	url      url.URL // the mock request's URL, when its path is rewritten

@@ -2,8 +2,12 @@ package federation
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -107,6 +111,73 @@ func TestMockResolverErrorReachesObserver(t *testing.T) {
 			xs := obs.all()
 			if len(xs) != 1 || !errors.Is(xs[0].Err, tc.want) || !errors.Is(xs[0].Err, ErrMockUnavailable) {
 				t.Fatalf("observed %+v; want one exchange whose Err wraps %v and ErrMockUnavailable", xs, tc.want)
+			}
+		})
+	}
+}
+
+// sawObserver keeps what Exchange.Request said, copied during Observe.
+type sawObserver struct {
+	mu   sync.Mutex
+	seen map[string]echo // by service
+}
+
+func (o *sawObserver) Observe(x Exchange) {
+	e := echo{Path: x.Request.URL.Path, RawPath: x.Request.URL.EscapedPath(), Host: x.Request.Host, Header: map[string]string{}}
+	for k := range x.Request.Header {
+		e.Header[k] = strings.Join(x.Request.Header.Values(k), ", ")
+	}
+	o.mu.Lock()
+	o.seen[x.Service] = e
+	o.mu.Unlock()
+}
+
+// Exchange.Request is the request the service saw, for real and mock_v3
+// alike: the rewritten path, no Connection-listed or hop-by-hop headers,
+// the router's own headers. It agrees with what the upstream (or mock)
+// itself reports receiving.
+func TestExchangeRequestIsWhatTheServiceSaw(t *testing.T) {
+	up := echoUpstream(t)
+	f := mustParse(t, fmt.Sprintf(`name: saw
+services:
+  - {name: real, base_path: /svc, reality: real, upstream: %q, strip_prefix: true}
+  - {name: mock, base_path: /mocked, reality: mock_v3, upstream: %q, strip_prefix: true}
+`, up.URL, up.URL))
+	obs := &sawObserver{seen: map[string]echo{}}
+	srv := front(t, newTestRouter(t, f, RouterConfig{Mocks: &echoMocks{}, Observer: obs}))
+	client := newClient(t)
+	for _, tc := range []struct{ service, path string }{{"real", "/svc/a%21b/c"}, {"mock", "/mocked/a%21b/c"}} {
+		t.Run(tc.service, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+tc.path, nil)
+			req.Header.Set("Connection", "X-Secret-Hop")
+			req.Header.Set("X-Secret-Hop", "1")
+			req.Header.Set("Keep-Alive", "timeout=5")
+			req.Header.Set("X-Kept", "yes")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			served := decodeEcho(t, body)
+			obs.mu.Lock()
+			got := obs.seen[tc.service]
+			obs.mu.Unlock()
+			if got.Path != "/a!b/c" || got.RawPath != "/a%21b/c" {
+				t.Errorf("Exchange.Request path = %q (raw %q); want /a!b/c (raw /a%%21b/c)", got.Path, got.RawPath)
+			}
+			for _, k := range []string{"Connection", "X-Secret-Hop", "Keep-Alive"} {
+				if v, ok := got.Header[k]; ok {
+					t.Errorf("Exchange.Request has %s: %q; the service never saw it", k, v)
+				}
+			}
+			for _, k := range []string{"X-Kept", HeaderHops, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix"} {
+				if got.Header[k] == "" || got.Header[k] != served.Header[k] {
+					t.Errorf("Exchange.Request %s = %q; the service saw %q", k, got.Header[k], served.Header[k])
+				}
+			}
+			if got.Host != served.Host {
+				t.Errorf("Exchange.Request Host = %q; the service saw %q", got.Host, served.Host)
 			}
 		})
 	}

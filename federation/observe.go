@@ -66,7 +66,13 @@ type Exchange struct {
 	// Err says why the router produced an error response (upstream failure,
 	// denial, loop), or is nil.
 	Err error
-	// Request is the request as the service saw it. It is only valid during
+	// Request is the request as the service saw it, for every reality
+	// level: the forwarded path (prefix stripped when the service strips
+	// it; for a real service, the upstream's URL, its path prefix
+	// included), hop-by-hop and Connection-listed headers removed, the
+	// router's X-Forwarded-* and hop headers set, and the Host sent. For a
+	// request no service saw (no route, a loop, a denial) it is the
+	// request as the client sent it, or as routed. It is only valid during
 	// Observe and must not be modified or retained.
 	Request *http.Request
 }

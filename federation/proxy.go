@@ -135,7 +135,10 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host
+	} else {
+		pr.Out.Host = pr.Out.URL.Host // what the transport sends; set so an Observer reads it as for a mock
 	}
+	x.sent = pr.Out
 }
 
 // modifyResponse runs when the upstream's headers arrived: it stops the

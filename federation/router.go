@@ -459,7 +459,10 @@ func (r *Router) observe(x *exchange) {
 		}
 	}
 	in, req := x.in, x.in
-	if x.route.c != nil {
+	switch {
+	case x.sent != nil: // real: the proxy's rewritten request
+		req = x.sent
+	case x.route.c != nil: // mock: rewritten in place by serveMock
 		req = &x.out
 	}
 	ex := Exchange{
