@@ -23,7 +23,7 @@ type exchange struct {
 	// out is the request as the service sees it, once routed. It lives
 	// here rather than behind a pointer from Request.WithContext so that a
 	// routed request costs one allocation fewer (see ServeHTTP).
-	out      http.Request
+	out http.Request
 	// sent is the request a real upstream was sent, once the proxy has
 	// rewritten it: what Exchange.Request reports for a real service.
 	sent     *http.Request
