@@ -66,10 +66,16 @@
 // setting its own, so a client cannot strip them. Bodies stream both ways
 // (every write is flushed, uploads are never buffered), client encodings
 // pass untouched (the transport neither adds Accept-Encoding nor
-// decompresses) and protocol upgrades pass through. An upstream that does
-// not send headers within the service's timeout gets 504, an unreachable,
+// decompresses) and protocol upgrades pass through. The service's timeout
+// bounds each wait on the upstream: the dial, taking the request body, and
+// the response headers, whose deadline starts once the body has been sent
+// (as Envoy's route timeout does), so a slow upload to a healthy upstream
+// succeeds. An upstream past its timeout gets 504, an unreachable,
 // resetting or TLS-failing one 502, both as problem+json naming the
-// service; a client that went away gets nothing and causes no log.
+// service. A client that leaves its upload without sending more for
+// RouterConfig.UploadIdleTimeout (default 30s) gets a 408 problem from
+// the router, never reported as an upstream failure; a client that went
+// away gets nothing and causes no log.
 //
 // mock_v3: the host's MockResolver gives the workspace's http.Handler,
 // called in process with the request the upstream would have seen (same

@@ -37,10 +37,11 @@ type exchange struct {
 	// (nil when there were none): a problem after a panic starts from them.
 	preset http.Header
 
-	// timer fires the upstream timeout through cancel (the real request's
-	// context); it is stopped once response headers arrive.
-	timer  *time.Timer
-	cancel context.CancelCauseFunc
+	// deadline bounds a real request's waits (see deadline); it fires
+	// through cancel, the real request's context.
+	deadline   deadline
+	cancel     context.CancelCauseFunc
+	uploadIdle time.Duration
 	// vals backs the header values set on a mock request, so that setting
 	// them does not allocate one slice each.
 	vals        [5]string

@@ -148,21 +148,9 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// countingBody counts the request body bytes the service read.
-// The count is atomic because the transport may still be sending the body
-// from its own goroutine when an early response has already completed.
-type countingBody struct {
-	rc io.ReadCloser
-	n  atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
-func (b *countingBody) Close() error { return b.rc.Close() }
+// atomicInt64 is the body counter: the transport may still be sending the
+// body from its own goroutine when an early response has already completed.
+type atomicInt64 = atomic.Int64
 
 // errClientGone marks an exchange whose client left before an answer.
 var errClientGone = errors.New("federation: client went away")

@@ -20,10 +20,6 @@ import (
 	"github.com/mockops/mockops/internal/egress"
 )
 
-// errUpstreamTimeout is the cancellation cause of a request whose upstream
-// did not send response headers within the service's timeout.
-var errUpstreamTimeout = errors.New("federation: upstream timeout")
-
 // transport returns the transport of an upstream origin, creating it once
 // per Router: snapshots share it, so an Update keeps warm connections.
 // Called with r.mu held.
@@ -93,13 +89,20 @@ func (b *bufferPool) Get() []byte {
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // serveReal forwards a request to the service's upstream. The service
-// timeout covers dial, sending and the wait for response headers; once
-// headers arrive the timer stops, so a long stream is not cut.
+// timeout bounds the dial, the upstream taking the body, and, from the
+// moment the body has been sent, the wait for response headers; once
+// headers arrive the deadline stops, so a long stream is not cut. A
+// client that stops sending its body is bounded by UploadIdleTimeout.
 func (r *Router) serveReal(x *exchange, out *http.Request) {
 	x.servedBy = ServedByReal
 	c := x.route.c
-	x.timer = time.AfterFunc(c.timeout, x.timeout)
-	defer x.timer.Stop()
+	x.uploadIdle = r.cfg.UploadIdleTimeout
+	withBody := x.body.rc != nil
+	if withBody {
+		x.body.d = &x.deadline
+	}
+	x.deadline.start(x, withBody)
+	defer x.deadline.stop()
 	c.proxy.ServeHTTP(&x.w, out)
 	if r.closed.Load() {
 		// The connection this request used went back to the idle pool
@@ -108,9 +111,6 @@ func (r *Router) serveReal(x *exchange, out *http.Request) {
 		closeIdle(c.proxy.Transport)
 	}
 }
-
-// timeout cancels the upstream request of an exchange (out's context).
-func (x *exchange) timeout() { x.cancel(errUpstreamTimeout) }
 
 // rewrite turns the inbound request into the upstream one. ReverseProxy
 // has already removed hop-by-hop and Connection-listed headers and the
@@ -145,8 +145,8 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 // timeout and labels the response.
 func modifyResponse(resp *http.Response) error {
 	x := exchangeFrom(resp.Request.Context()) // never nil: the proxy runs only from serveReal
-	if !x.timer.Stop() {
-		return errUpstreamTimeout // the timer won the race: the request is already cancelled
+	if err := x.deadline.answer(); err != nil {
+		return err // the deadline won the race: the request is already cancelled
 	}
 	x.servedByVal[0] = string(ServedByReal)
 	resp.Header[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request
@@ -158,13 +158,25 @@ func modifyResponse(resp *http.Response) error {
 // fault of the router nor of the upstream.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
 	x := exchangeFrom(req.Context()) // never nil: the proxy runs only from serveReal
-	timedOut := errors.Is(err, errUpstreamTimeout) || context.Cause(req.Context()) == errUpstreamTimeout
-	if !timedOut && x.parent.Err() != nil {
+	cause := context.Cause(req.Context())
+	if cause == errUploadStalled || errors.Is(err, errUploadStalled) {
+		// The client's fault, not the upstream's: 408, and no warning.
+		r.log.Debug("federation: request body stalled", "service", x.route.Service, "error", err)
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusRequestTimeout, fmt.Errorf("federation: the request body to service %q stalled: no bytes for %s", x.route.Service, r.cfg.UploadIdleTimeout), err)
+		return
+	}
+	timedOut := errors.Is(err, errUpstreamTimeout) || cause == errUpstreamTimeout
+	bodyTimedOut := errors.Is(err, errUpstreamBodyTimeout) || cause == errUpstreamBodyTimeout
+	if !timedOut && !bodyTimedOut && x.parent.Err() != nil {
 		x.failure = fmt.Errorf("%w: %w", errClientGone, err)
 		return
 	}
 	status, what := http.StatusBadGateway, describeUpstreamError(err)
-	if timedOut || isTimeout(err) {
+	switch {
+	case bodyTimedOut:
+		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not take the request body within %s", x.route.c.timeout)
+	case timedOut || isTimeout(err):
 		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not answer within %s", x.route.c.timeout)
 	}
 	r.log.Warn("federation: upstream failed", "service", x.route.Service, "upstream", x.route.c.upstream.Redacted(), "status", status, "error", err)

@@ -37,6 +37,7 @@ const (
 	DefaultMaxHops             = 8
 	DefaultTimeout             = 30 * time.Second
 	DefaultMaxIdleConnsPerHost = 32
+	DefaultUploadIdleTimeout   = 30 * time.Second
 )
 
 // HeaderHops counts how many MockOps routers a request went through; past
@@ -60,9 +61,17 @@ type RouterConfig struct {
 	NewTransport func(upstream *url.URL) http.RoundTripper
 	// MaxIdleConnsPerHost for the default transports; 0 means 32.
 	MaxIdleConnsPerHost int
-	// Timeout is the default per-service wait for upstream response
-	// headers; 0 means 30s.
+	// Timeout is the default per-service bound on each wait for a real
+	// upstream: the dial, the upstream taking the request body, and the
+	// response headers, counted from the moment the body has been sent;
+	// 0 means 30s.
 	Timeout time.Duration
+	// UploadIdleTimeout bounds how long a client may leave a request body
+	// to a real upstream without sending more of it; past it the request
+	// is cancelled and answered 408 Request Timeout, never as an upstream
+	// failure. A slow but moving upload is not cut. 0 means 30s. (A mock
+	// handler reads its body itself, under the host server's timeouts.)
+	UploadIdleTimeout time.Duration
 	// Observer receives every exchange; nil disables observation.
 	Observer Observer
 	// Authorize decides each routed request (for example workspace
@@ -128,6 +137,9 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost

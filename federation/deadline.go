@@ -1,0 +1,150 @@
+package federation
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// The causes a real request is cancelled with when one of its deadlines
+// passes; proxyError turns each into its answer.
+var (
+	// errUpstreamTimeout: the upstream did not send response headers
+	// within the service's timeout once the request had been sent.
+	errUpstreamTimeout = errors.New("federation: upstream timeout")
+	// errUpstreamBodyTimeout: the upstream (or the dial to it) held the
+	// request body for the service's timeout without taking more of it.
+	errUpstreamBodyTimeout = errors.New("federation: upstream did not take the request body")
+	// errUploadStalled: the client sent no body bytes for
+	// RouterConfig.UploadIdleTimeout.
+	errUploadStalled = errors.New("federation: request body stalled")
+)
+
+// What the deadline of a real request is waiting for.
+const (
+	waitAnswer   = iota // the request is sent: the response headers (service timeout)
+	waitUpstream        // the transport holds the body: dial, or the upstream taking it (service timeout)
+	waitClient          // the transport asked for body bytes: the client sending them (upload idle timeout)
+)
+
+// deadline is the one timer of a real request. Like Envoy's route timeout,
+// the answer deadline starts once the request body has been sent; while
+// the body is being sent, each wait is bounded by whoever is being waited
+// for: the client (UploadIdleTimeout, answered 408) or the upstream (the
+// service timeout, answered 504). A slow upload to a healthy upstream is
+// therefore never reported as an upstream failure.
+//
+// The timer is re-armed by the body's reads (on the transport's
+// goroutine) and stopped when response headers arrive (modifyResponse);
+// mu orders those against the timer's own callback, so that a late read
+// cannot re-arm a stopped timer and cut a streaming response.
+type deadline struct {
+	mu       sync.Mutex
+	timer    *time.Timer
+	wait     int  // guarded by mu
+	answered bool // response headers arrived: the timer stays stopped
+	fired    error
+
+	service, upload time.Duration
+}
+
+// start arms the deadline of x: for the answer when there is no body to
+// send, otherwise for the transport (dial and send) until it reads.
+func (d *deadline) start(x *exchange, withBody bool) {
+	d.service, d.upload = x.route.c.timeout, x.uploadIdle
+	if withBody {
+		d.wait = waitUpstream
+	}
+	d.timer = time.AfterFunc(d.service, func() { d.fire(x) })
+}
+
+// fire cancels the real request with the cause of the current wait.
+func (d *deadline) fire(x *exchange) {
+	d.mu.Lock()
+	if d.answered || d.fired != nil {
+		d.mu.Unlock()
+		return
+	}
+	cause := errUpstreamTimeout
+	switch d.wait {
+	case waitUpstream:
+		cause = errUpstreamBodyTimeout
+	case waitClient:
+		cause = errUploadStalled
+	}
+	d.fired = cause
+	d.mu.Unlock()
+	if cause == errUploadStalled {
+		// The transport's goroutine is blocked reading the client's body:
+		// a read deadline in the past ends that read, so nothing waits on
+		// a client that has stopped sending.
+		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(time.Unix(1, 0))
+	}
+	x.cancel(cause)
+}
+
+// await moves the deadline to a new wait and re-arms it for its bound.
+func (d *deadline) await(wait int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.answered || d.fired != nil || d.wait == wait && wait == waitAnswer {
+		return
+	}
+	d.wait = wait
+	if wait == waitClient {
+		d.timer.Reset(d.upload)
+	} else {
+		d.timer.Reset(d.service)
+	}
+}
+
+// answer stops the deadline once response headers arrived; it returns the
+// cause when the timer won the race (the request is already cancelled).
+func (d *deadline) answer() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fired != nil {
+		return d.fired
+	}
+	d.answered = true
+	d.timer.Stop()
+	return nil
+}
+
+// stop ends the deadline when the exchange ends.
+func (d *deadline) stop() {
+	d.mu.Lock()
+	d.answered = true
+	d.mu.Unlock()
+	d.timer.Stop()
+}
+
+// countingBody counts the request body bytes the service read and, for a
+// real request, moves its deadline as the transport reads.
+// The count is atomic because the transport may still be sending the body
+// from its own goroutine when an early response has already completed.
+type countingBody struct {
+	rc io.ReadCloser
+	n  atomicInt64
+	d  *deadline // nil for mock requests: the host's server bounds those reads
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	if b.d != nil {
+		b.d.await(waitClient)
+	}
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	if b.d != nil {
+		if err == io.EOF {
+			b.d.await(waitAnswer) // sent: the answer deadline starts now
+		} else {
+			b.d.await(waitUpstream)
+		}
+	}
+	return n, err
+}
+
+func (b *countingBody) Close() error { return b.rc.Close() }
