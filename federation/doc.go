@@ -59,7 +59,8 @@
 // # Reality levels
 //
 // real: an httputil.ReverseProxy per service, built once per snapshot,
-// with one tuned transport per upstream origin shared across snapshots.
+// with one tuned transport per upstream origin shared across snapshots
+// (pruned once no snapshot, current or still serving requests, uses it).
 // It sets X-Forwarded-For/-Host/-Proto (the client's values are dropped
 // unless TrustForwardedFor), X-Forwarded-Prefix when the prefix is
 // stripped, and removes hop-by-hop and Connection-listed headers before
@@ -133,8 +134,12 @@
 // (the transports' connection goroutines end with Close or their idle
 // timeout). Update is serialised; it validates and builds the next
 // snapshot aside and swaps it in with one atomic store, so a request sees
-// one whole snapshot, a failed Update changes nothing, and requests in
-// flight finish on the snapshot they started with. Close closes idle
+// one whole snapshot, a failed Update changes nothing (the transports it
+// made are dropped), and requests in flight finish on the snapshot they
+// started with. The transport of an upstream that no snapshot uses any
+// more is pruned, its idle connections closed, when the last request in
+// flight on a replaced snapshot ends (at once when there is none); an
+// upstream that comes back later gets a new transport. Close closes idle
 // upstream connections, and those of requests still in flight as they
 // end, so no connection goroutine outlives the Router; call it once the
 // server in front has stopped. Update after Close fails with ErrClosed.

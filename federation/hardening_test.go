@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 )
 
 // The loop guard holds for every request the router answers, the ones a
@@ -116,20 +116,15 @@ func TestMockResolverErrorReachesObserver(t *testing.T) {
 	}
 }
 
-// sawObserver keeps what Exchange.Request said, copied during Observe.
-type sawObserver struct {
-	mu   sync.Mutex
-	seen map[string]echo // by service
-}
+// sawObserver passes on what Exchange.Request said, copied during Observe.
+type sawObserver chan echo
 
-func (o *sawObserver) Observe(x Exchange) {
-	e := echo{Path: x.Request.URL.Path, RawPath: x.Request.URL.EscapedPath(), Host: x.Request.Host, Header: map[string]string{}}
+func (o sawObserver) Observe(x Exchange) {
+	e := echo{Service: x.Service, Path: x.Request.URL.Path, RawPath: x.Request.URL.EscapedPath(), Host: x.Request.Host, Header: map[string]string{}}
 	for k := range x.Request.Header {
 		e.Header[k] = strings.Join(x.Request.Header.Values(k), ", ")
 	}
-	o.mu.Lock()
-	o.seen[x.Service] = e
-	o.mu.Unlock()
+	o <- e
 }
 
 // Exchange.Request is the request the service saw, for real and mock_v3
@@ -143,7 +138,7 @@ services:
   - {name: real, base_path: /svc, reality: real, upstream: %q, strip_prefix: true}
   - {name: mock, base_path: /mocked, reality: mock_v3, upstream: %q, strip_prefix: true}
 `, up.URL, up.URL))
-	obs := &sawObserver{seen: map[string]echo{}}
+	obs := make(sawObserver, 1)
 	srv := front(t, newTestRouter(t, f, RouterConfig{Mocks: &echoMocks{}, Observer: obs}))
 	client := newClient(t)
 	for _, tc := range []struct{ service, path string }{{"real", "/svc/a%21b/c"}, {"mock", "/mocked/a%21b/c"}} {
@@ -160,9 +155,15 @@ services:
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			served := decodeEcho(t, body)
-			obs.mu.Lock()
-			got := obs.seen[tc.service]
-			obs.mu.Unlock()
+			var got echo
+			select { // a streamed response can arrive just before its exchange is observed
+			case got = <-obs:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the exchange was never observed")
+			}
+			if got.Service != tc.service {
+				t.Fatalf("observed service %q; want %q", got.Service, tc.service)
+			}
 			if got.Path != "/a!b/c" || got.RawPath != "/a%21b/c" {
 				t.Errorf("Exchange.Request path = %q (raw %q); want /a!b/c (raw /a%%21b/c)", got.Path, got.RawPath)
 			}

@@ -20,13 +20,24 @@ import (
 	"github.com/mockops/mockops/internal/egress"
 )
 
-// transport returns the transport of an upstream origin, creating it once
-// per Router: snapshots share it, so an Update keeps warm connections.
-// Called with r.mu held.
-func (r *Router) transport(origin string, u *url.URL) http.RoundTripper {
-	if tr, ok := r.transports[origin]; ok {
+// transport returns the transport of an upstream origin for snapshot s,
+// creating it once while any live snapshot uses the origin: snapshots
+// share it, so an Update keeps warm connections. Called with r.mu held.
+func (r *Router) transport(s *snapshot, origin string, u *url.URL) http.RoundTripper {
+	if tr, ok := s.transports[origin]; ok { // another service of s
 		return tr
 	}
+	st, ok := r.transports[origin]
+	if !ok {
+		st = &sharedTransport{tr: r.newTransport(u)}
+		r.transports[origin] = st
+	}
+	st.refs++
+	s.transports[origin] = st.tr
+	return st.tr
+}
+
+func (r *Router) newTransport(u *url.URL) http.RoundTripper {
 	var tr http.RoundTripper
 	switch {
 	case r.cfg.NewTransport != nil:
@@ -39,7 +50,6 @@ func (r *Router) transport(origin string, u *url.URL) http.RoundTripper {
 	if tr == nil {
 		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
 	}
-	r.transports[origin] = tr
 	return tr
 }
 
@@ -93,8 +103,16 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 // moment the body has been sent, the wait for response headers; once
 // headers arrive the deadline stops, so a long stream is not cut. A
 // client that stops sending its body is bounded by UploadIdleTimeout.
-func (r *Router) serveReal(x *exchange, out *http.Request) {
+func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 	x.servedBy = ServedByReal
+	s.inflight.Add(1)
+	defer func() {
+		if s.inflight.Add(-1) == 0 && s.retired.Load() {
+			r.mu.Lock()
+			r.release(s)
+			r.mu.Unlock()
+		}
+	}()
 	c := x.route.c
 	x.uploadIdle = r.cfg.UploadIdleTimeout
 	withBody := x.body.rc != nil

@@ -112,8 +112,12 @@ type Router struct {
 
 	snap atomic.Pointer[snapshot]
 
-	mu         sync.Mutex // serialises Update and Close; guards transports
-	transports map[string]http.RoundTripper
+	mu sync.Mutex // serialises Update and Close; guards transports and snapshot.drained
+	// transports holds the transport of every upstream origin that a live
+	// snapshot uses (the current one, or a replaced one with requests
+	// still in flight), counted per snapshot; the last one to let go of
+	// an origin prunes its transport (see release).
+	transports map[string]*sharedTransport
 	buffers    *bufferPool // shared by the proxies of every snapshot
 	// closed is set by Close, under mu; real requests still in flight read
 	// it when they end (see serveReal).
@@ -144,7 +148,7 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, egress: cfg.Egress.policy(), transports: make(map[string]http.RoundTripper), buffers: &bufferPool{}}
+	r := &Router{cfg: cfg, log: cfg.Logger, egress: cfg.Egress.policy(), transports: make(map[string]*sharedTransport), buffers: &bufferPool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -174,17 +178,54 @@ func (r *Router) Update(f *Federation) error {
 	}
 	s, err := r.build(f)
 	if err != nil {
+		r.release(s) // the transports this failed build registered
 		return err
 	}
-	r.snap.Store(s)
-	// Upstreams no longer routed keep their transport (it may come back),
-	// but their idle connections go now; in-flight requests are unaffected.
-	for origin, tr := range r.transports {
-		if !s.origins[origin] {
-			closeIdle(tr)
+	if old := r.snap.Swap(s); old != nil {
+		// The replaced snapshot lets go of its transports once its last
+		// in-flight request has ended (see serveReal); an upstream no
+		// snapshot uses any more is pruned then.
+		old.retired.Store(true)
+		if old.inflight.Load() == 0 {
+			r.release(old)
 		}
 	}
 	return nil
+}
+
+// sharedTransport is the transport of one upstream origin and the number
+// of live snapshots using it.
+type sharedTransport struct {
+	tr   http.RoundTripper
+	refs int
+}
+
+// release lets go of the transports of snapshot s, which no request uses
+// any more: a transport no other live snapshot uses is removed and its
+// idle connections closed. It runs once per snapshot for the counts; a
+// request that started on s just as it was released (it loaded s before
+// the swap) calls it again when it ends, and then it closes the idle
+// connections that request left on transports already pruned. Called with
+// r.mu held.
+func (r *Router) release(s *snapshot) {
+	if s == nil {
+		return
+	}
+	first := !s.drained
+	s.drained = true
+	for origin, tr := range s.transports {
+		st := r.transports[origin]
+		if st == nil || st.tr != tr { // pruned already (and maybe made anew)
+			closeIdle(tr)
+			continue
+		}
+		if first {
+			if st.refs--; st.refs == 0 {
+				delete(r.transports, origin)
+				closeIdle(tr)
+			}
+		}
+	}
 }
 
 // Close closes the idle connections of every upstream transport and makes
@@ -196,8 +237,8 @@ func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed.Store(true)
-	for _, tr := range r.transports {
-		closeIdle(tr)
+	for _, st := range r.transports {
+		closeIdle(st.tr)
 	}
 	return nil
 }
@@ -220,7 +261,8 @@ func (r *Router) Lookup(method, host, path string) (Route, bool) {
 	return rt, ok
 }
 
-// build compiles f into a snapshot. Called with r.mu held.
+// build compiles f into a snapshot; on failure the partial snapshot is
+// returned too, for its transports to be released. Called with r.mu held.
 func (r *Router) build(f *Federation) (*snapshot, error) {
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("federation: invalid federation %q: %w", f.Name, err)
@@ -229,7 +271,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		fed:     f,
 		hosts:   make(map[string]*table),
 		any:     newTable(),
-		origins: make(map[string]bool),
+		transports: make(map[string]http.RoundTripper),
 	}
 	var errs []error
 	for i := range f.Services {
@@ -269,9 +311,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 				continue
 			}
 			c.upstream = u
-			origin := u.Scheme + "://" + u.Host
-			s.origins[origin] = true
-			c.proxy = r.newProxy(c, r.transport(origin, u))
+			c.proxy = r.newProxy(c, r.transport(s, u.Scheme+"://"+u.Host, u))
 		}
 		if svc.Host == "" {
 			s.any.add(c)
@@ -285,7 +325,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		s.services = append(s.services, c)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return s, errors.Join(errs...)
 	}
 	return s, nil
 }
@@ -369,7 +409,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	switch rt.Reality {
 	case Real:
-		r.serveReal(x, out)
+		r.serveReal(x, out, s)
 	case MockV3:
 		r.serveMock(x, out)
 	default:
