@@ -268,9 +268,9 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		return nil, fmt.Errorf("federation: invalid federation %q: %w", f.Name, err)
 	}
 	s := &snapshot{
-		fed:     f,
-		hosts:   make(map[string]*table),
-		any:     newTable(),
+		fed:        f,
+		hosts:      make(map[string]*table),
+		any:        newTable(),
 		transports: make(map[string]http.RoundTripper),
 	}
 	var errs []error
