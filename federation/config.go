@@ -189,7 +189,7 @@ type Override struct {
 func (f *Federation) Order() []Service {
 	idx := f.order
 	if len(idx) != len(f.Services) { // hand-built or modified: recompute
-		idx, _ = dependencyOrder(f.Services)
+		idx = dependencyOrder(f.Services)
 	}
 	out := make([]Service, 0, len(idx))
 	for _, i := range idx {

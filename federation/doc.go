@@ -15,7 +15,7 @@
 //	    workspace: auth-ws
 //	    reality: real                 # real | mock_v3 | blended | chaos_driven
 //	    upstream: http://127.0.0.1:9001
-//	    timeout: 2s                   # wait for response headers (default 30s)
+//	    timeout: 2s                   # each wait on the upstream (default 30s)
 //	    strip_prefix: true            # forward /auth/x as /x (default: forward whole)
 //	    preserve_host: false          # send the client's Host upstream
 //	    host: api.example.com         # optional: route only this host
@@ -25,7 +25,12 @@
 //	    depends_on: [auth]
 //
 // Parse reports every problem at once, each with its file:line:col, as an
-// ErrorList. MockForge's format is accepted unchanged (a top-level
+// ErrorList of this package's Error (Pos, Path, Msg); Validate does the
+// same for a federation built in Go, whose values have no position, so
+// each diagnostic names its value by path instead
+// ("services[orders].timeout: ..."). A group of services that depend on
+// each other is reported once, in a bounded message. A source larger than
+// MaxSourceSize (1 MiB) is refused before it is decoded. MockForge's format is accepted unchanged (a top-level
 // `federation:` wrapper, `workspace_id`, `reality_level` in any case with
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
