@@ -24,10 +24,14 @@ var (
 
 // What the deadline of a real request is waiting for.
 const (
-	waitAnswer   = iota // the request is sent: the response headers (service timeout)
-	waitUpstream        // the transport holds the body: dial, or the upstream taking it (service timeout)
-	waitClient          // the transport asked for body bytes: the client sending them (upload idle timeout)
+	waitAnswer   uint8 = iota // the request is sent: the response headers (service timeout)
+	waitUpstream              // the transport holds the body: dial, or the upstream taking it (service timeout)
+	waitClient                // the transport asked for body bytes: the client sending them (upload idle timeout)
 )
+
+// causes is the cancellation cause of a deadline that passed while
+// waiting for each of the above.
+var causes = [...]error{waitAnswer: errUpstreamTimeout, waitUpstream: errUpstreamBodyTimeout, waitClient: errUploadStalled}
 
 // deadline is the one timer of a real request. Like Envoy's route timeout,
 // the answer deadline starts once the request body has been sent; while
@@ -40,20 +44,23 @@ const (
 // goroutine) and stopped when response headers arrive (modifyResponse);
 // mu orders those against the timer's own callback, so that a late read
 // cannot re-arm a stopped timer and cut a streaming response.
+//
+// It lives inside the exchange, so its fields are packed: the exchange
+// must stay in its allocation size class (see TestExchangeSizeClass).
 type deadline struct {
 	mu       sync.Mutex
+	wait     uint8 // guarded by mu, as are the two below
+	fired    uint8 // 1 + the wait it fired during; 0 while it has not
+	answered bool  // response headers arrived: the timer stays stopped
 	timer    *time.Timer
-	wait     int  // guarded by mu
-	answered bool // response headers arrived: the timer stays stopped
-	fired    error
 
 	service, upload time.Duration
 }
 
 // start arms the deadline of x: for the answer when there is no body to
 // send, otherwise for the transport (dial and send) until it reads.
-func (d *deadline) start(x *exchange, withBody bool) {
-	d.service, d.upload = x.route.c.timeout, x.uploadIdle
+func (d *deadline) start(x *exchange, upload time.Duration, withBody bool) {
+	d.service, d.upload = x.route.c.timeout, upload
 	if withBody {
 		d.wait = waitUpstream
 	}
@@ -63,18 +70,12 @@ func (d *deadline) start(x *exchange, withBody bool) {
 // fire cancels the real request with the cause of the current wait.
 func (d *deadline) fire(x *exchange) {
 	d.mu.Lock()
-	if d.answered || d.fired != nil {
+	if d.answered || d.fired != 0 {
 		d.mu.Unlock()
 		return
 	}
-	cause := errUpstreamTimeout
-	switch d.wait {
-	case waitUpstream:
-		cause = errUpstreamBodyTimeout
-	case waitClient:
-		cause = errUploadStalled
-	}
-	d.fired = cause
+	cause := causes[d.wait]
+	d.fired = 1 + d.wait
 	d.mu.Unlock()
 	if cause == errUploadStalled {
 		// The transport's goroutine is blocked reading the client's body:
@@ -86,10 +87,10 @@ func (d *deadline) fire(x *exchange) {
 }
 
 // await moves the deadline to a new wait and re-arms it for its bound.
-func (d *deadline) await(wait int) {
+func (d *deadline) await(wait uint8) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.answered || d.fired != nil || d.wait == wait && wait == waitAnswer {
+	if d.answered || d.fired != 0 || d.wait == wait && wait == waitAnswer {
 		return
 	}
 	d.wait = wait
@@ -105,8 +106,8 @@ func (d *deadline) await(wait int) {
 func (d *deadline) answer() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.fired != nil {
-		return d.fired
+	if d.fired != 0 {
+		return causes[d.fired-1]
 	}
 	d.answered = true
 	d.timer.Stop()

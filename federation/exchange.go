@@ -39,9 +39,8 @@ type exchange struct {
 
 	// deadline bounds a real request's waits (see deadline); it fires
 	// through cancel, the real request's context.
-	deadline   deadline
-	cancel     context.CancelCauseFunc
-	uploadIdle time.Duration
+	deadline deadline
+	cancel   context.CancelCauseFunc
 	// vals backs the header values set on a mock request, so that setting
 	// them does not allocate one slice each.
 	vals        [5]string

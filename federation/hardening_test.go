@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The loop guard holds for every request the router answers, the ones a
@@ -181,5 +182,14 @@ services:
 				t.Errorf("Exchange.Request Host = %q; the service saw %q", got.Host, served.Host)
 			}
 		})
+	}
+}
+
+// The exchange is a routed request's one allocation; the state added for
+// deadlines, Exchange.Request and clean problem headers must not push it
+// into a larger size class (840 bytes used the 896-byte class before).
+func TestExchangeSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(exchange{}); size > 896 {
+		t.Errorf("exchange is %d bytes; want at most 896 (its size class)", size)
 	}
 }

@@ -114,12 +114,11 @@ func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 		}
 	}()
 	c := x.route.c
-	x.uploadIdle = r.cfg.UploadIdleTimeout
 	withBody := x.body.rc != nil
 	if withBody {
 		x.body.d = &x.deadline
 	}
-	x.deadline.start(x, withBody)
+	x.deadline.start(x, r.cfg.UploadIdleTimeout, withBody)
 	defer x.deadline.stop()
 	c.proxy.ServeHTTP(&x.w, out)
 	if r.closed.Load() {
