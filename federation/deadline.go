@@ -77,13 +77,25 @@ func (d *deadline) fire(x *exchange) {
 	cause := causes[d.wait]
 	d.fired = 1 + d.wait
 	d.mu.Unlock()
+	x.cancel(cause)
 	if cause == errUploadStalled {
 		// The transport's goroutine is blocked reading the client's body:
 		// a read deadline in the past ends that read, so nothing waits on
-		// a client that has stopped sending.
+		// a client that has stopped sending. (The failed read cancels the
+		// client's context too; proxyError asks cause first, so the
+		// client still gets its 408.)
 		_ = http.NewResponseController(x.w.ResponseWriter).SetReadDeadline(time.Unix(1, 0))
 	}
-	x.cancel(cause)
+}
+
+// cause returns why the deadline fired, or nil.
+func (d *deadline) cause() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fired == 0 {
+		return nil
+	}
+	return causes[d.fired-1]
 }
 
 // await moves the deadline to a new wait and re-arms it for its bound.

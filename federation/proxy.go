@@ -175,8 +175,11 @@ func modifyResponse(resp *http.Response) error {
 // fault of the router nor of the upstream.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
 	x := exchangeFrom(req.Context()) // never nil: the proxy runs only from serveReal
-	cause := context.Cause(req.Context())
-	if cause == errUploadStalled || errors.Is(err, errUploadStalled) {
+	cause := x.deadline.cause()
+	if cause == nil {
+		cause = context.Cause(req.Context())
+	}
+	if cause == errUploadStalled {
 		// The client's fault, not the upstream's: 408, and no warning.
 		r.log.Debug("federation: request body stalled", "service", x.route.Service, "error", err)
 		x.servedBy = ServedByRouter
