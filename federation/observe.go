@@ -64,7 +64,10 @@ type Exchange struct {
 	RequestBytes  int64         // request body bytes read by the service
 	ResponseBytes int64         // response body bytes written
 	// Err says why the router produced an error response (upstream failure,
-	// denial, loop), or is nil.
+	// denial, loop, stalled upload), or is nil. It wraps the cause for
+	// errors.Is and errors.As: a failing MockResolver's own error (with
+	// ErrMockUnavailable), ErrEgressDenied for a refused dial, the
+	// transport's error for an upstream failure.
 	Err error
 	// Request is the request as the service saw it, for every reality
 	// level: the forwarded path (prefix stripped when the service strips
