@@ -53,18 +53,17 @@ type deadline struct {
 	fired    uint8 // 1 + the wait it fired during; 0 while it has not
 	answered bool  // response headers arrived: the timer stays stopped
 	timer    *time.Timer
-
-	service, upload time.Duration
+	upload   time.Duration // the service timeout is read from the route
 }
 
 // start arms the deadline of x: for the answer when there is no body to
 // send, otherwise for the transport (dial and send) until it reads.
 func (d *deadline) start(x *exchange, upload time.Duration, withBody bool) {
-	d.service, d.upload = x.route.c.timeout, upload
+	d.upload = upload
 	if withBody {
 		d.wait = waitUpstream
 	}
-	d.timer = time.AfterFunc(d.service, func() { d.fire(x) })
+	d.timer = time.AfterFunc(x.route.c.timeout, func() { d.fire(x) })
 }
 
 // fire cancels the real request with the cause of the current wait.
@@ -98,8 +97,9 @@ func (d *deadline) cause() error {
 	return causes[d.fired-1]
 }
 
-// await moves the deadline to a new wait and re-arms it for its bound.
-func (d *deadline) await(wait uint8) {
+// await moves the deadline to a new wait and re-arms it for its bound:
+// upload for the client, service for the upstream.
+func (d *deadline) await(wait uint8, service time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.answered || d.fired != 0 || d.wait == wait && wait == waitAnswer {
@@ -109,7 +109,7 @@ func (d *deadline) await(wait uint8) {
 	if wait == waitClient {
 		d.timer.Reset(d.upload)
 	} else {
-		d.timer.Reset(d.service)
+		d.timer.Reset(service)
 	}
 }
 
@@ -141,20 +141,21 @@ func (d *deadline) stop() {
 type countingBody struct {
 	rc io.ReadCloser
 	n  atomicInt64
-	d  *deadline // nil for mock requests: the host's server bounds those reads
+	x  *exchange // set for real requests only: the host's server bounds a mock's reads
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
-	if b.d != nil {
-		b.d.await(waitClient)
+	x := b.x
+	if x != nil {
+		x.deadline.await(waitClient, 0)
 	}
 	n, err := b.rc.Read(p)
 	b.n.Add(int64(n))
-	if b.d != nil {
+	if x != nil {
 		if err == io.EOF {
-			b.d.await(waitAnswer) // sent: the answer deadline starts now
+			x.deadline.await(waitAnswer, x.route.c.timeout) // sent: the answer deadline starts now
 		} else {
-			b.d.await(waitUpstream)
+			x.deadline.await(waitUpstream, x.route.c.timeout)
 		}
 	}
 	return n, err

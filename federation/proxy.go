@@ -116,7 +116,7 @@ func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 	c := x.route.c
 	withBody := x.body.rc != nil
 	if withBody {
-		x.body.d = &x.deadline
+		x.body.x = x
 	}
 	x.deadline.start(x, r.cfg.UploadIdleTimeout, withBody)
 	defer x.deadline.stop()
