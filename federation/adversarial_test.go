@@ -287,7 +287,7 @@ func TestCloseReachesInFlightConnections(t *testing.T) {
 	t.Cleanup(up.Close)
 	var closed atomic.Int64
 	cfg := RouterConfig{NewTransport: func(*url.URL) http.RoundTripper {
-		return &countingTransport{base: defaultTransport(2), closed: &closed}
+		return &countingTransport{base: defaultTransport(2, nil), closed: &closed}
 	}}
 	f := mustParse(t, fmt.Sprintf("name: c\nservices: [{name: a, base_path: /, reality: real, upstream: %q}]\n", up.URL))
 	r := newTestRouter(t, f, cfg)
@@ -369,7 +369,7 @@ func TestTransportTuning(t *testing.T) {
 		t.Fatalf("%d transports; want one for the one upstream", len(r.transports))
 	}
 	for origin, tr := range r.transports {
-		if ht, ok := tr.(*http.Transport); !ok || ht.MaxIdleConnsPerHost != 7 || !ht.DisableCompression || ht.Proxy != nil {
+		if ht, ok := tr.tr.(*http.Transport); !ok || ht.MaxIdleConnsPerHost != 7 || !ht.DisableCompression || ht.Proxy != nil {
 			t.Errorf("transport of %s = %+v; want MaxIdleConnsPerHost 7, no compression, no proxy", origin, tr)
 		}
 	}
@@ -379,7 +379,7 @@ func TestTransportTuning(t *testing.T) {
 		t.Fatalf("%d transports; want one for the one upstream", len(r.transports))
 	}
 	for origin, tr := range r.transports {
-		if ht, ok := tr.(*http.Transport); !ok || ht == base || ht.MaxIdleConnsPerHost != 3 || !ht.DisableCompression {
+		if ht, ok := tr.tr.(*http.Transport); !ok || ht == base || ht.MaxIdleConnsPerHost != 3 || !ht.DisableCompression {
 			t.Errorf("transport of %s = %+v; want a clone of the base with compression off", origin, tr)
 		}
 	}

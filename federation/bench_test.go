@@ -157,7 +157,7 @@ func BenchmarkProxy(b *testing.B) {
 	defer r.Close()
 	// The baseline: a bare ReverseProxy to the same upstream with the same
 	// kind of transport and the same streaming (flush every write).
-	tr := defaultTransport(DefaultMaxIdleConnsPerHost)
+	tr := defaultTransport(DefaultMaxIdleConnsPerHost, nil)
 	defer tr.CloseIdleConnections()
 	bare := &httputil.ReverseProxy{
 		Rewrite:       func(pr *httputil.ProxyRequest) { pr.SetURL(target); pr.SetXForwarded() },

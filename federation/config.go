@@ -54,9 +54,11 @@ type Service struct {
 	// for real, blended and chaos on real. Its path, when not "/", is
 	// prepended to the forwarded path.
 	Upstream string
-	// Timeout bounds the wait for the upstream's response headers (dial,
-	// send, first byte); a streamed body is not cut by it. Zero means the
-	// RouterConfig default.
+	// Timeout bounds each wait on the upstream: the dial, the upstream
+	// taking the request body, and its response headers, counted from the
+	// moment the body has been sent; a slow client upload is bounded by
+	// RouterConfig.UploadIdleTimeout instead, and a streamed response body
+	// is not cut. Zero means the RouterConfig default.
 	Timeout time.Duration
 	// StripPrefix removes BasePath from the forwarded path (and sets
 	// X-Forwarded-Prefix); otherwise the path is forwarded whole.
@@ -187,7 +189,7 @@ type Override struct {
 func (f *Federation) Order() []Service {
 	idx := f.order
 	if len(idx) != len(f.Services) { // hand-built or modified: recompute
-		idx, _ = dependencyOrder(f.Services)
+		idx = dependencyOrder(f.Services)
 	}
 	out := make([]Service, 0, len(idx))
 	for _, i := range idx {

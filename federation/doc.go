@@ -15,7 +15,7 @@
 //	    workspace: auth-ws
 //	    reality: real                 # real | mock_v3 | blended | chaos_driven
 //	    upstream: http://127.0.0.1:9001
-//	    timeout: 2s                   # wait for response headers (default 30s)
+//	    timeout: 2s                   # each wait on the upstream (default 30s)
 //	    strip_prefix: true            # forward /auth/x as /x (default: forward whole)
 //	    preserve_host: false          # send the client's Host upstream
 //	    host: api.example.com         # optional: route only this host
@@ -25,7 +25,12 @@
 //	    depends_on: [auth]
 //
 // Parse reports every problem at once, each with its file:line:col, as an
-// ErrorList. MockForge's format is accepted unchanged (a top-level
+// ErrorList of this package's Error (Pos, Path, Msg); Validate does the
+// same for a federation built in Go, whose values have no position, so
+// each diagnostic names its value by path instead
+// ("services[orders].timeout: ..."). A group of services that depend on
+// each other is reported once, in a bounded message. A source larger than
+// MaxSourceSize (1 MiB) is refused before it is decoded. MockForge's format is accepted unchanged (a top-level
 // `federation:` wrapper, `workspace_id`, `reality_level` in any case with
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
@@ -59,17 +64,24 @@
 // # Reality levels
 //
 // real: an httputil.ReverseProxy per service, built once per snapshot,
-// with one tuned transport per upstream origin shared across snapshots.
+// with one tuned transport per upstream origin shared across snapshots
+// (pruned once no snapshot, current or still serving requests, uses it).
 // It sets X-Forwarded-For/-Host/-Proto (the client's values are dropped
 // unless TrustForwardedFor), X-Forwarded-Prefix when the prefix is
 // stripped, and removes hop-by-hop and Connection-listed headers before
 // setting its own, so a client cannot strip them. Bodies stream both ways
 // (every write is flushed, uploads are never buffered), client encodings
 // pass untouched (the transport neither adds Accept-Encoding nor
-// decompresses) and protocol upgrades pass through. An upstream that does
-// not send headers within the service's timeout gets 504, an unreachable,
+// decompresses) and protocol upgrades pass through. The service's timeout
+// bounds each wait on the upstream: the dial, taking the request body, and
+// the response headers, whose deadline starts once the body has been sent
+// (as Envoy's route timeout does), so a slow upload to a healthy upstream
+// succeeds. An upstream past its timeout gets 504, an unreachable,
 // resetting or TLS-failing one 502, both as problem+json naming the
-// service; a client that went away gets nothing and causes no log.
+// service. A client that leaves its upload without sending more for
+// RouterConfig.UploadIdleTimeout (default 30s) gets a 408 problem from
+// the router, never reported as an upstream failure; a client that went
+// away gets nothing and causes no log.
 //
 // mock_v3: the host's MockResolver gives the workspace's http.Handler,
 // called in process with the request the upstream would have seen (same
@@ -83,15 +95,32 @@
 // A panic in host code the router calls (MockResolver, a mock handler,
 // Authorize, the fallback handler) is recovered and logged with its
 // stack: the client gets a 500 problem if nothing was written yet, and a
-// cut response (http.ErrAbortHandler) otherwise.
+// cut response (http.ErrAbortHandler) otherwise. That problem starts from
+// the response headers set before the router was called: what the handler
+// set for the answer it never wrote (Cache-Control, Set-Cookie, ETag, ...)
+// is dropped.
+//
+// A failing MockResolver answers 502; the client learns only that the
+// workspace is unavailable, and the Observer's Exchange.Err wraps both
+// ErrMockUnavailable and the resolver's own error, so the cause reaches
+// the host even without a Logger.
 //
 // # Safety
 //
 //   - Loop guard: X-Mockops-Hops counts routers a request went through;
-//     past RouterConfig.MaxHops (default 8) the answer is 508.
+//     past RouterConfig.MaxHops (default 8) the answer is 508. It is
+//     checked for every request, those for the FallbackHandler included,
+//     and must be written in digits only (no sign), or the answer is 400.
 //   - Authorize decides every routed request for its service (403).
-//   - AllowUpstream vets every upstream when a snapshot is built, so a
-//     definition cannot point the router at a forbidden address.
+//   - Egress (an EgressPolicy) decides every upstream connection when it
+//     is dialled, on the address the name resolved to, so neither DNS
+//     rebinding nor "localhost" gets around it. The zero value denies
+//     link-local and cloud metadata addresses and names and allows
+//     loopback and private ones; a host allows or denies CIDRs and names.
+//     An upstream URL that already shows a denied address or name is
+//     rejected when the snapshot is built; a refused dial answers 502.
+//   - AllowUpstream vets every upstream URL when a snapshot is built: a
+//     URL-level convenience, not a boundary.
 //   - Request bodies: the router buffers none (both reality levels
 //     stream), so no body limit applies yet; levels that must buffer a
 //     body (blended merge and shadow) will bound it.
@@ -99,9 +128,10 @@
 // # Observation
 //
 // Every exchange (service, reality, who served it, method, route, status,
-// latency, body sizes) goes to RouterConfig.Observer once the handler or
-// proxy has returned, on the request's goroutine; see Observer for why it
-// must not block.
+// latency, body sizes, and the request as the service saw it: rewritten
+// path, hop-by-hop headers removed, for real and mock_v3 alike) goes to
+// RouterConfig.Observer once the handler or proxy has returned, on the
+// request's goroutine; see Observer for why it must not block.
 //
 // # Concurrency properties
 //
@@ -109,8 +139,12 @@
 // (the transports' connection goroutines end with Close or their idle
 // timeout). Update is serialised; it validates and builds the next
 // snapshot aside and swaps it in with one atomic store, so a request sees
-// one whole snapshot, a failed Update changes nothing, and requests in
-// flight finish on the snapshot they started with. Close closes idle
+// one whole snapshot, a failed Update changes nothing (the transports it
+// made are dropped), and requests in flight finish on the snapshot they
+// started with. The transport of an upstream that no snapshot uses any
+// more is pruned, its idle connections closed, when the last request in
+// flight on a replaced snapshot ends (at once when there is none); an
+// upstream that comes back later gets a new transport. Close closes idle
 // upstream connections, and those of requests still in flight as they
 // end, so no connection goroutine outlives the Router; call it once the
 // server in front has stopped. Update after Close fails with ErrClosed.

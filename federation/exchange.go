@@ -23,18 +23,24 @@ type exchange struct {
 	// out is the request as the service sees it, once routed. It lives
 	// here rather than behind a pointer from Request.WithContext so that a
 	// routed request costs one allocation fewer (see ServeHTTP).
-	out      http.Request
+	out http.Request
+	// sent is the request a real upstream was sent, once the proxy has
+	// rewritten it: what Exchange.Request reports for a real service.
+	sent     *http.Request
 	w        recorder
 	body     countingBody
 	url      url.URL // the mock request's URL, when its path is rewritten
 	servedBy ServedBy
 	hops     int   // the hop count forwarded (incoming + 1)
 	failure  error // why the router answered an error, if it did
+	// preset holds the response headers set before the router was called
+	// (nil when there were none): a problem after a panic starts from them.
+	preset http.Header
 
-	// timer fires the upstream timeout through cancel (the real request's
-	// context); it is stopped once response headers arrive.
-	timer  *time.Timer
-	cancel context.CancelCauseFunc
+	// deadline bounds a real request's waits (see deadline); it fires
+	// through cancel, the real request's context.
+	deadline deadline
+	cancel   context.CancelCauseFunc
 	// vals backs the header values set on a mock request, so that setting
 	// them does not allocate one slice each.
 	vals        [5]string

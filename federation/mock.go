@@ -10,6 +10,15 @@ import (
 	"strings"
 )
 
+// ErrMockUnavailable is wrapped by Exchange.Err when the MockResolver
+// failed, together with the resolver's own error: an Observer sees why
+// even when no Logger is configured.
+var ErrMockUnavailable = errors.New("federation: mock workspace unavailable")
+
+// ErrNoMockHandler is the resolver error of a MockResolver that returned
+// neither a handler nor an error.
+var ErrNoMockHandler = errors.New("federation: the mock resolver returned no handler")
+
 // serveMock serves a mock_v3 request in process. The mock handler sees the
 // request the upstream would: the same path (stripped or not, in the
 // client's escaping), the same X-Forwarded-* and hop headers, hop-by-hop
@@ -19,15 +28,6 @@ import (
 func (r *Router) serveMock(x *exchange, out *http.Request) {
 	x.servedBy = ServedByMock
 	in := x.in
-	h, err := r.cfg.Mocks.MockHandler(x.route.Workspace)
-	if err == nil && h == nil {
-		err = errors.New("the resolver returned no handler")
-	}
-	if err != nil {
-		r.log.Warn("federation: mock workspace unavailable", "service", x.route.Service, "workspace", x.route.Workspace, "error", err)
-		x.fail(http.StatusBadGateway, fmt.Errorf("federation: mock workspace %q of service %q is unavailable", x.route.Workspace, x.route.Service), err)
-		return
-	}
 	c := x.route.c
 	if x.route.RawPath != in.URL.EscapedPath() || x.route.Path != in.URL.Path {
 		x.url = *in.URL
@@ -40,6 +40,19 @@ func (r *Router) serveMock(x *exchange, out *http.Request) {
 	out.Header = r.forwardHeader(x, in)
 	if c.upstream != nil && !c.svc.PreserveHost {
 		out.Host = c.upstream.Host
+	}
+	// The request is rewritten first, so that Exchange.Request is the one
+	// the service would have seen even when its workspace is unavailable.
+	h, err := r.cfg.Mocks.MockHandler(x.route.Workspace)
+	if err == nil && h == nil {
+		err = ErrNoMockHandler
+	}
+	if err != nil {
+		r.log.Warn("federation: mock workspace unavailable", "service", x.route.Service, "workspace", x.route.Workspace, "error", err)
+		// The client learns only that the workspace is unavailable; the
+		// resolver's error goes to the log and, wrapped, to Exchange.Err.
+		x.fail(http.StatusBadGateway, fmt.Errorf("%w: workspace %q of service %q", ErrMockUnavailable, x.route.Workspace, x.route.Service), err)
+		return
 	}
 	x.servedByVal[0] = string(ServedByMock)
 	x.w.Header()[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request

@@ -64,9 +64,18 @@ type Exchange struct {
 	RequestBytes  int64         // request body bytes read by the service
 	ResponseBytes int64         // response body bytes written
 	// Err says why the router produced an error response (upstream failure,
-	// denial, loop), or is nil.
+	// denial, loop, stalled upload), or is nil. It wraps the cause for
+	// errors.Is and errors.As: a failing MockResolver's own error (with
+	// ErrMockUnavailable), ErrEgressDenied for a refused dial, the
+	// transport's error for an upstream failure.
 	Err error
-	// Request is the request as the service saw it. It is only valid during
+	// Request is the request as the service saw it, for every reality
+	// level: the forwarded path (prefix stripped when the service strips
+	// it; for a real service, the upstream's URL, its path prefix
+	// included), hop-by-hop and Connection-listed headers removed, the
+	// router's X-Forwarded-* and hop headers set, and the Host sent. For a
+	// request no service saw (no route, a loop, a denial) it is the
+	// request as the client sent it, or as routed. It is only valid during
 	// Observe and must not be modified or retained.
 	Request *http.Request
 }
@@ -142,21 +151,9 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// countingBody counts the request body bytes the service read.
-// The count is atomic because the transport may still be sending the body
-// from its own goroutine when an early response has already completed.
-type countingBody struct {
-	rc io.ReadCloser
-	n  atomic.Int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
-func (b *countingBody) Close() error { return b.rc.Close() }
+// atomicInt64 is the body counter: the transport may still be sending the
+// body from its own goroutine when an early response has already completed.
+type atomicInt64 = atomic.Int64
 
 // errClientGone marks an exchange whose client left before an answer.
 var errClientGone = errors.New("federation: client went away")

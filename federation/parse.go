@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -8,14 +9,6 @@ import (
 
 	"github.com/mockops/mockops/internal/yamlpos"
 )
-
-// Error is one positioned diagnostic ("file:line:col: message").
-type Error = yamlpos.Error
-
-// ErrorList is every diagnostic of a document; Parse, Validate, NewRouter
-// and Update return one (possibly wrapped) so that errors.As can reach
-// each problem and its position.
-type ErrorList = yamlpos.ErrorList
 
 var (
 	topKeys     = []string{"name", "description", "services", "scenarios", "federation"}
@@ -42,35 +35,49 @@ var (
 //
 // Every problem is reported at once: the error is an ErrorList sorted by
 // position.
+//
+// A source larger than MaxSourceSize is rejected before it is read.
 func Parse(name string, src []byte) (*Federation, error) {
 	d := &decoder{file: name}
+	if len(src) > MaxSourceSize {
+		d.errs.list.Add(yamlpos.Pos{File: name, Line: 1, Col: 1}, "definition is %d bytes; the limit is %d", len(src), MaxSourceSize)
+		return nil, d.errs.err()
+	}
 	root, err := yamlpos.Parse(name, src)
 	if err != nil {
-		return nil, err
+		return nil, publicErrors(err, nil)
 	}
 	if root == nil {
-		d.errs.Add(yamlpos.Pos{File: name, Line: 1, Col: 1}, "empty document: a federation needs a name and services")
-		return nil, d.errs.Err()
+		d.errs.list.Add(yamlpos.Pos{File: name, Line: 1, Col: 1}, "empty document: a federation needs a name and services")
+		return nil, d.errs.err()
 	}
 	f := d.federation(root)
 	validate(f, &d.errs)
-	if err := d.errs.Err(); err != nil {
+	if err := d.errs.err(); err != nil {
 		return nil, err
 	}
-	f.order, _ = dependencyOrder(f.Services)
+	f.order = dependencyOrder(f.Services)
 	return f, nil
 }
 
+// MaxSourceSize bounds a definition's size: definitions come from API
+// requests and files alike, and every diagnostic and node costs memory.
+// It is the same bound as pipeline.MaxSourceSize.
+const MaxSourceSize = 1 << 20
+
 type decoder struct {
 	file string
-	errs yamlpos.ErrorList
+	errs report
+	// label names the service (or scenario override) being decoded, for
+	// messages about its values: `service "orders"`.
+	label string
 }
 
 func (d *decoder) at(n *yaml.Node) yamlpos.Pos { return yamlpos.At(d.file, n) }
 
 func (d *decoder) federation(root *yaml.Node) *Federation {
 	f := &Federation{}
-	fields := yamlpos.Fields(d.file, root, topKeys, &d.errs)
+	fields := yamlpos.Fields(d.file, root, topKeys, &d.errs.list)
 	for _, fd := range fields {
 		if fd.Key != "federation" {
 			continue
@@ -79,10 +86,10 @@ func (d *decoder) federation(root *yaml.Node) *Federation {
 		// shapes would leave it unclear which name or services win.
 		for _, other := range fields {
 			if other.Key != "federation" {
-				d.errs.Add(d.at(other.KeyNd), "%q cannot be combined with the federation: wrapper; move it inside", other.Key)
+				d.errs.list.Add(d.at(other.KeyNd), "%q cannot be combined with the federation: wrapper; move it inside", other.Key)
 			}
 		}
-		fields = yamlpos.Fields(d.file, fd.Value, wrappedKeys, &d.errs)
+		fields = yamlpos.Fields(d.file, fd.Value, wrappedKeys, &d.errs.list)
 		root = fd.Value
 		break
 	}
@@ -120,7 +127,14 @@ func (d *decoder) service(n *yaml.Node) Service {
 	if yamlpos.Resolve(n).Kind != yaml.MappingNode {
 		s.at.fail("*") // Fields reports it; nothing else to say about this item
 	}
-	fields := yamlpos.Fields(d.file, n, serviceKeys, &d.errs)
+	fields := yamlpos.Fields(d.file, n, serviceKeys, &d.errs.list)
+	d.label = "service"
+	for _, fd := range fields { // messages about any value name the service
+		if v := yamlpos.Resolve(fd.Value); fd.Key == "name" && v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+			d.label = fmt.Sprintf("service %q", clip(v.Value))
+		}
+	}
+	defer func() { d.label = "" }()
 	seen := map[string]yamlpos.Field{}
 	for _, fd := range fields {
 		key := fd.Key
@@ -128,7 +142,7 @@ func (d *decoder) service(n *yaml.Node) Service {
 			key = native
 		}
 		if prev, dup := seen[key]; dup {
-			d.errs.Add(d.at(fd.KeyNd), "%q and %q both set; keep one", prev.Key, fd.Key)
+			d.errs.list.Add(d.at(fd.KeyNd), "%q and %q both set; keep one", prev.Key, fd.Key)
 			continue
 		}
 		seen[key] = fd
@@ -155,7 +169,7 @@ func (d *decoder) service(n *yaml.Node) Service {
 		case "upstream":
 			s.Upstream, ok = d.str(fd.Value)
 		case "timeout":
-			s.Timeout, ok = d.duration(fd.Value)
+			s.Timeout, ok = d.duration(fd.Value, "timeout")
 		case "strip_prefix":
 			s.StripPrefix, ok = d.boolean(fd.Value)
 		case "preserve_host":
@@ -185,11 +199,11 @@ func (d *decoder) service(n *yaml.Node) Service {
 // Service.Config, because MockForge accepts any key there and rejecting
 // them would break definitions that work today.
 func (d *decoder) mockForgeConfig(s *Service, n *yaml.Node, seen map[string]yamlpos.Field) {
-	for _, fd := range yamlpos.Fields(d.file, n, nil, &d.errs) {
+	for _, fd := range yamlpos.Fields(d.file, n, nil, &d.errs.list) {
 		switch fd.Key {
 		case "upstream_url":
 			if prev, dup := seen["upstream"]; dup {
-				d.errs.Add(d.at(fd.KeyNd), "%q and config.upstream_url both set; keep one", prev.Key)
+				d.errs.list.Add(d.at(fd.KeyNd), "%q and config.upstream_url both set; keep one", prev.Key)
 				continue
 			}
 			seen["upstream"] = fd
@@ -209,7 +223,7 @@ func (d *decoder) mockForgeConfig(s *Service, n *yaml.Node, seen map[string]yaml
 		default:
 			var v any
 			if err := fd.Value.Decode(&v); err != nil {
-				d.errs.Add(d.at(fd.Value), "config.%s: %v", fd.Key, err)
+				d.errs.list.Add(d.at(fd.Value), "config.%s: %v", fd.Key, err)
 				continue
 			}
 			if s.Config == nil {
@@ -238,7 +252,7 @@ func mockForgeReality(v string) string {
 func (d *decoder) scenario(n *yaml.Node) Scenario {
 	sc := Scenario{}
 	sc.at.self = d.at(n)
-	for _, fd := range yamlpos.Fields(d.file, n, []string{"name", "description", "services"}, &d.errs) {
+	for _, fd := range yamlpos.Fields(d.file, n, []string{"name", "description", "services"}, &d.errs.list) {
 		sc.at.set(fd.Key, d.at(fd.Value))
 		switch fd.Key {
 		case "name":
@@ -249,10 +263,11 @@ func (d *decoder) scenario(n *yaml.Node) Scenario {
 		case "description":
 			sc.Description, _ = d.str(fd.Value)
 		case "services":
-			for _, svc := range yamlpos.Fields(d.file, fd.Value, nil, &d.errs) {
+			for _, svc := range yamlpos.Fields(d.file, fd.Value, nil, &d.errs.list) {
 				o := Override{Service: svc.Key}
 				o.at.self = d.at(svc.KeyNd)
-				for _, of := range yamlpos.Fields(d.file, svc.Value, []string{"reality", "blend", "chaos"}, &d.errs) {
+				d.label = fmt.Sprintf("scenario %q service %q", clip(sc.Name), clip(svc.Key))
+				for _, of := range yamlpos.Fields(d.file, svc.Value, []string{"reality", "blend", "chaos"}, &d.errs.list) {
 					o.at.set(of.Key, d.at(of.Value))
 					switch of.Key {
 					case "reality":
@@ -268,6 +283,7 @@ func (d *decoder) scenario(n *yaml.Node) Scenario {
 					}
 				}
 				sc.Services = append(sc.Services, o)
+				d.label = ""
 			}
 		}
 	}
@@ -278,7 +294,7 @@ func (d *decoder) scenario(n *yaml.Node) Scenario {
 func (d *decoder) list(n *yaml.Node) []*yaml.Node {
 	n = yamlpos.Resolve(n)
 	if n.Kind != yaml.SequenceNode {
-		d.errs.Add(d.at(n), "expected a list, got %s", yamlpos.KindName(n))
+		d.errs.list.Add(d.at(n), "expected a list, got %s", yamlpos.KindName(n))
 		return nil
 	}
 	return n.Content
@@ -298,7 +314,7 @@ func (d *decoder) scalar(n *yaml.Node, tags ...string) bool {
 
 func (d *decoder) str(n *yaml.Node) (string, bool) {
 	if !d.scalar(n, "!!str") {
-		d.errs.Add(d.at(n), "expected a string, got %s", yamlpos.KindName(n))
+		d.errs.list.Add(d.at(n), "expected a string, got %s", yamlpos.KindName(n))
 		return "", false
 	}
 	return yamlpos.Resolve(n).Value, true
@@ -307,7 +323,7 @@ func (d *decoder) str(n *yaml.Node) (string, bool) {
 func (d *decoder) boolean(n *yaml.Node) (bool, bool) {
 	var v bool
 	if !d.scalar(n, "!!bool") || yamlpos.Resolve(n).Decode(&v) != nil {
-		d.errs.Add(d.at(n), "expected true or false, got %s", yamlpos.KindName(n))
+		d.errs.list.Add(d.at(n), "expected true or false, got %s", yamlpos.KindName(n))
 		return false, false
 	}
 	return v, true
@@ -316,7 +332,7 @@ func (d *decoder) boolean(n *yaml.Node) (bool, bool) {
 func (d *decoder) integer(n *yaml.Node) (int64, bool) {
 	var v int64
 	if !d.scalar(n, "!!int") || yamlpos.Resolve(n).Decode(&v) != nil {
-		d.errs.Add(d.at(n), "expected an integer, got %s", yamlpos.KindName(n))
+		d.errs.list.Add(d.at(n), "expected an integer, got %s", yamlpos.KindName(n))
 		return 0, false
 	}
 	return v, true
@@ -325,21 +341,31 @@ func (d *decoder) integer(n *yaml.Node) (int64, bool) {
 func (d *decoder) number(n *yaml.Node) (float64, bool) {
 	var v float64
 	if !d.scalar(n, "!!int", "!!float") || yamlpos.Resolve(n).Decode(&v) != nil {
-		d.errs.Add(d.at(n), "expected a number, got %s", yamlpos.KindName(n))
+		d.errs.list.Add(d.at(n), "expected a number, got %s", yamlpos.KindName(n))
 		return 0, false
 	}
 	return v, true
 }
 
-// duration reads a Go duration string ("250ms", "2s", "1m30s").
-func (d *decoder) duration(n *yaml.Node) (time.Duration, bool) {
+// duration reads a Go duration string ("250ms", "2s", "1m30s"); key
+// names the value in messages, after the service being decoded.
+func (d *decoder) duration(n *yaml.Node, key string) (time.Duration, bool) {
+	what := key
+	if d.label != "" {
+		what = d.label + ": " + key
+	}
 	if !d.scalar(n, "!!str") {
-		d.errs.Add(d.at(n), "expected a duration such as \"2s\", got %s", yamlpos.KindName(n))
+		hint := ""
+		if r := yamlpos.Resolve(n); r != nil && r.Kind == yaml.ScalarNode && (r.Tag == "!!int" || r.Tag == "!!float") {
+			// A bare number has no unit: say which one to add.
+			hint = fmt.Sprintf(" (a number needs a unit: write %q for seconds)", clip(r.Value)+"s")
+		}
+		d.errs.list.Add(d.at(n), "%s: expected a duration such as \"2s\", got %s%s", what, yamlpos.KindName(n), hint)
 		return 0, false
 	}
 	v, err := time.ParseDuration(yamlpos.Resolve(n).Value)
 	if err != nil {
-		d.errs.Add(d.at(n), "bad duration %q: use a number with a unit, such as \"250ms\" or \"2s\"", yamlpos.Resolve(n).Value)
+		d.errs.list.Add(d.at(n), "%s: bad duration %q: use a number with a unit, such as \"250ms\" or \"2s\"", what, clip(yamlpos.Resolve(n).Value))
 		return 0, false
 	}
 	return v, true
@@ -349,7 +375,7 @@ func (d *decoder) duration(n *yaml.Node) (time.Duration, bool) {
 func (d *decoder) strs(n *yaml.Node) ([]string, []yamlpos.Pos, bool) {
 	n = yamlpos.Resolve(n)
 	if n.Kind != yaml.SequenceNode {
-		d.errs.Add(d.at(n), "expected a list of strings, got %s", yamlpos.KindName(n))
+		d.errs.list.Add(d.at(n), "expected a list of strings, got %s", yamlpos.KindName(n))
 		return nil, nil, false
 	}
 	out := make([]string, 0, len(n.Content))

@@ -22,7 +22,7 @@ var (
 func (d *decoder) blend(n *yaml.Node) *Blend {
 	b := &Blend{}
 	b.at.self = d.at(n)
-	for _, fd := range yamlpos.Fields(d.file, n, blendKeys, &d.errs) {
+	for _, fd := range yamlpos.Fields(d.file, n, blendKeys, &d.errs.list) {
 		b.at.set(fd.Key, d.at(fd.Value))
 		ok := true
 		switch fd.Key {
@@ -61,7 +61,7 @@ func (d *decoder) blend(n *yaml.Node) *Blend {
 func (d *decoder) chaos(n *yaml.Node) *Chaos {
 	c := &Chaos{}
 	c.at.self = d.at(n)
-	for _, fd := range yamlpos.Fields(d.file, n, chaosKeys, &d.errs) {
+	for _, fd := range yamlpos.Fields(d.file, n, chaosKeys, &d.errs.list) {
 		c.at.set(fd.Key, d.at(fd.Value))
 		ok := true
 		switch fd.Key {
@@ -111,7 +111,7 @@ func (d *decoder) chaos(n *yaml.Node) *Chaos {
 			c.Hang = &HangFault{}
 			d.fault(c, fd, []string{"p", "duration"}, &c.Hang.P, func(_ string, v *yaml.Node) bool {
 				var ok bool
-				c.Hang.Duration, ok = d.duration(v)
+				c.Hang.Duration, ok = d.duration(v, "chaos hang.duration")
 				return ok
 			})
 		}
@@ -126,7 +126,7 @@ func (d *decoder) chaos(n *yaml.Node) *Chaos {
 // other keys go to other. Positions are recorded as "<fault>.<key>".
 func (d *decoder) fault(c *Chaos, fd yamlpos.Field, keys []string, p *float64, other func(key string, v *yaml.Node) bool) {
 	sawP := false
-	for _, f := range yamlpos.Fields(d.file, fd.Value, keys, &d.errs) {
+	for _, f := range yamlpos.Fields(d.file, fd.Value, keys, &d.errs.list) {
 		key := fd.Key + "." + f.Key
 		c.at.set(key, d.at(f.Value))
 		ok := true
@@ -141,7 +141,7 @@ func (d *decoder) fault(c *Chaos, fd yamlpos.Field, keys []string, p *float64, o
 		}
 	}
 	if !sawP && yamlpos.Resolve(fd.Value).Kind == yaml.MappingNode {
-		d.errs.Add(d.at(fd.Value), "chaos %s: missing required key \"p\" (its probability, 0..1)", fd.Key)
+		d.errs.list.Add(d.at(fd.Value), "chaos %s: missing required key \"p\" (its probability, 0..1)", fd.Key)
 	}
 }
 
@@ -149,7 +149,7 @@ func (d *decoder) latency(c *Chaos, l *LatencyFault, key string, v *yaml.Node) b
 	switch key {
 	case "fixed":
 		var ok bool
-		l.Fixed, ok = d.duration(v)
+		l.Fixed, ok = d.duration(v, "chaos latency.fixed")
 		return ok
 	case "uniform":
 		items := d.list(v)
@@ -157,22 +157,22 @@ func (d *decoder) latency(c *Chaos, l *LatencyFault, key string, v *yaml.Node) b
 			return false
 		}
 		if len(items) != 2 {
-			d.errs.Add(d.at(v), "latency uniform needs two durations [min, max], got %d", len(items))
+			d.errs.list.Add(d.at(v), "latency uniform needs two durations [min, max], got %d", len(items))
 			return false
 		}
-		lo, ok1 := d.duration(items[0])
-		hi, ok2 := d.duration(items[1])
+		lo, ok1 := d.duration(items[0], "chaos latency.uniform[0]")
+		hi, ok2 := d.duration(items[1], "chaos latency.uniform[1]")
 		l.Uniform = [2]time.Duration{lo, hi}
 		return ok1 && ok2
 	case "lognormal":
 		l.Lognormal = &Lognormal{}
 		ok := true
-		for _, f := range yamlpos.Fields(d.file, v, []string{"median", "sigma"}, &d.errs) {
+		for _, f := range yamlpos.Fields(d.file, v, []string{"median", "sigma"}, &d.errs.list) {
 			c.at.set("latency.lognormal."+f.Key, d.at(f.Value))
 			var good bool
 			switch f.Key {
 			case "median":
-				l.Lognormal.Median, good = d.duration(f.Value)
+				l.Lognormal.Median, good = d.duration(f.Value, "chaos latency.lognormal.median")
 			case "sigma":
 				l.Lognormal.Sigma, good = d.number(f.Value)
 			}

@@ -16,43 +16,52 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mockops/mockops/internal/egress"
 )
 
-// errUpstreamTimeout is the cancellation cause of a request whose upstream
-// did not send response headers within the service's timeout.
-var errUpstreamTimeout = errors.New("federation: upstream timeout")
-
-// transport returns the transport of an upstream origin, creating it once
-// per Router: snapshots share it, so an Update keeps warm connections.
-// Called with r.mu held.
-func (r *Router) transport(origin string, u *url.URL) http.RoundTripper {
-	if tr, ok := r.transports[origin]; ok {
+// transport returns the transport of an upstream origin for snapshot s,
+// creating it once while any live snapshot uses the origin: snapshots
+// share it, so an Update keeps warm connections. Called with r.mu held.
+func (r *Router) transport(s *snapshot, origin string, u *url.URL) http.RoundTripper {
+	if tr, ok := s.transports[origin]; ok { // another service of s
 		return tr
 	}
+	st, ok := r.transports[origin]
+	if !ok {
+		st = &sharedTransport{tr: r.newTransport(u)}
+		r.transports[origin] = st
+	}
+	st.refs++
+	s.transports[origin] = st.tr
+	return st.tr
+}
+
+func (r *Router) newTransport(u *url.URL) http.RoundTripper {
 	var tr http.RoundTripper
 	switch {
 	case r.cfg.NewTransport != nil:
 		tr = r.cfg.NewTransport(u)
 	case r.cfg.Transport != nil:
-		t := r.cfg.Transport.Clone()
+		t := r.egress.Transport(r.cfg.Transport) // a clone, dialling through the policy
 		t.DisableCompression = true
 		tr = t
 	}
 	if tr == nil {
-		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost)
+		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
 	}
-	r.transports[origin] = tr
 	return tr
 }
 
 // defaultTransport is tuned for a router talking to a few upstreams at
 // high rates: many idle connections per host, bounded dial and TLS times,
 // no environment proxy (a stray HTTP_PROXY must not sit between the
-// router and loopback services), and no transparent compression.
-func defaultTransport(idlePerHost int) *http.Transport {
+// router and loopback services), and no transparent compression. Every
+// dial passes the egress policy on the resolved address.
+func defaultTransport(idlePerHost int, p *egress.Policy) *http.Transport {
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext:           p.DialFunc(d),
 		ForceAttemptHTTP2:     true,
 		MaxIdleConnsPerHost:   idlePerHost,
 		IdleConnTimeout:       90 * time.Second,
@@ -90,13 +99,27 @@ func (b *bufferPool) Get() []byte {
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // serveReal forwards a request to the service's upstream. The service
-// timeout covers dial, sending and the wait for response headers; once
-// headers arrive the timer stops, so a long stream is not cut.
-func (r *Router) serveReal(x *exchange, out *http.Request) {
+// timeout bounds the dial, the upstream taking the body, and, from the
+// moment the body has been sent, the wait for response headers; once
+// headers arrive the deadline stops, so a long stream is not cut. A
+// client that stops sending its body is bounded by UploadIdleTimeout.
+func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 	x.servedBy = ServedByReal
+	s.inflight.Add(1)
+	defer func() {
+		if s.inflight.Add(-1) == 0 && s.retired.Load() {
+			r.mu.Lock()
+			r.release(s)
+			r.mu.Unlock()
+		}
+	}()
 	c := x.route.c
-	x.timer = time.AfterFunc(c.timeout, x.timeout)
-	defer x.timer.Stop()
+	withBody := x.body.rc != nil
+	if withBody {
+		x.body.x = x
+	}
+	x.deadline.start(x, r.cfg.UploadIdleTimeout, withBody)
+	defer x.deadline.stop()
 	c.proxy.ServeHTTP(&x.w, out)
 	if r.closed.Load() {
 		// The connection this request used went back to the idle pool
@@ -105,9 +128,6 @@ func (r *Router) serveReal(x *exchange, out *http.Request) {
 		closeIdle(c.proxy.Transport)
 	}
 }
-
-// timeout cancels the upstream request of an exchange (out's context).
-func (x *exchange) timeout() { x.cancel(errUpstreamTimeout) }
 
 // rewrite turns the inbound request into the upstream one. ReverseProxy
 // has already removed hop-by-hop and Connection-listed headers and the
@@ -132,15 +152,18 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host
+	} else {
+		pr.Out.Host = pr.Out.URL.Host // what the transport sends; set so an Observer reads it as for a mock
 	}
+	x.sent = pr.Out
 }
 
 // modifyResponse runs when the upstream's headers arrived: it stops the
 // timeout and labels the response.
 func modifyResponse(resp *http.Response) error {
 	x := exchangeFrom(resp.Request.Context()) // never nil: the proxy runs only from serveReal
-	if !x.timer.Stop() {
-		return errUpstreamTimeout // the timer won the race: the request is already cancelled
+	if err := x.deadline.answer(); err != nil {
+		return err // the deadline won the race: the request is already cancelled
 	}
 	x.servedByVal[0] = string(ServedByReal)
 	resp.Header[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request
@@ -152,13 +175,28 @@ func modifyResponse(resp *http.Response) error {
 // fault of the router nor of the upstream.
 func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error) {
 	x := exchangeFrom(req.Context()) // never nil: the proxy runs only from serveReal
-	timedOut := errors.Is(err, errUpstreamTimeout) || context.Cause(req.Context()) == errUpstreamTimeout
-	if !timedOut && x.parent.Err() != nil {
+	cause := x.deadline.cause()
+	if cause == nil {
+		cause = context.Cause(req.Context())
+	}
+	if cause == errUploadStalled {
+		// The client's fault, not the upstream's: 408, and no warning.
+		r.log.Debug("federation: request body stalled", "service", x.route.Service, "error", err)
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusRequestTimeout, fmt.Errorf("federation: the request body to service %q stalled: no bytes for %s", x.route.Service, r.cfg.UploadIdleTimeout), err)
+		return
+	}
+	timedOut := errors.Is(err, errUpstreamTimeout) || cause == errUpstreamTimeout
+	bodyTimedOut := errors.Is(err, errUpstreamBodyTimeout) || cause == errUpstreamBodyTimeout
+	if !timedOut && !bodyTimedOut && x.parent.Err() != nil {
 		x.failure = fmt.Errorf("%w: %w", errClientGone, err)
 		return
 	}
 	status, what := http.StatusBadGateway, describeUpstreamError(err)
-	if timedOut || isTimeout(err) {
+	switch {
+	case bodyTimedOut:
+		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not take the request body within %s", x.route.c.timeout)
+	case timedOut || isTimeout(err):
 		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not answer within %s", x.route.c.timeout)
 	}
 	r.log.Warn("federation: upstream failed", "service", x.route.Service, "upstream", x.route.c.upstream.Redacted(), "status", status, "error", err)
@@ -183,6 +221,8 @@ func describeUpstreamError(err error) string {
 		hostErr  x509.HostnameError
 	)
 	switch {
+	case errors.Is(err, egress.ErrDenied):
+		return "is not allowed by the egress policy"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused the connection"
 	case errors.As(err, &dnsErr):

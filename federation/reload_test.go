@@ -147,7 +147,7 @@ func TestTransportPerOrigin(t *testing.T) {
 	var closed atomic.Int64
 	cfg := RouterConfig{NewTransport: func(u *url.URL) http.RoundTripper {
 		made = append(made, u.Host)
-		return &countingTransport{base: defaultTransport(2), closed: &closed}
+		return &countingTransport{base: defaultTransport(2, nil), closed: &closed}
 	}}
 	f := mustParse(t, fmt.Sprintf(`name: tr
 services:

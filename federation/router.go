@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mockops/mockops/internal/egress"
 	"github.com/mockops/mockops/internal/problem"
 )
 
@@ -35,6 +37,7 @@ const (
 	DefaultMaxHops             = 8
 	DefaultTimeout             = 30 * time.Second
 	DefaultMaxIdleConnsPerHost = 32
+	DefaultUploadIdleTimeout   = 30 * time.Second
 )
 
 // HeaderHops counts how many MockOps routers a request went through; past
@@ -58,18 +61,32 @@ type RouterConfig struct {
 	NewTransport func(upstream *url.URL) http.RoundTripper
 	// MaxIdleConnsPerHost for the default transports; 0 means 32.
 	MaxIdleConnsPerHost int
-	// Timeout is the default per-service wait for upstream response
-	// headers; 0 means 30s.
+	// Timeout is the default per-service bound on each wait for a real
+	// upstream: the dial, the upstream taking the request body, and the
+	// response headers, counted from the moment the body has been sent;
+	// 0 means 30s.
 	Timeout time.Duration
+	// UploadIdleTimeout bounds how long a client may leave a request body
+	// to a real upstream without sending more of it; past it the request
+	// is cancelled and answered 408 Request Timeout, never as an upstream
+	// failure. A slow but moving upload is not cut. 0 means 30s. (A mock
+	// handler reads its body itself, under the host server's timeouts.)
+	UploadIdleTimeout time.Duration
 	// Observer receives every exchange; nil disables observation.
 	Observer Observer
 	// Authorize decides each routed request (for example workspace
 	// access); an error answers 403. The request's context carries the
 	// Route (RouteFrom). nil allows everything.
 	Authorize func(r *http.Request, svc Service) error
+	// Egress is the policy every upstream connection must pass, enforced
+	// when it is dialled (see EgressPolicy). The zero value denies
+	// link-local and cloud metadata addresses and allows the rest.
+	Egress EgressPolicy
 	// AllowUpstream vets every upstream URL when a snapshot is built
-	// (NewRouter and Update); an error rejects the configuration. nil
-	// allows every http or https upstream.
+	// (NewRouter and Update); an error rejects the configuration. It sees
+	// only the URL, once: it is a convenience, not a security boundary
+	// (a name can resolve elsewhere at dial time); Egress is. nil allows
+	// every http or https upstream that Egress allows.
 	AllowUpstream func(u *url.URL) error
 	// MaxHops is the loop guard's limit; 0 means 8.
 	MaxHops int
@@ -89,13 +106,18 @@ type RouterConfig struct {
 // service's reality level. It is safe for concurrent use; Update swaps
 // its routing snapshot atomically.
 type Router struct {
-	cfg RouterConfig
-	log *slog.Logger
+	cfg    RouterConfig
+	log    *slog.Logger
+	egress *egress.Policy
 
 	snap atomic.Pointer[snapshot]
 
-	mu         sync.Mutex // serialises Update and Close; guards transports
-	transports map[string]http.RoundTripper
+	mu sync.Mutex // serialises Update and Close; guards transports and snapshot.drained
+	// transports holds the transport of every upstream origin that a live
+	// snapshot uses (the current one, or a replaced one with requests
+	// still in flight), counted per snapshot; the last one to let go of
+	// an origin prunes its transport (see release).
+	transports map[string]*sharedTransport
 	buffers    *bufferPool // shared by the proxies of every snapshot
 	// closed is set by Close, under mu; real requests still in flight read
 	// it when they end (see serveReal).
@@ -120,12 +142,18 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.UploadIdleTimeout <= 0 {
+		cfg.UploadIdleTimeout = DefaultUploadIdleTimeout
+	}
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, transports: make(map[string]http.RoundTripper), buffers: &bufferPool{}}
+	r := &Router{cfg: cfg, log: cfg.Logger, egress: cfg.Egress.policy(), transports: make(map[string]*sharedTransport), buffers: &bufferPool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
+	}
+	if err := r.egress.Validate(); err != nil {
+		return nil, fmt.Errorf("federation: RouterConfig.Egress: %w", err)
 	}
 	if err := r.Update(f); err != nil {
 		r.Close()
@@ -150,17 +178,54 @@ func (r *Router) Update(f *Federation) error {
 	}
 	s, err := r.build(f)
 	if err != nil {
+		r.release(s) // the transports this failed build registered
 		return err
 	}
-	r.snap.Store(s)
-	// Upstreams no longer routed keep their transport (it may come back),
-	// but their idle connections go now; in-flight requests are unaffected.
-	for origin, tr := range r.transports {
-		if !s.origins[origin] {
-			closeIdle(tr)
+	if old := r.snap.Swap(s); old != nil {
+		// The replaced snapshot lets go of its transports once its last
+		// in-flight request has ended (see serveReal); an upstream no
+		// snapshot uses any more is pruned then.
+		old.retired.Store(true)
+		if old.inflight.Load() == 0 {
+			r.release(old)
 		}
 	}
 	return nil
+}
+
+// sharedTransport is the transport of one upstream origin and the number
+// of live snapshots using it.
+type sharedTransport struct {
+	tr   http.RoundTripper
+	refs int
+}
+
+// release lets go of the transports of snapshot s, which no request uses
+// any more: a transport no other live snapshot uses is removed and its
+// idle connections closed. It runs once per snapshot for the counts; a
+// request that started on s just as it was released (it loaded s before
+// the swap) calls it again when it ends, and then it closes the idle
+// connections that request left on transports already pruned. Called with
+// r.mu held.
+func (r *Router) release(s *snapshot) {
+	if s == nil {
+		return
+	}
+	first := !s.drained
+	s.drained = true
+	for origin, tr := range s.transports {
+		st := r.transports[origin]
+		if st == nil || st.tr != tr { // pruned already (and maybe made anew)
+			closeIdle(tr)
+			continue
+		}
+		if first {
+			if st.refs--; st.refs == 0 {
+				delete(r.transports, origin)
+				closeIdle(tr)
+			}
+		}
+	}
 }
 
 // Close closes the idle connections of every upstream transport and makes
@@ -172,8 +237,8 @@ func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed.Store(true)
-	for _, tr := range r.transports {
-		closeIdle(tr)
+	for _, st := range r.transports {
+		closeIdle(st.tr)
 	}
 	return nil
 }
@@ -196,16 +261,17 @@ func (r *Router) Lookup(method, host, path string) (Route, bool) {
 	return rt, ok
 }
 
-// build compiles f into a snapshot. Called with r.mu held.
+// build compiles f into a snapshot; on failure the partial snapshot is
+// returned too, for its transports to be released. Called with r.mu held.
 func (r *Router) build(f *Federation) (*snapshot, error) {
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("federation: invalid federation %q: %w", f.Name, err)
 	}
 	s := &snapshot{
-		fed:     f,
-		hosts:   make(map[string]*table),
-		any:     newTable(),
-		origins: make(map[string]bool),
+		fed:        f,
+		hosts:      make(map[string]*table),
+		any:        newTable(),
+		transports: make(map[string]http.RoundTripper),
 	}
 	var errs []error
 	for i := range f.Services {
@@ -240,10 +306,12 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 					continue
 				}
 			}
+			if err := r.egress.CheckURL(u); err != nil {
+				errs = append(errs, fmt.Errorf("federation: service %q: upstream %s not allowed: %w", svc.Name, u.Redacted(), err))
+				continue
+			}
 			c.upstream = u
-			origin := u.Scheme + "://" + u.Host
-			s.origins[origin] = true
-			c.proxy = r.newProxy(c, r.transport(origin, u))
+			c.proxy = r.newProxy(c, r.transport(s, u.Scheme+"://"+u.Host, u))
 		}
 		if svc.Host == "" {
 			s.any.add(c)
@@ -257,7 +325,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		s.services = append(s.services, c)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return s, errors.Join(errs...)
 	}
 	return s, nil
 }
@@ -279,10 +347,33 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	x.w.ResponseWriter = w
 	defer r.finish(x)
+	if len(w.Header()) > 0 {
+		// Headers set in front of the router (a host's middleware) are
+		// what a problem after a panic starts from; see finish.
+		x.preset = w.Header().Clone()
+	}
 	rt, s, ok := r.lookup(req.Method, req.Host, req.URL.EscapedPath())
 	if !ok {
-		x.servedBy = ServedByRouter
 		x.route.Federation = s.fed.Name
+	} else {
+		x.route = rt
+	}
+	// The loop guard comes first, for every request: a fallback handler
+	// that forwards (to another router, say) can close a loop too.
+	hops, err := parseHops(req.Header[HeaderHops])
+	if err != nil {
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusBadRequest, err, nil)
+		return
+	}
+	if hops >= r.cfg.MaxHops {
+		x.servedBy = ServedByRouter
+		x.fail(http.StatusLoopDetected, fmt.Errorf("federation: request went through %d MockOps routers (limit %d): routing loop?", hops, r.cfg.MaxHops), nil)
+		return
+	}
+	x.hops = hops + 1
+	if !ok {
+		x.servedBy = ServedByRouter
 		if r.cfg.FallbackHandler != nil {
 			r.cfg.FallbackHandler.ServeHTTP(&x.w, req)
 			return
@@ -290,7 +381,6 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.fail(http.StatusNotFound, fmt.Errorf("federation: no service of %q routes %q", s.fed.Name, clip(req.URL.Path)), nil)
 		return
 	}
-	x.route = rt
 	// The exchange is the request's context (one allocation for both). A
 	// real request also needs its own cancellation, for the upstream
 	// timeout; it is made here so the request is copied only once.
@@ -305,19 +395,6 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// makes stays on the stack: the routed request lives in the exchange.
 	x.out = *req.WithContext(ctx)
 	out := &x.out
-
-	hops, err := parseHops(req.Header[HeaderHops])
-	if err != nil {
-		x.servedBy = ServedByRouter
-		x.fail(http.StatusBadRequest, err, nil)
-		return
-	}
-	if hops >= r.cfg.MaxHops {
-		x.servedBy = ServedByRouter
-		x.fail(http.StatusLoopDetected, fmt.Errorf("federation: request went through %d MockOps routers (limit %d): routing loop?", hops, r.cfg.MaxHops), nil)
-		return
-	}
-	x.hops = hops + 1
 	if r.cfg.Authorize != nil {
 		if err := r.cfg.Authorize(out, rt.c.svc); err != nil {
 			x.servedBy = ServedByRouter
@@ -332,7 +409,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	switch rt.Reality {
 	case Real:
-		r.serveReal(x, out)
+		r.serveReal(x, out, s)
 	case MockV3:
 		r.serveMock(x, out)
 	default:
@@ -371,9 +448,12 @@ func (r *Router) finish(x *exchange) {
 	if x.servedBy == "" { // Authorize panicked: nothing served the request yet
 		x.servedBy = ServedByRouter
 	}
-	// Headers the handler set for the body it never wrote must not
-	// describe the problem.
-	x.w.Header().Del("Content-Encoding")
+	// Headers the handler set for the body it never wrote (Cache-Control,
+	// Set-Cookie, ETag, Content-Encoding, ...) must not describe the
+	// problem: it starts from the headers the router was given.
+	h := x.w.Header()
+	clear(h)
+	maps.Copy(h, x.preset)
 	x.fail(http.StatusInternalServerError, errors.New("federation: internal error"), err)
 	r.observe(x)
 }
@@ -386,11 +466,25 @@ func parseHops(v []string) (int, error) {
 	if len(v) > 1 {
 		return 0, fmt.Errorf("federation: %s sent %d times", HeaderHops, len(v))
 	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 0 {
+	n, err := parseCount(v[0])
+	if err != nil {
 		return 0, fmt.Errorf("federation: %s must be a non-negative integer, got %q", HeaderHops, clip(v[0]))
 	}
 	return n, nil
+}
+
+// parseCount reads a decimal count written as digits only: strconv.Atoi
+// would also take a sign ("+7"), which no router sends.
+func parseCount(v string) (int, error) {
+	if v == "" {
+		return 0, strconv.ErrSyntax
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, strconv.ErrSyntax
+		}
+	}
+	return strconv.Atoi(v)
 }
 
 // clip shortens a client's value quoted in a problem: an answer must not
@@ -417,7 +511,10 @@ func (r *Router) observe(x *exchange) {
 		}
 	}
 	in, req := x.in, x.in
-	if x.route.c != nil {
+	switch {
+	case x.sent != nil: // real: the proxy's rewritten request
+		req = x.sent
+	case x.route.c != nil: // mock: rewritten in place by serveMock
 		req = &x.out
 	}
 	ex := Exchange{

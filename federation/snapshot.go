@@ -5,6 +5,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	radix "github.com/armon/go-radix"
@@ -81,7 +82,16 @@ type snapshot struct {
 	hosts    map[string]*table // host routes by hostKey
 	any      *table            // host-less routes
 	services []*compiled
-	origins  map[string]bool // upstream origins in use
+	// transports are the transports this snapshot's proxies use, by
+	// origin; each counts as one use in Router.transports while the
+	// snapshot is live.
+	transports map[string]http.RoundTripper
+	// inflight counts the real requests serving on this snapshot; once it
+	// is retired (replaced) and the count is zero, its transports are
+	// released.
+	inflight atomic.Int64
+	retired  atomic.Bool
+	drained  bool // guarded by Router.mu: the counts were released
 }
 
 // lookup routes an escaped request path (query allowed) for host on the

@@ -18,36 +18,59 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // Validate checks a federation built or modified in code, with the same
 // rules Parse applies. The error is an ErrorList; positions are known only
 // for values that came from Parse.
+//
+// A value built in Go has no position: its diagnostics name it by path
+// instead ("services[orders].timeout: ...", see Error).
 func (f *Federation) Validate() error {
-	var errs yamlpos.ErrorList
+	var errs report
 	validate(f, &errs)
-	return errs.Err()
+	return errs.err()
 }
 
-func validate(f *Federation, errs *yamlpos.ErrorList) {
+// servicePaths names each service for diagnostics: by its name, or by
+// its index when it has no usable name or repeats an earlier one.
+func servicePaths(svcs []Service) []string {
+	out := make([]string, len(svcs))
+	seen := make(map[string]bool, len(svcs))
+	for i := range svcs {
+		name := svcs[i].Name
+		if seen[name] {
+			name = ""
+		}
+		seen[name] = true
+		out[i] = itemPath("services", name, i)
+	}
+	return out
+}
+
+func validate(f *Federation, errs *report) {
+	top := f.at.in("")
 	switch {
 	case f.at.failed("name"):
 	case f.Name == "":
-		errs.Add(f.at.of("name"), "missing required key \"name\"")
+		errs.Add(top.of("name"), "missing required key \"name\"")
 	case !namePattern.MatchString(f.Name):
-		errs.Add(f.at.of("name"), "federation name %q: use letters, digits, '.', '-' and '_'", f.Name)
+		errs.Add(top.of("name"), "federation name %q: use letters, digits, '.', '-' and '_'", f.Name)
 	}
 	if len(f.Services) == 0 && !f.at.failed("services") {
 		if _, written := f.at.fields["services"]; written || f.at.self.File == "" {
-			errs.Add(f.at.of("services"), "a federation needs at least one service")
+			errs.Add(top.of("services"), "a federation needs at least one service")
 		} else {
-			errs.Add(f.at.self, "missing required key \"services\"")
+			errs.Add(spot{f.at.self, "services"}, "missing required key \"services\"")
 		}
 	}
 	names := make(map[string]int, len(f.Services))
+	paths := servicePaths(f.Services)
 	type routeKey struct{ host, prefix string }
 	prefixes := make(map[routeKey]int, len(f.Services))
 	for i := range f.Services {
 		s := &f.Services[i]
-		validateService(s, errs)
+		at := s.at.in(paths[i])
+		validateService(s, at, errs)
 		if s.Name != "" {
 			if j, dup := names[s.Name]; dup {
-				errs.Add(s.at.of("name"), "duplicate service name %q (first declared at %s)", s.Name, f.Services[j].at.of("name"))
+				first := &f.Services[j]
+				errs.Add(at.of("name"), "duplicate service name %q (first declared at %s)", s.Name, first.at.in(paths[j]).of("name"))
 			} else {
 				names[s.Name] = i
 			}
@@ -55,34 +78,37 @@ func validate(f *Federation, errs *yamlpos.ErrorList) {
 		if m, ok := prefixMatchForm(s.BasePath); ok && s.BasePath != "" {
 			k := routeKey{hostKey(s.Host), m}
 			if j, dup := prefixes[k]; dup {
-				errs.Add(s.at.of("base_path"), "service %q: base_path %q is already routed to service %q", s.Name, s.BasePath, f.Services[j].Name)
+				first := &f.Services[j]
+				errs.Add(at.of("base_path"), "service %q: base_path %q is already routed to service %q (declared at %s)",
+					s.Name, s.BasePath, first.Name, first.at.in(paths[j]).of("base_path"))
 			} else {
 				prefixes[k] = i
 			}
 		}
 	}
-	validateDependencies(f.Services, names, errs)
+	validateDependencies(f.Services, paths, names, errs)
 	scenarios := make(map[string]bool, len(f.Scenarios))
 	for i := range f.Scenarios {
 		sc := &f.Scenarios[i]
+		at := sc.at.in(itemPath("scenarios", sc.Name, i))
 		switch {
 		case sc.at.failed("name"):
 		case sc.Name == "":
-			errs.Add(sc.at.self, "scenario: missing required key \"name\"")
+			errs.Add(at.self(), "scenario: missing required key \"name\"")
 		case !namePattern.MatchString(sc.Name):
-			errs.Add(sc.at.of("name"), "scenario name %q: use letters, digits, '.', '-' and '_'", sc.Name)
+			errs.Add(at.of("name"), "scenario name %q: use letters, digits, '.', '-' and '_'", sc.Name)
 		case scenarios[sc.Name]:
-			errs.Add(sc.at.of("name"), "duplicate scenario name %q", sc.Name)
+			errs.Add(at.of("name"), "duplicate scenario name %q", sc.Name)
 		}
 		scenarios[sc.Name] = true
 		for j := range sc.Services {
-			validateOverride(f, sc, &sc.Services[j], names, errs)
+			o := &sc.Services[j]
+			validateOverride(f, sc, o, o.at.in(at.path+"."+itemPath("services", o.Service, j)), names, errs)
 		}
 	}
 }
 
-func validateService(s *Service, errs *yamlpos.ErrorList) {
-	at := &s.at
+func validateService(s *Service, at located, errs *report) {
 	if at.failed("*") {
 		return
 	}
@@ -90,7 +116,7 @@ func validateService(s *Service, errs *yamlpos.ErrorList) {
 	switch {
 	case at.failed("name"):
 	case s.Name == "":
-		errs.Add(at.self, "service: missing required key \"name\"")
+		errs.Add(at.self(), "service: missing required key \"name\"")
 		label = "service"
 	case !namePattern.MatchString(s.Name):
 		errs.Add(at.of("name"), "service name %q: use letters, digits, '.', '-' and '_'", s.Name)
@@ -123,12 +149,12 @@ func validateService(s *Service, errs *yamlpos.ErrorList) {
 	if s.Timeout < 0 {
 		errs.Add(at.of("timeout"), "%s: timeout must be positive, got %s", label, s.Timeout)
 	}
-	validateBlend(s.Blend, label, errs)
-	validateChaos(s.Chaos, label, errs)
+	validateBlend(s.Blend, at.path, label, errs)
+	validateChaos(s.Chaos, at.path, label, errs)
 }
 
 // checkReality reports an unknown level; required says whether empty is an error.
-func checkReality(r RealityLevel, at *positions, key, label string, errs *yamlpos.ErrorList, required bool) bool {
+func checkReality(r RealityLevel, at located, key, label string, errs *report, required bool) bool {
 	if at.failed(key) {
 		return false
 	}
@@ -245,11 +271,12 @@ func validPort(p string) bool {
 	return err == nil && n >= 1 && n <= 65535
 }
 
-func validateDependencies(svcs []Service, names map[string]int, errs *yamlpos.ErrorList) {
+func validateDependencies(svcs []Service, paths []string, names map[string]int, errs *report) {
 	for i := range svcs {
 		s := &svcs[i]
+		at := s.at.in(paths[i])
 		for k, dep := range s.DependsOn {
-			pos := s.at.of(indexKey("depends_on", k))
+			pos := at.of(indexKey("depends_on", k))
 			switch _, ok := names[dep]; {
 			case dep == s.Name: // by name: with a duplicated name, index i may not be the one in names
 				errs.Add(pos, "service %q depends on itself", s.Name)
@@ -258,14 +285,9 @@ func validateDependencies(svcs []Service, names map[string]int, errs *yamlpos.Er
 			}
 		}
 	}
-	_, cycles := dependencyOrder(svcs)
-	for _, c := range cycles {
+	for _, c := range dependencyCycles(svcs) {
 		s := &svcs[c.from]
-		path := make([]string, len(c.path))
-		for i, idx := range c.path {
-			path[i] = svcs[idx].Name
-		}
-		errs.Add(s.at.of(indexKey("depends_on", c.edge)), "dependency cycle: %s", strings.Join(path, " -> "))
+		errs.Add(s.at.in(paths[c.from]).of(indexKey("depends_on", c.edge)), "%s", c.describe(svcs))
 	}
 }
 
@@ -277,22 +299,72 @@ func serviceNames(svcs []Service) []string {
 	return out
 }
 
-// cycle is a dependency cycle found by dependencyOrder: the edge
-// (from, DependsOn[edge]) closes path, which starts and ends at one service.
+// maxCycleNames bounds the service names one cycle diagnostic lists.
+const maxCycleNames = 8
+
+// cycle is one group of services that depend on each other (a strongly
+// connected component of the dependency graph), reported once: path is
+// one shortest cycle through its first-declared member, closed by the
+// edge (from, DependsOn[edge]); members is the whole group's size.
 type cycle struct {
 	from, edge int
-	path       []int
+	path       []int // starts and ends at the same service
+	members    []int // every service of the group, in declaration order
+}
+
+// describe renders the cycle in bounded space: at most maxCycleNames
+// names of the path, and of the group when it is larger than the path.
+func (c cycle) describe(svcs []Service) string {
+	var b strings.Builder
+	b.WriteString("dependency cycle: ")
+	names := func(idx []int, sep string) {
+		for i, j := range idx {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			if i == maxCycleNames-1 && len(idx) > maxCycleNames {
+				fmt.Fprintf(&b, "... (%d more)%s%s", len(idx)-maxCycleNames, sep, svcs[idx[len(idx)-1]].Name)
+				return
+			}
+			b.WriteString(svcs[j].Name)
+		}
+	}
+	names(c.path, " -> ")
+	if len(c.members) > len(c.path)-1 {
+		fmt.Fprintf(&b, " (%d services depend on each other: ", len(c.members))
+		names(c.members, ", ")
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// dependencyIndex maps names to indexes; the first declaration wins on
+// duplicates.
+func dependencyIndex(svcs []Service) map[string]int {
+	index := make(map[string]int, len(svcs))
+	for i := len(svcs) - 1; i >= 0; i-- {
+		index[svcs[i].Name] = i
+	}
+	return index
+}
+
+// edges returns the dependencies of service i as indexes, with the
+// position k of each in DependsOn; unknown and self dependencies are left
+// out.
+func edges(svcs []Service, index map[string]int, i int, yield func(j, k int)) {
+	for k, dep := range svcs[i].DependsOn {
+		if j, ok := index[dep]; ok && j != i && dep != svcs[i].Name {
+			yield(j, k)
+		}
+	}
 }
 
 // dependencyOrder orders services so that each follows its dependencies,
 // otherwise keeping declaration order (a depth-first post-order from each
-// service in turn). Unknown and self dependencies are ignored; each cycle
-// is returned once, at the edge that closes it.
-func dependencyOrder(svcs []Service) ([]int, []cycle) {
-	index := make(map[string]int, len(svcs))
-	for i := len(svcs) - 1; i >= 0; i-- { // first declaration wins on duplicates
-		index[svcs[i].Name] = i
-	}
+// service in turn). Unknown and self dependencies are ignored, and so are
+// the edges that close cycles (validation reports those).
+func dependencyOrder(svcs []Service) []int {
+	index := dependencyIndex(svcs)
 	const (
 		white = iota
 		grey
@@ -300,27 +372,14 @@ func dependencyOrder(svcs []Service) ([]int, []cycle) {
 	)
 	color := make([]int, len(svcs))
 	order := make([]int, 0, len(svcs))
-	var stack []int
-	var cycles []cycle
 	var visit func(i int)
 	visit = func(i int) {
 		color[i] = grey
-		stack = append(stack, i)
-		for k, dep := range svcs[i].DependsOn {
-			j, ok := index[dep]
-			if !ok || j == i || dep == svcs[i].Name {
-				continue
-			}
-			switch color[j] {
-			case white:
+		edges(svcs, index, i, func(j, _ int) {
+			if color[j] == white {
 				visit(j)
-			case grey:
-				start := slices.Index(stack, j)
-				path := append(slices.Clone(stack[start:]), j)
-				cycles = append(cycles, cycle{from: i, edge: k, path: path})
 			}
-		}
-		stack = stack[:len(stack)-1]
+		})
 		color[i] = black
 		order = append(order, i)
 	}
@@ -329,20 +388,121 @@ func dependencyOrder(svcs []Service) ([]int, []cycle) {
 			visit(i)
 		}
 	}
-	return order, cycles
+	return order
 }
 
-func validateOverride(f *Federation, sc *Scenario, o *Override, names map[string]int, errs *yamlpos.ErrorList) {
+// dependencyCycles finds every group of services that depend on each
+// other (Tarjan's strongly connected components) and, for each, one
+// shortest cycle through its first-declared member (a breadth-first
+// search inside the group). Each group is reported once, so the
+// diagnostics grow linearly with the definition, however many edges
+// close a cycle.
+func dependencyCycles(svcs []Service) []cycle {
+	index := dependencyIndex(svcs)
+	n := len(svcs)
+	order := make([]int, n) // discovery order, 0 = unvisited
+	low := make([]int, n)
+	onStack := make([]bool, n)
+	comp := make([]int, n) // component id, -1 until assigned
+	for i := range comp {
+		comp[i] = -1
+	}
+	var stack []int
+	var groups [][]int
+	counter := 0
+	var strong func(i int)
+	strong = func(i int) {
+		counter++
+		order[i], low[i] = counter, counter
+		stack = append(stack, i)
+		onStack[i] = true
+		edges(svcs, index, i, func(j, _ int) {
+			switch {
+			case order[j] == 0:
+				strong(j)
+				low[i] = min(low[i], low[j])
+			case onStack[j]:
+				low[i] = min(low[i], order[j])
+			}
+		})
+		if low[i] != order[i] {
+			return
+		}
+		var g []int
+		for {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			onStack[j] = false
+			comp[j] = len(groups)
+			g = append(g, j)
+			if j == i {
+				break
+			}
+		}
+		groups = append(groups, g)
+	}
+	for i := range svcs {
+		if order[i] == 0 {
+			strong(i)
+		}
+	}
+	var cycles []cycle
+	prev := make([]int, n)
+	for id, g := range groups {
+		if len(g) < 2 {
+			continue // self dependencies are reported on their own
+		}
+		slices.Sort(g)
+		start := g[0]
+		// Breadth-first from start inside the group, until an edge leads
+		// back to start.
+		for _, j := range g {
+			prev[j] = -2
+		}
+		prev[start] = -1
+		queue := []int{start}
+		var c *cycle
+		for len(queue) > 0 && c == nil {
+			i := queue[0]
+			queue = queue[1:]
+			edges(svcs, index, i, func(j, k int) {
+				if c != nil || comp[j] != id {
+					return
+				}
+				if j == start {
+					path := []int{start}
+					for v := i; v != start; v = prev[v] {
+						path = append(path, v)
+					}
+					slices.Reverse(path[1:])
+					c = &cycle{from: i, edge: k, path: append(path, start), members: g}
+					return
+				}
+				if prev[j] == -2 {
+					prev[j] = i
+					queue = append(queue, j)
+				}
+			})
+		}
+		if c != nil {
+			cycles = append(cycles, *c)
+		}
+	}
+	slices.SortFunc(cycles, func(a, b cycle) int { return a.path[0] - b.path[0] })
+	return cycles
+}
+
+func validateOverride(f *Federation, sc *Scenario, o *Override, at located, names map[string]int, errs *report) {
 	label := fmt.Sprintf("scenario %q service %q", sc.Name, o.Service)
 	i, ok := names[o.Service]
 	if !ok {
-		errs.Add(o.at.self, "scenario %q overrides unknown service %q%s", sc.Name, o.Service, yamlpos.DidYouMean(o.Service, serviceNames(f.Services)))
+		errs.Add(at.self(), "scenario %q overrides unknown service %q%s", sc.Name, o.Service, yamlpos.DidYouMean(o.Service, serviceNames(f.Services)))
 		return
 	}
 	s := &f.Services[i]
-	if !checkReality(o.Reality, &o.at, "reality", label, errs, false) {
-		validateBlend(o.Blend, label, errs)
-		validateChaos(o.Chaos, label, errs)
+	if !checkReality(o.Reality, at, "reality", label, errs, false) {
+		validateBlend(o.Blend, at.path, label, errs)
+		validateChaos(o.Chaos, at.path, label, errs)
 		return
 	}
 	chaos := o.Chaos
@@ -350,8 +510,8 @@ func validateOverride(f *Federation, sc *Scenario, o *Override, names map[string
 		chaos = s.Chaos
 	}
 	if s.Upstream == "" && needsUpstream(o.Reality, chaos) {
-		errs.Add(o.at.of("reality"), "%s: reality %s needs an upstream, and service %q has none", label, describeNeed(o.Reality, chaos), s.Name)
+		errs.Add(at.of("reality"), "%s: reality %s needs an upstream, and service %q has none", label, describeNeed(o.Reality, chaos), s.Name)
 	}
-	validateBlend(o.Blend, label, errs)
-	validateChaos(o.Chaos, label, errs)
+	validateBlend(o.Blend, at.path, label, errs)
+	validateChaos(o.Chaos, at.path, label, errs)
 }

@@ -14,11 +14,11 @@ var (
 	chaosBases      = []string{"mock", "real"}
 )
 
-func validateBlend(b *Blend, label string, errs *yamlpos.ErrorList) {
+func validateBlend(b *Blend, path, label string, errs *report) {
 	if b == nil {
 		return
 	}
-	at := &b.at
+	at := b.at.in(joinPath(path, "blend"))
 	if b.Strategy != "" && !slices.Contains(blendStrategies, b.Strategy) {
 		errs.Add(at.of("strategy"), "%s: unknown blend strategy %q (one of mock_first, real_first, merge, shadow)%s",
 			label, b.Strategy, yamlpos.DidYouMean(b.Strategy, blendStrategies))
@@ -35,11 +35,11 @@ func validateBlend(b *Blend, label string, errs *yamlpos.ErrorList) {
 	probability(b.Ratio, at, "ratio", label+": blend_ratio", errs)
 }
 
-func validateChaos(c *Chaos, label string, errs *yamlpos.ErrorList) {
+func validateChaos(c *Chaos, path, label string, errs *report) {
 	if c == nil {
 		return
 	}
-	at := &c.at
+	at := c.at.in(joinPath(path, "chaos"))
 	if c.Base != "" && !slices.Contains(chaosBases, c.Base) {
 		errs.Add(at.of("base"), "%s: chaos base must be \"mock\" or \"real\", got %q", label, c.Base)
 	}
@@ -102,11 +102,11 @@ func validateChaos(c *Chaos, label string, errs *yamlpos.ErrorList) {
 	}
 }
 
-func faultP(p float64, at *positions, fault, label string, errs *yamlpos.ErrorList) {
+func faultP(p float64, at located, fault, label string, errs *report) {
 	probability(&p, at, fault+".p", fmt.Sprintf("%s: chaos %s p", label, fault), errs)
 }
 
-func probability(p *float64, at *positions, key, what string, errs *yamlpos.ErrorList) {
+func probability(p *float64, at located, key, what string, errs *report) {
 	if p == nil || at.failed(key) {
 		return
 	}
@@ -115,13 +115,13 @@ func probability(p *float64, at *positions, key, what string, errs *yamlpos.Erro
 	}
 }
 
-func nonNegative(d time.Duration, at *positions, key, label string, errs *yamlpos.ErrorList) {
+func nonNegative(d time.Duration, at located, key, label string, errs *report) {
 	if d < 0 {
 		errs.Add(at.of(key), "%s: %s must not be negative, got %s", label, key, d)
 	}
 }
 
-func anyFailed(at *positions, keys ...string) bool {
+func anyFailed(at located, keys ...string) bool {
 	for _, k := range keys {
 		if at.failed(k) {
 			return true
