@@ -25,7 +25,7 @@ func (p Pos) IsValid() bool { return p.Line > 0 }
 // String renders file:line:col, leaving out what is unknown ("-" when
 // nothing is known).
 func (p Pos) String() string {
-	return yamlpos.Pos{File: p.File, Line: p.Line, Col: p.Col}.String()
+	return yamlpos.Pos(p).String()
 }
 
 // Error is one diagnostic of a federation definition.
@@ -65,43 +65,14 @@ func (l ErrorList) Len() int { return len(l) }
 // Sort orders the list by file, line and column, keeping the order of
 // diagnostics at the same (or an unknown) position.
 func (l ErrorList) Sort() {
-	slices.SortStableFunc(l, func(a, b *Error) int {
-		if c := strings.Compare(a.Pos.File, b.Pos.File); c != 0 {
-			return c
-		}
-		if a.Pos.Line != b.Pos.Line {
-			return a.Pos.Line - b.Pos.Line
-		}
-		return a.Pos.Col - b.Pos.Col
-	})
+	slices.SortStableFunc(l, func(a, b *Error) int { return yamlpos.Compare(yamlpos.Pos(a.Pos), yamlpos.Pos(b.Pos)) })
 }
 
 // Error renders every diagnostic, one per line.
-func (l ErrorList) Error() string {
-	switch len(l) {
-	case 0:
-		return "no errors"
-	case 1:
-		return l[0].Error()
-	}
-	var b strings.Builder
-	for i, e := range l {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
+func (l ErrorList) Error() string { return yamlpos.Join(l) }
 
 // Unwrap exposes the diagnostics to errors.Is and errors.As.
-func (l ErrorList) Unwrap() []error {
-	out := make([]error, len(l))
-	for i, e := range l {
-		out[i] = e
-	}
-	return out
-}
+func (l ErrorList) Unwrap() []error { return yamlpos.Errors(l) }
 
 // Err returns the sorted list as an error, or nil when it is empty.
 func (l ErrorList) Err() error {

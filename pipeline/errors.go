@@ -46,16 +46,10 @@ func (l ErrorList) Sort() {
 }
 
 // Error renders every diagnostic, one per line.
-func (l ErrorList) Error() string { return l.toYAML().Error() }
+func (l ErrorList) Error() string { return yamlpos.Join(l) }
 
 // Unwrap exposes the diagnostics to errors.Is and errors.As.
-func (l ErrorList) Unwrap() []error {
-	out := make([]error, len(l))
-	for i, e := range l {
-		out[i] = e
-	}
-	return out
-}
+func (l ErrorList) Unwrap() []error { return yamlpos.Errors(l) }
 
 // Err returns the sorted list as an error, or nil when it is empty; a file
 // with too many diagnostics is trimmed as ErrorList describes.

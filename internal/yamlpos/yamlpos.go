@@ -92,7 +92,14 @@ func Compare(a, b Pos) int {
 }
 
 // Error renders every diagnostic, one per line.
-func (l ErrorList) Error() string {
+func (l ErrorList) Error() string { return Join(l) }
+
+// Unwrap exposes the diagnostics to errors.Is and errors.As.
+func (l ErrorList) Unwrap() []error { return Errors(l) }
+
+// Join renders a list of diagnostics one per line, "no errors" when it is
+// empty: the Error method of every package's public ErrorList.
+func Join[E error](l []E) string {
 	switch len(l) {
 	case 0:
 		return "no errors"
@@ -109,8 +116,9 @@ func (l ErrorList) Error() string {
 	return b.String()
 }
 
-// Unwrap exposes the diagnostics to errors.Is and errors.As.
-func (l ErrorList) Unwrap() []error {
+// Errors returns the diagnostics as a []error, for the Unwrap method of
+// every package's public ErrorList.
+func Errors[E error](l []E) []error {
 	out := make([]error, len(l))
 	for i, e := range l {
 		out[i] = e
