@@ -158,9 +158,13 @@ type StepRun struct {
 type ExecutionQuery struct {
 	Pipeline string
 	Status   Status
-	Limit    int    // <= 0 means 50; adapters cap it at 1000
+	Limit    int    // <= 0 means 50; adapters cap it at 1000 (PageLimit)
 	Cursor   string // from a previous page's Next; "" = first page
 }
+
+// PageLimit is how many executions a page of q holds: Limit, 50 when it is
+// not positive, at most 1000. Every adapter pages by it.
+func (q ExecutionQuery) PageLimit() int { return pageLimit(q.Limit, 50, 1000) }
 
 // ExecutionPage is one page of ListExecutions. Next is "" on the last page.
 type ExecutionPage struct {
@@ -250,8 +254,19 @@ type RollupQuery struct {
 	Workspace string
 	Service   string
 	From, To  time.Time
-	Limit     int    // <= 0 means 1000; adapters cap it at 10000
+	Limit     int    // <= 0 means 1000; adapters cap it at 10000 (PageLimit)
 	Cursor    string // from a previous page's Next; "" = first page
+}
+
+// PageLimit is how many rollups a page of q holds: Limit, 1000 when it is
+// not positive, at most 10000. Every adapter pages by it.
+func (q RollupQuery) PageLimit() int { return pageLimit(q.Limit, 1000, 10000) }
+
+func pageLimit(limit, def, most int) int {
+	if limit <= 0 {
+		return def
+	}
+	return min(limit, most)
 }
 
 // RollupPage is one page of ListRollups. Next is "" on the last page.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrInvalid is wrapped by Decode for a string Encode did not produce.
@@ -48,4 +49,31 @@ func DecodeKey(c string, n int) ([]string, error) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalid, c)
 	}
 	return parts, nil
+}
+
+// Rollup is the key of a coverage rollup, the cursor of ListRollups in
+// every adapter: the bucket travels in RFC 3339 with nanoseconds, so no
+// adapter's time resolution shifts a page boundary.
+type Rollup struct {
+	Kind, Workspace, Service, Key string
+	Bucket                        time.Time
+}
+
+// Encode returns k as a cursor.
+func (k Rollup) Encode() string {
+	return EncodeKey(k.Kind, k.Workspace, k.Service, k.Key, k.Bucket.UTC().Format(time.RFC3339Nano))
+}
+
+// DecodeRollup is the inverse of Rollup.Encode; anything else fails with an
+// error wrapping ErrInvalid.
+func DecodeRollup(c string) (Rollup, error) {
+	parts, err := DecodeKey(c, 5)
+	if err != nil {
+		return Rollup{}, err
+	}
+	bucket, err := time.Parse(time.RFC3339Nano, parts[4])
+	if err != nil {
+		return Rollup{}, fmt.Errorf("%w: %q", ErrInvalid, c)
+	}
+	return Rollup{Kind: parts[0], Workspace: parts[1], Service: parts[2], Key: parts[3], Bucket: bucket}, nil
 }

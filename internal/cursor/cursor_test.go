@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -53,6 +54,26 @@ func TestDecodeKeyInvalid(t *testing.T) {
 	for _, c := range []string{"", "!!", Encode("x"), Encode(`["a"]`), Encode(`["a","b","c"]`), Encode(`[1,2]`), EncodeKey("a")} {
 		if got, err := DecodeKey(c, 2); !errors.Is(err, ErrInvalid) {
 			t.Errorf("DecodeKey(%q, 2) = %q, %v; want ErrInvalid", c, got, err)
+		}
+	}
+}
+
+func TestRollupRoundTrip(t *testing.T) {
+	tests := []Rollup{
+		{},
+		{Kind: "scenario", Workspace: "ws", Service: "svc", Key: "k", Bucket: time.Date(2026, 12, 1, 21, 0, 0, 123456789, time.UTC)},
+		{Kind: "a\x00b", Workspace: `"quoted"`, Service: "é", Key: "[1,2]", Bucket: time.Unix(0, -1).UTC()},
+	}
+	for _, want := range tests {
+		got, err := DecodeRollup(want.Encode())
+		if err != nil || !got.Bucket.Equal(want.Bucket) || got.Kind != want.Kind || got.Workspace != want.Workspace ||
+			got.Service != want.Service || got.Key != want.Key {
+			t.Errorf("DecodeRollup(%+v.Encode()) = %+v, %v; want it back", want, got, err)
+		}
+	}
+	for _, bad := range []string{"", "!", EncodeKey("a", "b", "c", "d"), EncodeKey("a", "b", "c", "d", "noon")} {
+		if _, err := DecodeRollup(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("DecodeRollup(%q) = %v; want ErrInvalid", bad, err)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/mockops/mockops/internal/cursor"
@@ -63,37 +62,23 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// Limits of ListRollups, as the store contract sets them.
-const (
-	defaultRollupLimit = 1000
-	maxRollupLimit     = 10000
-)
-
 // ListRollups implements store.Coverage. The cursor is the last key of the
 // previous page, in the form both adapters share.
 func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) (store.RollupPage, error) {
 	if err := s.check(ctx, "list rollups"); err != nil {
 		return store.RollupPage{}, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultRollupLimit
-	}
-	limit = min(limit, maxRollupLimit)
+	limit := q.PageLimit()
 	var (
 		after    store.Rollup
 		hasAfter bool
 	)
 	if q.Cursor != "" {
-		parts, err := cursor.DecodeKey(q.Cursor, 5)
-		var nanos int64
-		if err == nil {
-			nanos, err = strconv.ParseInt(parts[4], 10, 64)
-		}
+		k, err := cursor.DecodeRollup(q.Cursor)
 		if err != nil {
 			return store.RollupPage{}, fmt.Errorf("memory: list rollups: %w: %w", store.ErrInvalidCursor, err)
 		}
-		after = store.Rollup{Kind: parts[0], Workspace: parts[1], Service: parts[2], Key: parts[3], Bucket: time.Unix(0, nanos).UTC()}
+		after = store.Rollup{Kind: k.Kind, Workspace: k.Workspace, Service: k.Service, Key: k.Key, Bucket: k.Bucket}
 		hasAfter = true
 	}
 	s.covMu.RLock()
@@ -116,7 +101,7 @@ func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) (store.Rol
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		page.Next = cursor.EncodeKey(last.Kind, last.Workspace, last.Service, last.Key, strconv.FormatInt(last.Bucket.UnixNano(), 10))
+		page.Next = cursor.Rollup{Kind: last.Kind, Workspace: last.Workspace, Service: last.Service, Key: last.Key, Bucket: last.Bucket}.Encode()
 	}
 	page.Rollups = out
 	return page, nil

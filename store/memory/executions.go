@@ -14,12 +14,6 @@ import (
 	"github.com/mockops/mockops/store"
 )
 
-// Limits of ListExecutions, as the store contract sets them.
-const (
-	defaultLimit = 50
-	maxLimit     = 1000
-)
-
 // executionTable holds the executions with the two orders the queries need,
 // so that neither a page nor a claim has to sort: order has every ID
 // ascending (IDs are time-sortable, so new ones are nearly always appended),
@@ -170,11 +164,7 @@ func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (sto
 	if err := s.check(ctx, "list executions"); err != nil {
 		return store.ExecutionPage{}, err
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
-	limit = min(limit, maxLimit)
+	limit := q.PageLimit()
 	after := ""
 	if q.Cursor != "" {
 		var err error

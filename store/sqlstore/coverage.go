@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"time"
 
 	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
@@ -84,34 +82,18 @@ func compareRollups(a, b store.Rollup) int {
 		a.Bucket.Compare(b.Bucket))
 }
 
-// Limits of ListRollups, as store.RollupQuery documents them.
-const (
-	defaultRollupLimit = 1000
-	maxRollupLimit     = 10000
-)
-
 // ListRollups implements store.Coverage.
 func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) (store.RollupPage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultRollupLimit
-	}
-	limit = min(limit, maxRollupLimit)
+	limit := q.PageLimit()
 	args := []any{q.Kind, q.Kind, q.Workspace, q.Workspace, q.Service, q.Service,
 		q.From.IsZero(), s.d.ts(q.From), q.To.IsZero(), s.d.ts(q.To)}
 	paged := 0
 	if q.Cursor != "" {
-		// The bucket travels in nanoseconds, the form the memory adapter
-		// needs too.
-		parts, err := cursor.DecodeKey(q.Cursor, 5)
-		var nanos int64
-		if err == nil {
-			nanos, err = strconv.ParseInt(parts[4], 10, 64)
-		}
+		k, err := cursor.DecodeRollup(q.Cursor)
 		if err != nil {
 			return store.RollupPage{}, fmt.Errorf("sqlstore: list rollups: %w: %w", store.ErrInvalidCursor, err)
 		}
-		args = append(args, parts[0], parts[1], parts[2], parts[3], s.d.ts(time.Unix(0, nanos)))
+		args = append(args, k.Kind, k.Workspace, k.Service, k.Key, s.d.ts(k.Bucket))
 		paged = 1
 	}
 	// One row more than asked says whether there is a next page.
@@ -132,7 +114,7 @@ func (s *Store) ListRollups(ctx context.Context, q store.RollupQuery) (store.Rol
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		page.Next = cursor.EncodeKey(last.Kind, last.Workspace, last.Service, last.Key, strconv.FormatInt(last.Bucket.UnixNano(), 10))
+		page.Next = cursor.Rollup{Kind: last.Kind, Workspace: last.Workspace, Service: last.Service, Key: last.Key, Bucket: last.Bucket}.Encode()
 	}
 	page.Rollups = out
 	return page, nil

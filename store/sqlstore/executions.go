@@ -14,12 +14,6 @@ import (
 	"github.com/mockops/mockops/store"
 )
 
-// Listing bounds, as store.ExecutionQuery documents them.
-const (
-	defaultListLimit = 50
-	maxListLimit     = 1000
-)
-
 // CreateExecution implements store.Executions. The row, steps included, is
 // one INSERT, so a crash leaves either the whole execution or none of it.
 func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
@@ -73,11 +67,7 @@ func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, e
 
 // ListExecutions implements store.Executions.
 func (s *Store) ListExecutions(ctx context.Context, q store.ExecutionQuery) (store.ExecutionPage, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
+	limit := q.PageLimit()
 	// One row more than asked says whether there is a next page.
 	args := make([]any, 0, 4)
 	byPipeline, byStatus, paged := 0, 0, 0
