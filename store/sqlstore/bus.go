@@ -50,8 +50,11 @@ type BusConfig struct {
 	// doubling per failure up to MaxRetryBackoff; 0 means 10ms and 2s.
 	RetryBackoff, MaxRetryBackoff time.Duration
 	// MaxAttempts bounds deliveries of one event to one subscription; once
-	// reached, the event is logged and skipped. 0 retries until the handler
-	// succeeds or the subscription ends, so nothing is ever skipped.
+	// reached, the event is logged and skipped. A handler that fails
+	// because Close, Shutdown or the subscription's end interrupted it has
+	// not used an attempt: the event stays unhandled and a named consumer
+	// gets it again after a restart. 0 retries until the handler succeeds
+	// or the subscription ends, so nothing is ever skipped.
 	MaxAttempts int
 	// Logger receives handler failures and listener reconnects; nil uses
 	// the Store's.

@@ -62,7 +62,8 @@
 // the same event again after a short backoff (BusConfig.RetryBackoff,
 // doubling up to MaxRetryBackoff), and the subscription does not move past
 // it until it succeeds, unless BusConfig.MaxAttempts is set, after which
-// the event is logged and skipped. Each subscription sees the events of
+// the event is logged and skipped; a handler that Close, Shutdown or the
+// subscription's end interrupts uses up no attempt. Each subscription sees the events of
 // every publisher in the order they were stored; a publisher's own events
 // in the order it published them.
 //
