@@ -76,7 +76,13 @@
 // resumes right after it. After a Close or Shutdown only an event whose
 // handler was interrupted is delivered again; after a crash, at most the
 // events handled since the last save. A name is new the first time it is
-// used, and starts at the then current end. Use one live subscription per
+// used, and starts at the then current end. The end is the last sequence
+// number drawn, not the highest one stored, so a prune that empties the
+// table moves no consumer; a saved position past it means the sequence was
+// reset (TRUNCATE ... RESTART IDENTITY, a restore), and is logged as a
+// warning. On PostgreSQL reading the sequence needs SELECT or USAGE on it
+// (mockops_bus_events_seq_seq); a role without either uses the highest
+// stored seq and skips that warning. Use one live subscription per
 // name; two processes sharing a name would each receive every event.
 // Components that take an events.Bus can look for durable subscriptions
 // with a type assertion to an interface holding SubscribeNamed.
