@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
 )
 
 const (
@@ -47,6 +48,7 @@ const (
 	qConsumerPosition = `SELECT position FROM mockops_bus_consumers WHERE name = ?`
 	// Positions only move forward, whatever order saves arrive in.
 	qConsumerUpdate = `UPDATE mockops_bus_consumers SET position = ?, updated_at = ? WHERE name = ? AND position < ?`
+	qConsumerDelete = `DELETE FROM mockops_bus_consumers WHERE name = ?`
 )
 
 // ErrConsumerBusy is returned by SubscribeNamed when this process already
@@ -429,6 +431,43 @@ func (b *Bus) remove(sub *busSub) {
 	b.mu.Lock()
 	delete(b.subs, sub)
 	b.mu.Unlock()
+}
+
+// DeleteConsumer retires the durable consumer name: its saved position is
+// deleted, so PruneEvents no longer keeps events for it, and the name is
+// new again (a later SubscribeNamed starts at the then current end). Use it
+// for a consumer that is gone for good, whose position would otherwise hold
+// back pruning forever. It fails with ErrConsumerBusy while this process has
+// a live subscription with that name, and with store.ErrNotFound if no
+// consumer has it. A subscription to the name still running in another
+// process is not detected: its position saves then change nothing, and it
+// starts at the end when it next subscribes.
+func (s *Store) DeleteConsumer(ctx context.Context, name string) error {
+	if name == "" { // SubscribeNamed refuses it, so no consumer has it
+		return fmt.Errorf("sqlstore: delete consumer %q: %w", name, store.ErrNotFound)
+	}
+	// Holding the name keeps a SubscribeNamed in this process from
+	// starting on the row while it is deleted.
+	if !s.claimConsumer(name) {
+		return fmt.Errorf("sqlstore: delete consumer: %w: %q", ErrConsumerBusy, name)
+	}
+	defer s.releaseConsumer(name)
+	var n int64
+	err := s.write(ctx, func(db execer) error {
+		res, err := db.ExecContext(ctx, s.d.bind(qConsumerDelete), name)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete consumer %q: %w", name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: delete consumer %q: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // claimConsumer marks a consumer name as in use by this process.

@@ -107,4 +107,6 @@
 // what is already stored, bounded by its ctx. Closing the Store closes its
 // buses. Event rows are kept until the host prunes them: PruneEvents deletes
 // those older than a retention window that every named consumer has handled.
+// DeleteConsumer retires a consumer that will not come back, so that its
+// position stops holding events back.
 package sqlstore

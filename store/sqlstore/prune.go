@@ -20,9 +20,9 @@ const qPruneEvents = `DELETE FROM mockops_bus_events
 // host calls this on a schedule with its retention window (for example
 // time.Now().Add(-7 * 24 * time.Hour)).
 //
-// A named consumer that never comes back holds every later event; anonymous
-// subscriptions (Subscribe) are protected only by the window, so keep it
-// longer than any of them may lag.
+// A named consumer that never comes back holds every later event until
+// DeleteConsumer retires it; anonymous subscriptions (Subscribe) are
+// protected only by the window, so keep it longer than any of them may lag.
 func (s *Store) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(db execer) error {

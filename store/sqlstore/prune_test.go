@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
 )
 
 func TestPruneEventsSQLite(t *testing.T) { testPruneEvents(t, newSQLiteStore(t)) }
@@ -299,5 +301,108 @@ func TestBusEndWithoutSequencePrivilegePostgres(t *testing.T) {
 	// The owner reads the sequence itself.
 	if end, exact, err := owner.busEnd(ctx); err != nil || !exact || end != 3 {
 		t.Errorf("busEnd as the owner = %d, %v, %v; want 3, true, nil", end, exact, err)
+	}
+}
+
+func TestDeleteConsumerLetsPruneProceedSQLite(t *testing.T) {
+	testDeleteConsumerLetsPruneProceed(t, newSQLiteStore(t))
+}
+
+func TestDeleteConsumerLetsPruneProceedPostgres(t *testing.T) {
+	testDeleteConsumerLetsPruneProceed(t, newPostgresStore(t))
+}
+
+// testDeleteConsumerLetsPruneProceed: a consumer that stopped at the
+// start holds back every event; once DeleteConsumer retires it, PruneEvents
+// deletes the events only it had not handled. Deleting a name with a live
+// subscription fails with ErrConsumerBusy, an unknown name with
+// store.ErrNotFound.
+func testDeleteConsumerLetsPruneProceed(t *testing.T, s *Store) {
+	ctx := testCtx(t)
+	bus := s.Bus(BusConfig{PollInterval: 10 * time.Millisecond})
+	defer bus.Close()
+	nop := func(context.Context, events.Event) error { return nil }
+
+	// "abandoned" subscribes once, at the empty stream's end, and never
+	// comes back.
+	abandoned, err := bus.SubscribeNamed(ctx, "abandoned", events.Filter{}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abandoned.Close()
+	<-abandoned.(*Subscription).Done()
+
+	// "active" handles all four events and stays subscribed.
+	got := make(chan string, 4)
+	active, err := bus.SubscribeNamed(ctx, "active", events.Filter{}, func(_ context.Context, e events.Event) error {
+		got <- e.ID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := bus.Publish(ctx, mustEvent(t, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("consumer active did not get its events within 10s")
+		}
+	}
+	active.Close()
+	<-active.(*Subscription).Done() // its position (4) is saved
+
+	future := time.Now().Add(time.Hour)
+	if n, err := s.PruneEvents(ctx, future); err != nil || n != 0 {
+		t.Fatalf("PruneEvents with consumer abandoned at 0 = %d, %v; want 0", n, err)
+	}
+
+	// A live subscription cannot be retired under itself.
+	again, err := bus.SubscribeNamed(ctx, "active", events.Filter{}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConsumer(ctx, "active"); !errors.Is(err, ErrConsumerBusy) {
+		t.Errorf("DeleteConsumer(active) while subscribed = %v; want ErrConsumerBusy", err)
+	}
+	again.Close()
+	<-again.(*Subscription).Done()
+
+	if err := s.DeleteConsumer(ctx, "abandoned"); err != nil {
+		t.Fatalf("DeleteConsumer(abandoned) = %v; want nil", err)
+	}
+	if n, err := s.PruneEvents(ctx, future); err != nil || n != 4 {
+		t.Errorf("PruneEvents after DeleteConsumer(abandoned) = %d, %v; want 4", n, err)
+	}
+
+	tests := []struct {
+		name string
+		want error
+	}{
+		{"abandoned", store.ErrNotFound}, // already deleted
+		{"never-subscribed", store.ErrNotFound},
+		{"", store.ErrNotFound},
+		{"active", nil},
+	}
+	for _, tt := range tests {
+		if err := s.DeleteConsumer(ctx, tt.name); !errors.Is(err, tt.want) {
+			t.Errorf("DeleteConsumer(%q) = %v; want %v", tt.name, err, tt.want)
+		}
+	}
+
+	// A retired name is new again: it starts at the current end.
+	sub, err := bus.SubscribeNamed(ctx, "abandoned", events.Filter{}, nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	<-sub.(*Subscription).Done()
+	var pos int64
+	if err := s.db.QueryRowContext(ctx, s.d.bind(qConsumerPosition), "abandoned").Scan(&pos); err != nil || pos != 4 {
+		t.Errorf("re-created consumer abandoned is at %d, %v; want 4 (the end)", pos, err)
 	}
 }
