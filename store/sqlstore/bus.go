@@ -51,8 +51,8 @@ const (
 	qConsumerDelete = `DELETE FROM mockops_bus_consumers WHERE name = ?`
 )
 
-// ErrConsumerBusy is returned by SubscribeNamed when this process already
-// has a live subscription with that consumer name.
+// ErrConsumerBusy is returned by SubscribeNamed and DeleteConsumer when
+// this process already has a live subscription with that consumer name.
 var ErrConsumerBusy = errors.New("sqlstore: consumer already subscribed")
 
 // BusConfig tunes a durable Bus. The zero value is ready to use.
@@ -449,7 +449,7 @@ func (s *Store) DeleteConsumer(ctx context.Context, name string) error {
 	// Holding the name keeps a SubscribeNamed in this process from
 	// starting on the row while it is deleted.
 	if !s.claimConsumer(name) {
-		return fmt.Errorf("sqlstore: delete consumer: %w: %q", ErrConsumerBusy, name)
+		return fmt.Errorf("%w: %q; end its subscription before deleting it", ErrConsumerBusy, name)
 	}
 	defer s.releaseConsumer(name)
 	var n int64
