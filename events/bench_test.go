@@ -88,3 +88,32 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNewSchemaChanged measures building a schema.changed event from
+// the typed payload, whose MarshalJSON writes a nil Changes as [], next to
+// the baseline of a plain struct with the same fields and tags (and a
+// non-nil Changes, so both write the same JSON).
+func BenchmarkNewSchemaChanged(b *testing.B) {
+	type plain struct {
+		SchemaType string   `json:"schema_type"`
+		Path       string   `json:"spec_path"`
+		Changes    []string `json:"changes"`
+		Breaking   bool     `json:"breaking"`
+	}
+	for _, c := range []struct {
+		name    string
+		payload any
+	}{
+		{"typed", events.SchemaChange{SchemaType: "openapi", Path: "p.yaml"}},
+		{"plain-struct", plain{SchemaType: "openapi", Path: "p.yaml", Changes: []string{}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := events.New(events.TypeSchemaChanged, "payments", c.payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

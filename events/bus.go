@@ -50,8 +50,9 @@ type Subscription interface {
 	Close() error
 }
 
-// Bus carries events from publishers to subscribers. Close stops it at once
-// and is idempotent; afterwards Publish and Subscribe return ErrClosed.
+// Bus carries events from publishers to subscribers. Close stops it at once,
+// returns only after every handler call in progress has returned, and is
+// idempotent; afterwards Publish and Subscribe return ErrClosed.
 type Bus interface {
 	Publisher
 	Subscriber

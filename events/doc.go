@@ -11,6 +11,11 @@
 // constructors (SchemaChanged, ScenarioPublished, DriftThresholdExceeded,
 // PromotionCompleted, WorkspaceCreated, PersonaPublished, ConfigChanged)
 // document each platform payload. Get reads the payload with a gjson path.
+// A platform payload carries every field even at its zero value (lists as
+// []), so a filter may test any of them; only the optional strings
+// (ScenarioPublication.Version, PersonaPublication.Version,
+// Promotion.PromotionID and EntityVersion, WorkspaceCreation.Description
+// and CreatedBy) are left out when empty: test those with has().
 //
 // Events raised in reaction to another carry its ID as the causationid
 // extension and a depth (CausedBy, Depth), so chains can be bounded.

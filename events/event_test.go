@@ -20,7 +20,7 @@ func TestNew(t *testing.T) {
 		wantErr bool
 		want    string // Data, when no error
 	}{
-		{"struct", events.TypeSchemaChanged, events.SchemaChange{SchemaType: "openapi", Path: "a.yaml"}, false, `{"schema_type":"openapi","spec_path":"a.yaml"}`},
+		{"struct", events.TypeSchemaChanged, events.SchemaChange{SchemaType: "openapi", Path: "a.yaml"}, false, `{"schema_type":"openapi","spec_path":"a.yaml","changes":[],"breaking":false}`},
 		{"map", "acme.custom", map[string]int{"n": 1}, false, `{"n":1}`},
 		{"raw", events.TypeConfigChanged, json.RawMessage(`{"scope":"org"}`), false, `{"scope":"org"}`},
 		{"bytes", events.TypeConfigChanged, []byte(` {"scope":"org"}`), false, ` {"scope":"org"}`},

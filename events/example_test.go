@@ -42,7 +42,7 @@ func ExampleSchemaChanged() {
 	}
 	fmt.Println(string(out))
 	// Output:
-	// {"specversion":"1.0","id":"01KB0000000000000000000000","source":"mockops","type":"schema.changed","subject":"specs/payments.yaml","time":"2026-11-27T09:00:00Z","workspace":"payments","datacontenttype":"application/json","data":{"schema_type":"openapi","spec_path":"specs/payments.yaml","changes":["added GET /refunds"]}}
+	// {"specversion":"1.0","id":"01KB0000000000000000000000","source":"mockops","type":"schema.changed","subject":"specs/payments.yaml","time":"2026-11-27T09:00:00Z","workspace":"payments","datacontenttype":"application/json","data":{"schema_type":"openapi","spec_path":"specs/payments.yaml","changes":["added GET /refunds"],"breaking":false}}
 }
 
 func ExampleMemoryBus() {

@@ -1,16 +1,37 @@
 package events
 
+import "encoding/json"
+
 // The payloads of the seven platform events. Field names are the JSON keys
 // pipelines read (event.data.schema_type in CEL, {{schema_type}} in
 // MockForge templates), so they follow MockForge's snake_case spelling.
+//
+// Every field is in the JSON even at its zero value (false, 0, "", and []
+// for a nil list), so a filter can test any of them: `if: event.data.breaking`
+// is false on a non-breaking change rather than a "no such key" error. The
+// exceptions are the optional strings, left out when empty because a
+// platform may have no such thing: ScenarioPublication.Version,
+// Promotion.PromotionID and EntityVersion, WorkspaceCreation.Description
+// and CreatedBy, and PersonaPublication.Version. Test those with
+// has(event.data.version) or event.data.?version.orValue("").
 
 // SchemaChange is the payload of schema.changed: a contract a workspace
 // mocks was changed.
 type SchemaChange struct {
-	SchemaType string   `json:"schema_type"`       // "openapi", "protobuf", "graphql", "asyncapi", ...
-	Path       string   `json:"spec_path"`         // where the contract lives, as the host names it
-	Changes    []string `json:"changes,omitempty"` // human-readable change summary, one line each
-	Breaking   bool     `json:"breaking,omitempty"`
+	SchemaType string   `json:"schema_type"` // "openapi", "protobuf", "graphql", "asyncapi", ...
+	Path       string   `json:"spec_path"`   // where the contract lives, as the host names it
+	Changes    []string `json:"changes"`     // human-readable change summary, one line each; nil is []
+	Breaking   bool     `json:"breaking"`
+}
+
+// MarshalJSON writes a nil Changes as [], so a filter can call
+// event.data.changes.size() on every schema.changed event.
+func (p SchemaChange) MarshalJSON() ([]byte, error) {
+	type plain SchemaChange // without this method
+	if p.Changes == nil {
+		p.Changes = []string{}
+	}
+	return json.Marshal(plain(p))
 }
 
 // ScenarioPublication is the payload of scenario.published.
@@ -24,7 +45,7 @@ type ScenarioPublication struct {
 // mocks drifted from the real upstream by more than the budget allows.
 // Percentages are in [0, 100].
 type DriftThreshold struct {
-	Service      string  `json:"service,omitempty"`
+	Service      string  `json:"service"`
 	Endpoint     string  `json:"endpoint"`
 	DriftPercent float64 `json:"drift_percent"`
 	Budget       float64 `json:"budget"`
@@ -58,7 +79,16 @@ type PersonaPublication struct {
 // ConfigChange is the payload of config.changed.
 type ConfigChange struct {
 	Scope string   `json:"scope"` // "workspace", "org", "federation", ...
-	Keys  []string `json:"keys"`  // the settings that changed
+	Keys  []string `json:"keys"`  // the settings that changed; nil is []
+}
+
+// MarshalJSON writes a nil Keys as [], like SchemaChange.Changes.
+func (p ConfigChange) MarshalJSON() ([]byte, error) {
+	type plain ConfigChange // without this method
+	if p.Keys == nil {
+		p.Keys = []string{}
+	}
+	return json.Marshal(plain(p))
 }
 
 // SchemaChanged returns a schema.changed event whose subject is the

@@ -7,8 +7,13 @@
 //		})
 //	}
 //
-// The suite needs a bus that buffers at least 64 events per subscriber and
-// delivers each subscriber's events in publish order.
+// The suite needs a bus that buffers at least 64 events per subscriber,
+// delivers each subscriber's events in publish order, and whose Close
+// returns only after every handler call has returned (the events.Bus
+// contract): cases close the bus to know that no late delivery is still on
+// its way. Cases synchronise only on what handlers have recorded (a
+// handler records, then signals), never on sleeps, so a slow machine makes
+// them slower, not flaky.
 package eventstest
 
 import (
@@ -147,6 +152,15 @@ func (r *recorder) waitID(t *testing.T, f Features, id string) {
 		case <-deadline.C:
 			t.Fatalf("after %v: event %s not delivered", f.timeout(), id)
 		}
+	}
+}
+
+// closeBus closes the bus in the middle of a case, to wait for every
+// handler call still running: Close returns only after they have.
+func closeBus(t *testing.T, bus events.Bus) {
+	t.Helper()
+	if err := bus.Close(); err != nil {
+		t.Fatalf("Close() = %v; want nil", err)
 	}
 }
 
@@ -323,6 +337,7 @@ func testUnsubscribe(t *testing.T, f Features, bus events.Bus) {
 	second := mustEvent(t, events.TypePersonaPublished, "ws", nil)
 	publish(t, bus, second)
 	other.waitID(t, f, second.ID)
+	closeBus(t, bus) // every handler call has returned: a late one is counted
 	mu.Lock()
 	defer mu.Unlock()
 	if lateCalls != 0 {
@@ -336,16 +351,19 @@ func testContextEndsSubscription(t *testing.T, f Features, bus events.Bus) {
 	var mu sync.Mutex
 	var after []string
 	var cancelled bool
+	// The handler records before it signals: were it to signal first, the
+	// test could mark the context cancelled between the two, and the first
+	// event, delivered before the cancellation, would count as late.
 	sub, err := bus.Subscribe(ctx, events.Filter{}, func(hctx context.Context, e events.Event) error {
-		select {
-		case handlerCtx <- hctx:
-		default:
-		}
 		mu.Lock()
 		if cancelled {
 			after = append(after, e.ID)
 		}
 		mu.Unlock()
+		select {
+		case handlerCtx <- hctx:
+		default:
+		}
 		return nil
 	})
 	if err != nil {
@@ -377,6 +395,10 @@ func testContextEndsSubscription(t *testing.T, f Features, bus events.Bus) {
 	second := mustEvent(t, events.TypeWorkspaceCreated, "ws", nil)
 	publish(t, bus, second)
 	witness.waitID(t, f, second.ID)
+	// The witness having the event says nothing about when the ended
+	// subscription would have got it; Close returns only after every
+	// handler call has returned, so a late delivery is in after by now.
+	closeBus(t, bus)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(after) != 0 {
@@ -525,6 +547,7 @@ func testHandlerError(t *testing.T, f Features, bus events.Bus) {
 		rec.waitID(t, f, failing.ID)
 		return
 	}
+	closeBus(t, bus) // a redelivery, if the bus made one, has happened by now
 	mu.Lock()
 	defer mu.Unlock()
 	if attempts[failing.ID] != 1 {

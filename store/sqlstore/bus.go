@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
 )
 
 const (
@@ -24,16 +25,34 @@ const (
 		INSERT INTO mockops_bus_events (id, type, workspace, event, created_at)
 		SELECT ?::text, ?::text, ?::text, ?::json, ?::timestamptz FROM lock
 		RETURNING pg_notify(?::text, '')`
-	qBusEnd           = `SELECT COALESCE(MAX(seq), 0) FROM mockops_bus_events`
+	// The end of the stream is the last sequence number ever drawn, not
+	// the highest one stored: PruneEvents may have deleted every row, and
+	// a consumer's position then lies past MAX(seq) quite rightly. On
+	// SQLite AUTOINCREMENT keeps that number in sqlite_sequence (MAX(seq)
+	// covers a database whose sqlite_sequence row was lost). qBusEnd is the
+	// SQLite form; PostgreSQL uses qBusEndPostgres.
+	qBusEnd = `SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'mockops_bus_events'), 0),
+		COALESCE((SELECT MAX(seq) FROM mockops_bus_events), 0))`
+	// On PostgreSQL the identity's sequence holds it. Reading it needs
+	// SELECT or USAGE on the sequence, which inserting through the
+	// identity does not, so a role with only DML on the tables gets
+	// readable = false and the highest stored seq instead (as the
+	// pg_sequences view does it).
+	qBusEndPostgres = `SELECT s.readable,
+		CASE WHEN s.readable THEN COALESCE(pg_sequence_last_value(s.id), 0) ELSE 0 END,
+		(SELECT COALESCE(MAX(seq), 0) FROM mockops_bus_events)
+		FROM (SELECT q.id, has_sequence_privilege(q.id, 'SELECT,USAGE') AS readable
+			FROM (SELECT pg_get_serial_sequence('mockops_bus_events', 'seq')::regclass AS id) q) s`
 	qBusFetch         = `SELECT seq, type, workspace, event FROM mockops_bus_events WHERE seq > ? ORDER BY seq LIMIT ?`
 	qConsumerInit     = `INSERT INTO mockops_bus_consumers (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`
 	qConsumerPosition = `SELECT position FROM mockops_bus_consumers WHERE name = ?`
 	// Positions only move forward, whatever order saves arrive in.
 	qConsumerUpdate = `UPDATE mockops_bus_consumers SET position = ?, updated_at = ? WHERE name = ? AND position < ?`
+	qConsumerDelete = `DELETE FROM mockops_bus_consumers WHERE name = ?`
 )
 
-// ErrConsumerBusy is returned by SubscribeNamed when this process already
-// has a live subscription with that consumer name.
+// ErrConsumerBusy is returned by SubscribeNamed and DeleteConsumer when
+// this process already has a live subscription with that consumer name.
 var ErrConsumerBusy = errors.New("sqlstore: consumer already subscribed")
 
 // BusConfig tunes a durable Bus. The zero value is ready to use.
@@ -50,8 +69,11 @@ type BusConfig struct {
 	// doubling per failure up to MaxRetryBackoff; 0 means 10ms and 2s.
 	RetryBackoff, MaxRetryBackoff time.Duration
 	// MaxAttempts bounds deliveries of one event to one subscription; once
-	// reached, the event is logged and skipped. 0 retries until the handler
-	// succeeds or the subscription ends, so nothing is ever skipped.
+	// reached, the event is logged and skipped. A handler that fails
+	// because Close, Shutdown or the subscription's end interrupted it has
+	// not used an attempt: the event stays unhandled and a named consumer
+	// gets it again after a restart. 0 retries until the handler succeeds
+	// or the subscription ends, so nothing is ever skipped.
 	MaxAttempts int
 	// Logger receives handler failures and listener reconnects; nil uses
 	// the Store's.
@@ -279,14 +301,14 @@ func (b *Bus) closedErr(err error) error {
 // Subscribe returns, so nothing published afterwards can be missed.
 func (b *Bus) startPosition(ctx context.Context, consumer string) (int64, error) {
 	s := b.s
-	var end int64
-	if err := s.r().QueryRowContext(ctx, s.q.busEnd).Scan(&end); err != nil {
+	end, exact, err := s.busEnd(ctx)
+	if err != nil {
 		return 0, err
 	}
 	if consumer == "" {
 		return end, nil
 	}
-	err := s.write(ctx, func(db execer) error {
+	err = s.write(ctx, func(db execer) error {
 		_, err := db.ExecContext(ctx, s.q.consumerInit, consumer, end, s.d.ts(s.now()))
 		return err
 	})
@@ -297,14 +319,31 @@ func (b *Bus) startPosition(ctx context.Context, consumer string) (int64, error)
 	if err := s.r().QueryRowContext(ctx, s.q.consumerPosition, consumer).Scan(&pos); err != nil {
 		return 0, err
 	}
-	if pos > end {
-		// Only a reset of the events table (TRUNCATE ... RESTART IDENTITY,
-		// a restore) does this, and the consumer then misses every event
-		// until the sequence passes its position: say so.
+	if pos > end && exact {
+		// Only a reset of the sequence (TRUNCATE ... RESTART IDENTITY, a
+		// restore) does this, never a prune, and the consumer then misses
+		// every event until the sequence passes its position: say so.
+		// Without the sequence (see qBusEndPostgres) a prune that emptied
+		// the table looks the same, so nothing is said.
 		b.log.Warn("sqlstore: bus: consumer position is past the end of the stream; events up to it will not be delivered",
 			"consumer", consumer, "position", pos, "end", end)
 	}
 	return pos, nil
+}
+
+// busEnd returns the last sequence number the events table has drawn, and
+// whether it is exactly that: false when the PostgreSQL role may not read
+// the sequence, and end is the highest seq still stored.
+func (s *Store) busEnd(ctx context.Context) (end int64, exact bool, err error) {
+	if s.d != postgresDialect {
+		err := s.r().QueryRowContext(ctx, s.q.busEnd).Scan(&end)
+		return end, err == nil, err
+	}
+	var last, stored int64
+	if err := s.r().QueryRowContext(ctx, qBusEndPostgres).Scan(&exact, &last, &stored); err != nil {
+		return 0, false, err
+	}
+	return max(last, stored), exact, nil
 }
 
 // Shutdown stops intake, lets every subscription handle what is already
@@ -392,6 +431,43 @@ func (b *Bus) remove(sub *busSub) {
 	b.mu.Lock()
 	delete(b.subs, sub)
 	b.mu.Unlock()
+}
+
+// DeleteConsumer retires the durable consumer name: its saved position is
+// deleted, so PruneEvents no longer keeps events for it, and the name is
+// new again (a later SubscribeNamed starts at the then current end). Use it
+// for a consumer that is gone for good, whose position would otherwise hold
+// back pruning forever. It fails with ErrConsumerBusy while this process has
+// a live subscription with that name, and with store.ErrNotFound if no
+// consumer has it. A subscription to the name still running in another
+// process is not detected: its position saves then change nothing, and it
+// starts at the end when it next subscribes.
+func (s *Store) DeleteConsumer(ctx context.Context, name string) error {
+	if name == "" { // SubscribeNamed refuses it, so no consumer has it
+		return fmt.Errorf("sqlstore: delete consumer %q: %w", name, store.ErrNotFound)
+	}
+	// Holding the name keeps a SubscribeNamed in this process from
+	// starting on the row while it is deleted.
+	if !s.claimConsumer(name) {
+		return fmt.Errorf("%w: %q; end its subscription before deleting it", ErrConsumerBusy, name)
+	}
+	defer s.releaseConsumer(name)
+	var n int64
+	err := s.write(ctx, func(db execer) error {
+		res, err := db.ExecContext(ctx, s.d.bind(qConsumerDelete), name)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete consumer %q: %w", name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: delete consumer %q: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // claimConsumer marks a consumer name as in use by this process.

@@ -458,3 +458,93 @@ func TestBusStuckPublish(t *testing.T) {
 		})
 	}
 }
+
+func TestBusInterruptedHandlerKeepsAttemptSQLite(t *testing.T) {
+	testBusInterruptedHandlerKeepsAttempt(t, func(t *testing.T) func() *Store {
+		path := filepath.Join(t.TempDir(), "bus.db")
+		return func() *Store { return openSQLiteAt(t, path) }
+	})
+}
+
+func TestBusInterruptedHandlerKeepsAttemptPostgres(t *testing.T) {
+	testBusInterruptedHandlerKeepsAttempt(t, func(t *testing.T) func() *Store {
+		dsn, schema := newSchema(t)
+		return func() *Store { return openPostgresIn(t, dsn, schema) }
+	})
+}
+
+// testBusInterruptedHandlerKeepsAttempt: with MaxAttempts 1, a handler
+// that Close or Shutdown interrupts (it fails because its ctx ended) has not
+// used up the event's only attempt: after a restart the named consumer gets
+// the event again instead of skipping it.
+func testBusInterruptedHandlerKeepsAttempt(t *testing.T, database func(t *testing.T) func() *Store) {
+	tests := []struct {
+		name string
+		stop func(b *Bus) error
+	}{
+		{"Close", (*Bus).Close},
+		{"Shutdown", func(b *Bus) error {
+			// The handler never finishes on its own, so Shutdown's ctx
+			// ends and it closes the bus, interrupting the handler.
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if err := b.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("Shutdown = %v; want DeadlineExceeded", err)
+			}
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const consumer = "interrupted"
+			open := database(t)
+			ctx := testCtx(t)
+			cfg := BusConfig{MaxAttempts: 1, RetryBackoff: time.Millisecond}
+
+			bus1 := open().Bus(cfg)
+			started := make(chan struct{})
+			var once sync.Once
+			if _, err := bus1.SubscribeNamed(ctx, consumer, events.Filter{}, func(ctx context.Context, e events.Event) error {
+				once.Do(func() { close(started) })
+				<-ctx.Done() // work that only the stop interrupts
+				return ctx.Err()
+			}); err != nil {
+				t.Fatalf("SubscribeNamed: %v", err)
+			}
+			e := mustEvent(t, 0)
+			if err := bus1.Publish(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the handler did not start within 10s")
+			}
+			if err := tt.stop(bus1); err != nil {
+				t.Fatal(err)
+			}
+
+			// Restart: a new store and bus on the same database.
+			bus2 := open().Bus(cfg)
+			defer bus2.Close()
+			got := make(chan string, 1)
+			if _, err := bus2.SubscribeNamed(ctx, consumer, events.Filter{}, func(_ context.Context, e events.Event) error {
+				select {
+				case got <- e.ID:
+				default:
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("SubscribeNamed after restart: %v", err)
+			}
+			select {
+			case id := <-got:
+				if id != e.ID {
+					t.Errorf("after restart the consumer got %s; want the interrupted event %s", id, e.ID)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("after restart the interrupted event %s was not delivered again within 10s: the interruption used up its only attempt", e.ID)
+			}
+		})
+	}
+}

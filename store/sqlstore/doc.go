@@ -78,7 +78,8 @@
 // the same event again after a short backoff (BusConfig.RetryBackoff,
 // doubling up to MaxRetryBackoff), and the subscription does not move past
 // it until it succeeds, unless BusConfig.MaxAttempts is set, after which
-// the event is logged and skipped. Each subscription sees the events of
+// the event is logged and skipped; a handler that Close, Shutdown or the
+// subscription's end interrupts uses up no attempt. Each subscription sees the events of
 // every publisher in the order they were stored; a publisher's own events
 // in the order it published them.
 //
@@ -91,7 +92,13 @@
 // resumes right after it. After a Close or Shutdown only an event whose
 // handler was interrupted is delivered again; after a crash, at most the
 // events handled since the last save. A name is new the first time it is
-// used, and starts at the then current end. Use one live subscription per
+// used, and starts at the then current end. The end is the last sequence
+// number drawn, not the highest one stored, so a prune that empties the
+// table moves no consumer; a saved position past it means the sequence was
+// reset (TRUNCATE ... RESTART IDENTITY, a restore), and is logged as a
+// warning. On PostgreSQL reading the sequence needs SELECT or USAGE on it
+// (mockops_bus_events_seq_seq); a role without either uses the highest
+// stored seq and skips that warning. Use one live subscription per
 // name; two processes sharing a name would each receive every event.
 // Components that take an events.Bus can look for durable subscriptions
 // with a type assertion to an interface holding SubscribeNamed.
@@ -116,4 +123,6 @@
 // what is already stored, bounded by its ctx. Closing the Store closes its
 // buses. Event rows are kept until the host prunes them: PruneEvents deletes
 // those older than a retention window that every named consumer has handled.
+// DeleteConsumer retires a consumer that will not come back, so that its
+// position stops holding events back.
 package sqlstore

@@ -31,9 +31,9 @@ const pruneBatch = 5000
 // own, so pruning a long backlog never holds publishers off for its whole
 // length; if ctx ends or a batch fails, the count says what was deleted.
 //
-// A named consumer that never comes back holds every later event; anonymous
-// subscriptions (Subscribe) are protected only by the window, so keep it
-// longer than any of them may lag.
+// A named consumer that never comes back holds every later event until
+// DeleteConsumer retires it; anonymous subscriptions (Subscribe) are
+// protected only by the window, so keep it longer than any of them may lag.
 func (s *Store) PruneEvents(ctx context.Context, olderThan time.Time) (int64, error) {
 	return s.pruneEvents(ctx, olderThan, pruneBatch, nil)
 }

@@ -173,7 +173,8 @@ func (sub *busSub) fetch() ([]busRow, error) {
 // deliver hands r to the handler if the filter matches, retrying failures
 // with backoff. It returns false if the subscription ended before the event
 // was handled, so the position stays before it and it is delivered again
-// after a restart.
+// after a restart. Only a failure while the subscription is live counts
+// against MaxAttempts.
 func (sub *busSub) deliver(r busRow) bool {
 	if !r.match {
 		return sub.ctx.Err() == nil
@@ -190,6 +191,13 @@ func (sub *busSub) deliver(r busRow) bool {
 		err := sub.call(r.event)
 		if err == nil {
 			return true
+		}
+		if !sub.live() {
+			// The subscription ended while the handler ran, so the failure
+			// is most likely the interruption (a cancelled ctx), not the
+			// event's fault: it uses up no attempt, and the position stays
+			// before the event so a restart delivers it again.
+			return false
 		}
 		if cfg.MaxAttempts > 0 && attempt >= cfg.MaxAttempts {
 			sub.bus.log.Error("sqlstore: bus: giving up on event", "consumer", sub.name,
