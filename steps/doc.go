@@ -53,4 +53,13 @@
 //
 // `${{ secrets.NAME }}` values come from a SecretSource the host provides;
 // EnvSecrets, the default, reads environment variables under a prefix.
+//
+// # Built-in step types: emit, auto_promote, regenerate_sdk, create_pr
+//
+// Each has a registrar that takes the host dependency it needs explicitly
+// (RegisterBuiltins is to wire them from its Deps). Built so far:
+//
+//   - emit (RegisterEmit): publishes an event through Input.Publisher,
+//     caused by the triggering event (causationid, depth), so pipelines
+//     chain.
 package steps
