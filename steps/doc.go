@@ -62,4 +62,8 @@
 //   - emit (RegisterEmit): publishes an event through Input.Publisher,
 //     caused by the triggering event (causationid, depth), so pipelines
 //     chain.
+//   - auto_promote (RegisterAutoPromote): checks the environment order
+//     (no skipping or moving backwards unless allowed), calls the host's
+//     Promoter with an idempotency key, then emits promotion.completed
+//     caused by the trigger.
 package steps
