@@ -66,4 +66,11 @@
 //     (no skipping or moving backwards unless allowed), calls the host's
 //     Promoter with an idempotency key, then emits promotion.completed
 //     caused by the trigger.
+//   - regenerate_sdk (RegisterRegenerateSDK): asks the host's SDKGenerator
+//     for each language. The default, CommandGenerator, runs a configured
+//     command per language (argument list, no shell, {spec}/{output}
+//     placeholders, paths confined to a root, environment allow-list,
+//     timeout that kills the process group) and reports the files produced
+//     with their SHA-256, the exit status and a bounded output tail.
+//     OpenAPIGenerator and OAPICodegen are argument presets.
 package steps
