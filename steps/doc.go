@@ -73,4 +73,16 @@
 //     timeout that kills the process group) and reports the files produced
 //     with their SHA-256, the exit status and a bounded output tail.
 //     OpenAPIGenerator and OAPICodegen are argument presets.
+//   - create_pr (RegisterCreatePR): GitHub (REST v3 git data API: one
+//     commit of creates, updates and deletes, then the pull request, labels
+//     and reviewers; GitHub Enterprise base URLs; X-RateLimit-* honoured)
+//     and GitLab (branch, one commit of actions, merge request). Running it
+//     again for a branch updates the branch and its open PR/MR instead of
+//     opening another. The token is a Bearer header, never in outputs or
+//     errors.
+//
+// RegisterBuiltins is not part of this set yet: a host calls the
+// registrars above. When it is, it passes its Deps (the Promoter, the
+// SDKGenerator and the shared outbound HTTP client with the egress policy)
+// to them.
 package steps

@@ -118,10 +118,6 @@ func TestEmit(t *testing.T) {
 	}
 }
 
-type failingPublisher struct{ err error }
-
-func (p failingPublisher) Publish(context.Context, events.Event) error { return p.err }
-
 func TestEmitFailures(t *testing.T) {
 	r := steps.NewRegistry()
 	if err := steps.RegisterEmit(r); err != nil {
