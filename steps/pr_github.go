@@ -65,7 +65,15 @@ func githubPR(ctx context.Context, c *apiClient, cfg CreatePRConfig) (prResult, 
 	switch {
 	case isStatus(err, http.StatusNotFound):
 		body := map[string]string{"ref": "refs/heads/" + cfg.Branch, "sha": base.Object.SHA}
-		if err := c.do(ctx, http.MethodPost, repo+"/git/refs", body, &head); err != nil {
+		err := c.do(ctx, http.MethodPost, repo+"/git/refs", body, &head)
+		if isStatus(err, http.StatusUnprocessableEntity) {
+			// Created since we looked (another run for the same branch):
+			// use it. A 422 for another reason fails the read as well.
+			if rerr := c.do(ctx, http.MethodGet, repo+"/git/ref/heads/"+escapeSegments(cfg.Branch), nil, &head); rerr == nil {
+				err = nil
+			}
+		}
+		if err != nil {
 			return prResult{}, fmt.Errorf("create branch %s: %w", cfg.Branch, err)
 		}
 	case err != nil:

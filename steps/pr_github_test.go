@@ -1,6 +1,7 @@
 package steps_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -63,6 +64,9 @@ func TestCreatePRGitHub(t *testing.T) {
 		"POST " + repo + "/pulls/1/requested_reviewers",
 	}, f.takeRequests())
 	head := f.refs["mockops/sdk-update"]
+	if b, _ := json.Marshal(out.Outputs); strings.Contains(string(b), f.token) {
+		t.Errorf("outputs %s hold the token", b)
+	}
 	wantOut := map[string]any{"url": "https://github.com/octo/sdk/pull/1", "number": int64(1), "branch": "mockops/sdk-update", "commit_sha": head, "action": "created"}
 	if diff := cmp.Diff(wantOut, out.Outputs); diff != "" {
 		t.Errorf("outputs mismatch (-want +got):\n%s", diff)
@@ -292,5 +296,34 @@ func TestCreatePRConfig(t *testing.T) {
 				t.Errorf("New = %v; want a permanent config error", err)
 			}
 		})
+	}
+}
+
+// TestCreatePRGitHubBranchRace: the branch appears between the read and
+// the create (another run for the same branch); the step uses it.
+func TestCreatePRGitHubBranchRace(t *testing.T) {
+	f, srv := newFakeGitHub(t)
+	f.refs["mockops/sdk-update"] = f.refs["main"]
+	first := true
+	f.inject = func(m, p string) (int, string, bool) {
+		if m == "GET" && p == "/repos/octo/sdk/git/ref/heads/mockops/sdk-update" && first {
+			first = false
+			return 404, `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/git/refs#get-a-reference","status":"404"}`, true
+		}
+		return 0, "", false
+	}
+	out, err := runStep(t, prRegistry(t), "create_pr", githubWith(srv.URL, f.token, file("a.txt", "a")), steps.Input{})
+	if err != nil {
+		t.Fatalf("Run = %v; want success", err)
+	}
+	reqs := f.takeRequests()
+	diffLines(t, "first requests", []string{
+		"GET /repos/octo/sdk/git/ref/heads/main",
+		"GET /repos/octo/sdk/git/ref/heads/mockops/sdk-update",
+		"POST /repos/octo/sdk/git/refs",
+		"GET /repos/octo/sdk/git/ref/heads/mockops/sdk-update",
+	}, reqs[:4])
+	if out.Outputs["action"] != "created" || f.files("mockops/sdk-update")["a.txt"] != "a" {
+		t.Errorf("outputs = %v; want the PR created on the existing branch with a.txt", out.Outputs)
 	}
 }

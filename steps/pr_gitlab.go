@@ -42,7 +42,14 @@ func gitlabPR(ctx context.Context, c *apiClient, cfg CreatePRConfig) (prResult, 
 	switch {
 	case isStatus(err, http.StatusNotFound):
 		body := map[string]string{"branch": cfg.Branch, "ref": cfg.BaseBranch}
-		if err := c.do(ctx, http.MethodPost, project+"/repository/branches", body, &branch); err != nil {
+		err := c.do(ctx, http.MethodPost, project+"/repository/branches", body, &branch)
+		if isStatus(err, http.StatusBadRequest) {
+			// "Branch already exists": created since we looked.
+			if rerr := c.do(ctx, http.MethodGet, project+"/repository/branches/"+escapeAll(cfg.Branch), nil, &branch); rerr == nil {
+				err = nil
+			}
+		}
+		if err != nil {
 			return prResult{}, fmt.Errorf("create branch %s: %w", cfg.Branch, err)
 		}
 	case err != nil:

@@ -309,6 +309,9 @@ func TestCreatePRGitLab(t *testing.T) {
 	if diff := cmp.Diff([][]string{{"create sdk/client.go", "update old.txt"}}, f.actions); diff != "" {
 		t.Errorf("commit actions mismatch (-want +got):\n%s", diff)
 	}
+	if b, _ := json.Marshal(out.Outputs); strings.Contains(string(b), f.token) {
+		t.Errorf("outputs %s hold the token", b)
+	}
 	wantOut := map[string]any{"url": "https://gitlab.example.com/group/sdk/-/merge_requests/1", "number": int64(1),
 		"branch": "mockops/sdk-update", "commit_sha": "c1", "action": "created"}
 	if diff := cmp.Diff(wantOut, out.Outputs); diff != "" {
@@ -415,5 +418,33 @@ func TestCreatePRGitLabErrors(t *testing.T) {
 				t.Errorf("Run = %v; the error holds the token", err)
 			}
 		})
+	}
+}
+
+// TestCreatePRGitLabBranchRace: the branch appears between the read and
+// the create; the step uses it.
+func TestCreatePRGitLabBranchRace(t *testing.T) {
+	f, srv := newFakeGitLab(t)
+	f.branches["mockops/sdk-update"] = map[string]string{"README.md": "# sdk\n"}
+	f.heads["mockops/sdk-update"] = "c0"
+	first := true
+	f.inject = func(m, p string) (int, string, bool) {
+		if m == "GET" && p == "/projects/group%2Fsdk/repository/branches/mockops%2Fsdk-update" && first {
+			first = false
+			return 404, `{"message":"404 Branch Not Found"}`, true
+		}
+		return 0, "", false
+	}
+	out, err := runStep(t, prRegistry(t), "create_pr", gitlabWith(srv.URL, f.token, file("a.txt", "a")), steps.Input{})
+	if err != nil {
+		t.Fatalf("Run = %v; want success", err)
+	}
+	diffLines(t, "first requests", []string{
+		"GET /projects/group%2Fsdk/repository/branches/mockops%2Fsdk-update",
+		"POST /projects/group%2Fsdk/repository/branches",
+		"GET /projects/group%2Fsdk/repository/branches/mockops%2Fsdk-update",
+	}, f.takeRequests()[:3])
+	if out.Outputs["commit_sha"] != "c1" || f.branches["mockops/sdk-update"]["a.txt"] != "a" {
+		t.Errorf("outputs = %v; want commit c1 with a.txt on the existing branch", out.Outputs)
 	}
 }
