@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,6 +115,10 @@ func RegisterCreatePR(r *Registry, client *http.Client) error {
 			action := "updated"
 			if res.Created {
 				action = "created"
+			}
+			if in.Logger != nil {
+				in.Logger.LogAttrs(ctx, slog.LevelInfo, "pull request "+action, slog.String("provider", cfg.Provider),
+					slog.String("repo", cfg.Repo), slog.Int64("number", res.Number), slog.String("commit", res.CommitSHA))
 			}
 			return Output{Outputs: map[string]any{
 				"url": res.URL, "number": res.Number, "branch": cfg.Branch, "commit_sha": res.CommitSHA, "action": action,

@@ -3,6 +3,7 @@ package steps_test
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -43,7 +44,8 @@ func TestCreatePRGitHub(t *testing.T) {
 	// unchanged README needs no blob); the pull request is opened.
 	with := githubWith(srv.URL, f.token, file("sdk/client.go", "package sdk\n"), file("gen.sh", "#!/bin/sh\nexit 0\n"),
 		file("README.md", "# sdk\n"), deleted("old.txt"), deleted("never-there.txt"))
-	out, err := runStep(t, r, "create_pr", with, steps.Input{})
+	var logs strings.Builder
+	out, err := runStep(t, r, "create_pr", with, steps.Input{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatalf("Run = %v; want success", err)
 	}
@@ -66,6 +68,9 @@ func TestCreatePRGitHub(t *testing.T) {
 	head := f.refs["mockops/sdk-update"]
 	if b, _ := json.Marshal(out.Outputs); strings.Contains(string(b), f.token) {
 		t.Errorf("outputs %s hold the token", b)
+	}
+	if !strings.Contains(logs.String(), "pull request created") || strings.Contains(logs.String(), f.token) {
+		t.Errorf("logs = %q; want a creation record without the token", logs.String())
 	}
 	wantOut := map[string]any{"url": "https://github.com/octo/sdk/pull/1", "number": int64(1), "branch": "mockops/sdk-update", "commit_sha": head, "action": "created"}
 	if diff := cmp.Diff(wantOut, out.Outputs); diff != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 )
 
@@ -107,6 +108,10 @@ func regenerate(ctx context.Context, in Input, gen SDKGenerator, cfg RegenerateS
 			files[i] = map[string]any{"path": f.Path, "sha256": f.SHA256, "size": f.Size}
 		}
 		total += len(res.Files)
+		if in.Logger != nil {
+			in.Logger.LogAttrs(ctx, slog.LevelInfo, "sdk generated", slog.String("language", lang),
+				slog.String("output_dir", res.OutputDir), slog.Int("files", len(res.Files)))
+		}
 		langs[lang] = map[string]any{
 			"output_dir":      res.OutputDir,
 			"exit_code":       res.ExitCode,
