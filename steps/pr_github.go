@@ -102,7 +102,11 @@ func githubPR(ctx context.Context, c *apiClient, cfg CreatePRConfig) (prResult, 
 		if f.Delete {
 			// A truncated listing may not show the file: delete it anyway.
 			if ok || tree.Truncated {
-				entries = append(entries, ghTreeEntry{Path: f.Path, Mode: "100644", Type: "blob"})
+				mode := old.Mode
+				if mode == "" {
+					mode = "100644"
+				}
+				entries = append(entries, ghTreeEntry{Path: f.Path, Mode: mode, Type: "blob"})
 			}
 			continue
 		}

@@ -37,6 +37,11 @@ type CommandConfig struct {
 	TailBytes int
 	// MaxFiles bounds the files reported per language (default 1000).
 	MaxFiles int
+	// CleanOutput empties a language's output directory before its
+	// generator runs, so files an earlier run produced and this one did
+	// not are neither kept nor reported. Off by default: a host that points
+	// output directories at a checkout with other files must not lose them.
+	CleanOutput bool
 	// LookupEnv replaces os.LookupEnv (tests).
 	LookupEnv func(key string) (string, bool)
 }
@@ -82,8 +87,9 @@ var ErrSDKTimeout = errors.New("steps: sdk generator timed out")
 var ErrUnknownLanguage = errors.New("steps: no sdk generator command for the language")
 
 // CommandGenerator is the default SDKGenerator: it runs the configured
-// command of the language with the spec and a fresh-or-existing output
-// directory under Root, and reports every regular file in that directory
+// command of the language with the spec and an output directory under
+// Root (ROOT/OUTPUT_DIR/LANGUAGE, created if missing, emptied first with
+// CleanOutput), and reports every regular file in that directory
 // afterwards (symbolic links are not followed), its exit status and the
 // tail of its output. A non-zero exit fails permanently (the same spec
 // would fail again); a timeout fails with ErrSDKTimeout and may be retried.
@@ -151,6 +157,11 @@ func (g *CommandGenerator) Generate(ctx context.Context, req SDKRequest) (SDKRes
 	outDir, err := g.under("output_dir", filepath.Join(filepath.FromSlash(base), req.Language))
 	if err != nil {
 		return SDKResult{}, err
+	}
+	if g.cfg.CleanOutput {
+		if err := os.RemoveAll(outDir); err != nil {
+			return SDKResult{}, fmt.Errorf("clean output directory: %w", err)
+		}
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return SDKResult{}, fmt.Errorf("output directory: %w", err)

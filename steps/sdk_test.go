@@ -282,3 +282,52 @@ func TestGeneratorPresets(t *testing.T) {
 		}
 	}
 }
+
+func TestRegenerateSDKCleanOutput(t *testing.T) {
+	bin := buildGenerator(t)
+	tests := []struct {
+		clean     bool
+		wantStale bool
+	}{
+		{clean: false, wantStale: true},
+		{clean: true, wantStale: false},
+	}
+	for _, tt := range tests {
+		t.Run("clean="+strconv.FormatBool(tt.clean), func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.WriteFile(filepath.Join(root, "spec.yaml"), []byte("s"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stale := filepath.Join(root, "sdk", "go", "stale.txt")
+			if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(stale, []byte("from an earlier run"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			gen, err := steps.NewCommandGenerator(steps.CommandConfig{
+				Root:        root,
+				Commands:    map[string]steps.Command{"go": {Path: bin, Args: []string{"gen", "{spec}", "{output}"}}},
+				CleanOutput: tt.clean,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := gen.Generate(context.Background(), steps.SDKRequest{Language: "go", Spec: "spec.yaml"})
+			if err != nil {
+				t.Fatalf("Generate = %v", err)
+			}
+			var paths []string
+			for _, f := range res.Files {
+				paths = append(paths, f.Path)
+			}
+			want := []string{"client.txt", "env.txt", "models/types.txt"}
+			if tt.wantStale {
+				want = []string{"client.txt", "env.txt", "models/types.txt", "stale.txt"}
+			}
+			if diff := cmp.Diff(want, paths); diff != "" {
+				t.Errorf("files mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
