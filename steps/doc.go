@@ -79,7 +79,9 @@
 //     and GitLab (branch, one commit of actions, merge request). Running it
 //     again for a branch updates the branch and its open PR/MR instead of
 //     opening another. The token is a Bearer header, never in outputs or
-//     errors.
+//     errors. With RegisterCreatePRWith and a FilesRoot, `directories:`
+//     commits the files of a host directory, such as the SDK
+//     regenerate_sdk produced.
 //
 // RegisterBuiltins is not part of this set yet: a host calls the
 // registrars above. When it is, it passes its Deps (the Promoter, the

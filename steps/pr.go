@@ -37,8 +37,12 @@ type CreatePRConfig struct {
 	Title      string `json:"title" step:"required"`
 	Body       string `json:"body"`
 	// CommitMessage defaults to the title.
-	CommitMessage string   `json:"commit_message"`
-	Files         []PRFile `json:"files" step:"required"`
+	CommitMessage string `json:"commit_message"`
+	// Files and Directories are the changes; at least one must be given.
+	Files []PRFile `json:"files"`
+	// Directories commits the regular files of host directories (an SDK
+	// regenerate_sdk produced), when the host set CreatePROptions.FilesRoot.
+	Directories []PRDirectory `json:"directories"`
 	Labels        []string `json:"labels"`
 	// Reviewers are GitHub logins; TeamReviewers GitHub team slugs.
 	Reviewers     []string `json:"reviewers"`
@@ -55,6 +59,32 @@ type PRFile struct {
 	Path    string `json:"path" step:"required"`
 	Content string `json:"content"`
 	Delete  bool   `json:"delete"`
+}
+
+// PRDirectory adds every regular file under a host directory, From, to
+// the commit, at the same relative path under To in the repository ("" is
+// the repository root). From is absolute or relative to the host's
+// CreatePROptions.FilesRoot and must lie inside it (symbolic links
+// resolved); symbolic links inside it are not followed.
+type PRDirectory struct {
+	From string `json:"from" step:"required"`
+	To   string `json:"to"`
+}
+
+// CreatePROptions is what a host gives the create_pr step type.
+type CreatePROptions struct {
+	// Client sends every request; nil means http.DefaultClient (tests).
+	// RegisterBuiltins passes the shared outbound client, which brings
+	// the timeouts, retries on 429/5xx and the egress policy.
+	Client *http.Client
+	// FilesRoot is the only host directory `directories:` may read from
+	// (typically the CommandGenerator's Root). Empty refuses
+	// `directories:`, so a pipeline cannot publish host files by default.
+	FilesRoot string
+	// MaxDirectoryFiles and MaxDirectoryBytes bound what `directories:`
+	// add to one commit (defaults 1000 files, 32 MiB).
+	MaxDirectoryFiles int
+	MaxDirectoryBytes int64
 }
 
 // prResult is what both providers report.
@@ -74,7 +104,8 @@ type prResult struct {
 //
 // client sends every request; nil means http.DefaultClient (tests).
 // RegisterBuiltins passes the shared outbound client, which brings the
-// timeouts, retries on 429/5xx and the egress policy.
+// timeouts, retries on 429/5xx and the egress policy. RegisterCreatePR
+// refuses `directories:`; RegisterCreatePRWith configures it.
 //
 // Outputs:
 //
@@ -92,14 +123,36 @@ type prResult struct {
 // the next request with a *RateLimitError (errors.Is ErrRateLimited), to be
 // retried after its Reset.
 func RegisterCreatePR(r *Registry, client *http.Client) error {
+	return RegisterCreatePRWith(r, CreatePROptions{Client: client})
+}
+
+// RegisterCreatePRWith is RegisterCreatePR with every option.
+func RegisterCreatePRWith(r *Registry, opts CreatePROptions) error {
+	client := opts.Client
 	if client == nil {
 		client = http.DefaultClient
+	}
+	if opts.MaxDirectoryFiles <= 0 {
+		opts.MaxDirectoryFiles = 1000
+	}
+	if opts.MaxDirectoryBytes <= 0 {
+		opts.MaxDirectoryBytes = 32 << 20
 	}
 	return Register(r, "create_pr", func(cfg CreatePRConfig) (Step, error) {
 		if err := checkPRConfig(&cfg); err != nil {
 			return nil, Permanent(fmt.Errorf("steps: create_pr: %w", err))
 		}
+		if len(cfg.Directories) > 0 && opts.FilesRoot == "" {
+			return nil, Permanent(errors.New("steps: create_pr: directories: the host configured no FilesRoot"))
+		}
 		return StepFunc(func(ctx context.Context, in Input) (Output, error) {
+			if len(cfg.Directories) > 0 {
+				files, err := readDirectories(opts, cfg)
+				if err != nil {
+					return Output{}, fmt.Errorf("steps: create_pr: directories: %w", err)
+				}
+				cfg.Files = files
+			}
 			api := &apiClient{client: client, base: strings.TrimSuffix(cfg.BaseURL, "/"), provider: cfg.Provider, token: cfg.Token}
 			var res prResult
 			var err error
@@ -165,8 +218,16 @@ func checkPRConfig(cfg *CreatePRConfig) error {
 	if cfg.Branch == cfg.BaseBranch {
 		return fmt.Errorf("branch and base_branch are both %q", cfg.Branch)
 	}
-	if len(cfg.Files) == 0 {
-		return errors.New("no files")
+	if len(cfg.Files) == 0 && len(cfg.Directories) == 0 {
+		return errors.New("no files and no directories")
+	}
+	for i, d := range cfg.Directories {
+		if d.From == "" {
+			return fmt.Errorf("directories[%d].from: empty", i)
+		}
+		if d.To != "" && !validRepoPath(d.To) {
+			return fmt.Errorf("directories[%d].to %q: want a relative slash-separated path without . or .. elements", i, d.To)
+		}
 	}
 	seen := map[string]bool{}
 	for i, f := range cfg.Files {
