@@ -43,7 +43,7 @@ type CreatePRConfig struct {
 	// Directories commits the regular files of host directories (an SDK
 	// regenerate_sdk produced), when the host set CreatePROptions.FilesRoot.
 	Directories []PRDirectory `json:"directories"`
-	Labels        []string `json:"labels"`
+	Labels      []string      `json:"labels"`
 	// Reviewers are GitHub logins; TeamReviewers GitHub team slugs.
 	Reviewers     []string `json:"reviewers"`
 	TeamReviewers []string `json:"team_reviewers"`
