@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -490,18 +491,24 @@ func apiMessage(data []byte) string {
 	return msg
 }
 
+// redact removes the token, as is and base64-encoded (as in a Basic
+// authorization header an API might echo), from s.
 func (c *apiClient) redact(s string) string {
 	if c.token == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, c.token, "[redacted]")
+	s = strings.ReplaceAll(s, c.token, "[redacted]")
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		s = strings.ReplaceAll(s, enc.EncodeToString([]byte(c.token)), "[redacted]")
+	}
+	return s
 }
 
 // redactErr keeps the chain (errors.Is on context errors) when the token
 // is not in the message, which is the normal case.
 func (c *apiClient) redactErr(err error) error {
-	if c.token != "" && strings.Contains(err.Error(), c.token) {
-		return errors.New(c.redact(err.Error()))
+	if msg := err.Error(); c.redact(msg) != msg {
+		return errors.New(c.redact(msg))
 	}
 	return err
 }

@@ -66,10 +66,10 @@ func TestCreatePRGitHub(t *testing.T) {
 		"POST " + repo + "/pulls/1/requested_reviewers",
 	}, f.takeRequests())
 	head := f.refs["mockops/sdk-update"]
-	if b, _ := json.Marshal(out.Outputs); strings.Contains(string(b), f.token) {
+	if b, _ := json.Marshal(out.Outputs); holdsSecret(string(b), f.token) {
 		t.Errorf("outputs %s hold the token", b)
 	}
-	if !strings.Contains(logs.String(), "pull request created") || strings.Contains(logs.String(), f.token) {
+	if !strings.Contains(logs.String(), "pull request created") || holdsSecret(logs.String(), f.token) {
 		t.Errorf("logs = %q; want a creation record without the token", logs.String())
 	}
 	wantOut := map[string]any{"url": "https://github.com/octo/sdk/pull/1", "number": int64(1), "branch": "mockops/sdk-update", "commit_sha": head, "action": "created"}
@@ -203,6 +203,16 @@ func TestCreatePRGitHubErrors(t *testing.T) {
 			lastReq: "POST /repos/octo/sdk/git/blobs",
 		},
 		{
+			name: "an echoed base64 token is redacted", status: 401, permanent: true, contains: "[redacted]",
+			setup: func(f *fakeGitHub) {
+				f.inject = func(m, p string) (int, string, bool) {
+					// base64 of the token.
+					return 401, `{"message":"rejected Basic Z2hwX3MzY3IzdFQwa2Vu"}`, m == "GET" && p == "/repos/octo/sdk/git/ref/heads/main"
+				}
+			},
+			lastReq: "GET /repos/octo/sdk/git/ref/heads/main",
+		},
+		{
 			name: "an echoed token is redacted", status: 400, permanent: true, contains: "[redacted]",
 			setup: func(f *fakeGitHub) {
 				f.inject = func(m, p string) (int, string, bool) {
@@ -252,7 +262,7 @@ func TestCreatePRGitHubErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.contains) {
 				t.Errorf("Run = %v; want it to mention %q", err, tt.contains)
 			}
-			if strings.Contains(err.Error(), f.token) {
+			if holdsSecret(err.Error(), f.token) {
 				t.Errorf("Run = %v; the error holds the token", err)
 			}
 			reqs := f.takeRequests()

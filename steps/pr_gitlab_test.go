@@ -309,7 +309,7 @@ func TestCreatePRGitLab(t *testing.T) {
 	if diff := cmp.Diff([][]string{{"create sdk/client.go", "update old.txt"}}, f.actions); diff != "" {
 		t.Errorf("commit actions mismatch (-want +got):\n%s", diff)
 	}
-	if b, _ := json.Marshal(out.Outputs); strings.Contains(string(b), f.token) {
+	if b, _ := json.Marshal(out.Outputs); holdsSecret(string(b), f.token) {
 		t.Errorf("outputs %s hold the token", b)
 	}
 	wantOut := map[string]any{"url": "https://gitlab.example.com/group/sdk/-/merge_requests/1", "number": int64(1),
@@ -414,7 +414,7 @@ func TestCreatePRGitLabErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.contains) {
 				t.Errorf("Run = %v; want it to mention %q", err, tt.contains)
 			}
-			if strings.Contains(err.Error(), f.token) {
+			if holdsSecret(err.Error(), f.token) {
 				t.Errorf("Run = %v; the error holds the token", err)
 			}
 		})

@@ -3,6 +3,7 @@ package steps_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log"
@@ -36,7 +37,7 @@ func TestCreatePRTransportFailures(t *testing.T) {
 		if steps.IsPermanent(err) {
 			t.Errorf("IsPermanent(%v) = true; want a retryable error", err)
 		}
-		if strings.Contains(err.Error(), token) {
+		if holdsSecret(err.Error(), token) {
 			t.Errorf("Run = %v; the error holds the token", err)
 		}
 		if !strings.Contains(err.Error(), "GET /repos/octo/sdk/git/ref/heads/main") {
@@ -84,4 +85,35 @@ func TestCreatePRTransportFailures(t *testing.T) {
 			t.Errorf("Run = %v; want context.Canceled", err)
 		}
 	})
+}
+
+// holdsSecret reports whether s carries secret, as is or base64-encoded
+// (standard or URL alphabet, padded or not).
+func holdsSecret(s, secret string) bool {
+	forms := []string{secret}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		forms = append(forms, enc.EncodeToString([]byte(secret)))
+	}
+	for _, f := range forms {
+		if strings.Contains(s, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestHoldsSecret(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"token ghp_x1 leaked", true},
+		{"Basic " + base64.StdEncoding.EncodeToString([]byte("ghp_x1")), true},
+		{"nothing here", false},
+	}
+	for _, tt := range tests {
+		if got := holdsSecret(tt.s, "ghp_x1"); got != tt.want {
+			t.Errorf("holdsSecret(%q) = %v; want %v", tt.s, got, tt.want)
+		}
+	}
 }
