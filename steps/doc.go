@@ -53,4 +53,38 @@
 //
 // `${{ secrets.NAME }}` values come from a SecretSource the host provides;
 // EnvSecrets, the default, reads environment variables under a prefix.
+//
+// # Built-in step types: emit, auto_promote, regenerate_sdk, create_pr
+//
+// Each has a registrar that takes the host dependency it needs explicitly
+// (RegisterBuiltins is to wire them from its Deps). Built so far:
+//
+//   - emit (RegisterEmit): publishes an event through Input.Publisher,
+//     caused by the triggering event (causationid, depth), so pipelines
+//     chain.
+//   - auto_promote (RegisterAutoPromote): checks the environment order
+//     (no skipping or moving backwards unless allowed), calls the host's
+//     Promoter with an idempotency key, then emits promotion.completed
+//     caused by the trigger.
+//   - regenerate_sdk (RegisterRegenerateSDK): asks the host's SDKGenerator
+//     for each language. The default, CommandGenerator, runs a configured
+//     command per language (argument list, no shell, {spec}/{output}
+//     placeholders, paths confined to a root, environment allow-list,
+//     timeout that kills the process group) and reports the files produced
+//     with their SHA-256, the exit status and a bounded output tail.
+//     OpenAPIGenerator and OAPICodegen are argument presets.
+//   - create_pr (RegisterCreatePR): GitHub (REST v3 git data API: one
+//     commit of creates, updates and deletes, then the pull request, labels
+//     and reviewers; GitHub Enterprise base URLs; X-RateLimit-* honoured)
+//     and GitLab (branch, one commit of actions, merge request). Running it
+//     again for a branch updates the branch and its open PR/MR instead of
+//     opening another. The token is a Bearer header, never in outputs or
+//     errors. With RegisterCreatePRWith and a FilesRoot, `directories:`
+//     commits the files of a host directory, such as the SDK
+//     regenerate_sdk produced.
+//
+// RegisterBuiltins is not part of this set yet: a host calls the
+// registrars above. When it is, it passes its Deps (the Promoter, the
+// SDKGenerator and the shared outbound HTTP client with the egress policy)
+// to them.
 package steps
