@@ -86,7 +86,7 @@ func RegisterBuiltins(r *Registry, deps Deps) error {
 		return errors.Join(errors.New("steps: invalid egress policy"), err)
 	}
 	deps.HTTPClient = deps.client()
-	for _, register := range []func(*Registry, Deps) error{RegisterHTTP} {
+	for _, register := range []func(*Registry, Deps) error{RegisterHTTP, RegisterNotify} {
 		if err := register(r, deps); err != nil {
 			return err
 		}
@@ -113,4 +113,11 @@ func (d Deps) logger() *slog.Logger {
 		return d.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
 }
