@@ -22,7 +22,7 @@ func TestRegisterBuiltins(t *testing.T) {
 	if err := RegisterBuiltins(r, Deps{}); err != nil {
 		t.Fatalf("RegisterBuiltins = %v; want nil", err)
 	}
-	for _, name := range []string{"http"} {
+	for _, name := range []string{"http", "notify"} {
 		if _, ok := r.Lookup(name); !ok {
 			t.Errorf("Lookup(%q) after RegisterBuiltins = false; want true", name)
 		}
