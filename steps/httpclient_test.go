@@ -341,3 +341,36 @@ func TestStatusErr(t *testing.T) {
 }
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// BenchmarkSend measures one request through the steps' client (User-Agent,
+// retry wrapper, egress-checked dials) beside a plain http.Client on the
+// same kind of transport, the baseline.
+func BenchmarkSend(b *testing.B) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	defer ts.Close()
+	plainTransport := http.DefaultTransport.(*http.Transport).Clone()
+	defer plainTransport.CloseIdleConnections()
+	clients := []struct {
+		name string
+		c    *http.Client
+	}{
+		{"net-http", &http.Client{Transport: plainTransport, Timeout: 30 * time.Second}},
+		{"steps-client", NewHTTPClient(HTTPConfig{})},
+	}
+	for _, cl := range clients {
+		b.Run(cl.name, func(b *testing.B) {
+			defer cl.c.CloseIdleConnections()
+			b.ReportAllocs()
+			for b.Loop() {
+				req, _ := http.NewRequest("POST", ts.URL+"/hook", strings.NewReader(`{"text":"hi"}`))
+				resp, body, err := send(cl.c, req)
+				if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+					b.Fatalf("send = %v, %q, %v", resp, body, err)
+				}
+			}
+		})
+	}
+}
