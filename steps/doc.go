@@ -53,4 +53,31 @@
 //
 // `${{ secrets.NAME }}` values come from a SecretSource the host provides;
 // EnvSecrets, the default, reads environment variables under a prefix.
+// Built-in steps treat every field that may hold a secret (URLs, headers,
+// signing keys, passwords) as one: errors and logs name a URL by its scheme
+// and host only, and no configured value is copied into an output.
+//
+// # Built-in steps
+//
+// RegisterBuiltins(r, Deps{...}) registers the built-in types; a host that
+// wants only some calls the per-type functions, which take the same Deps:
+// RegisterHTTP ("http": one request; outputs status, headers, body and the
+// parsed JSON body; expected statuses) and RegisterNotify ("notify": Slack
+// incoming webhooks, Standard Webhooks-signed webhooks and SMTP mail, several
+// targets per step, outputs and errors per target). Their configs are
+// HTTPStepConfig and NotifyConfig; each type's doc lists its outputs and
+// failure semantics. create_pr, regenerate_sdk, auto_promote and emit are
+// not built yet.
+//
+// # Outbound connections
+//
+// Every HTTP-based step uses one *http.Client: Deps.HTTPClient, or by
+// default NewHTTPClient's, which bounds each call, sets a User-Agent,
+// retries 429/502/503/504 honouring Retry-After (bounded, within the
+// context's deadline, only for bodies it can replay, keeping an
+// Idempotency-Key), follows no redirects, and dials through the egress
+// policy (Deps.Egress): link-local and cloud metadata addresses are refused
+// by default, decided on the resolved address at dial time, so a name that
+// resolves to 169.254.169.254 is refused too. SMTP connections pass the same
+// policy. A refusal matches ErrEgressDenied and is Permanent.
 package steps
