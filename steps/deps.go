@@ -82,14 +82,22 @@ func (p EgressPolicy) policy() *egress.Policy {
 // provides ("http", "notify") in r, all sharing one outbound HTTP client.
 // It stops at, and returns, the first error (a name already taken).
 func RegisterBuiltins(r *Registry, deps Deps) error {
-	if err := deps.Egress.policy().Validate(); err != nil {
-		return errors.Join(errors.New("steps: invalid egress policy"), err)
+	if err := deps.check(); err != nil {
+		return err
 	}
 	deps.HTTPClient = deps.client()
 	for _, register := range []func(*Registry, Deps) error{RegisterHTTP, RegisterNotify} {
 		if err := register(r, deps); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// check reports Deps no step could use.
+func (d Deps) check() error {
+	if err := d.Egress.policy().Validate(); err != nil {
+		return errors.Join(errors.New("steps: invalid egress policy"), err)
 	}
 	return nil
 }

@@ -31,8 +31,10 @@ func TestRegisterBuiltins(t *testing.T) {
 		t.Errorf("second RegisterBuiltins = %v; want ErrDuplicate", err)
 	}
 	bad := Deps{Egress: EgressPolicy{Deny: []netip.Prefix{{}}}}
-	if err := RegisterBuiltins(NewRegistry(), bad); err == nil {
-		t.Errorf("RegisterBuiltins with an invalid prefix = nil; want an error")
+	for name, register := range map[string]func(*Registry, Deps) error{"RegisterBuiltins": RegisterBuiltins, "RegisterHTTP": RegisterHTTP, "RegisterNotify": RegisterNotify} {
+		if err := register(NewRegistry(), bad); err == nil {
+			t.Errorf("%s with an invalid prefix = nil; want an error", name)
+		}
 	}
 }
 

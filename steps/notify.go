@@ -46,6 +46,9 @@ type NotifyTarget struct {
 
 // RegisterNotify registers the "notify" step type in r.
 func RegisterNotify(r *Registry, deps Deps) error {
+	if err := deps.check(); err != nil {
+		return err
+	}
 	n := &notifier{deps: deps, client: deps.client(), log: deps.logger()}
 	return Register(r, "notify", func(cfg NotifyConfig) (Step, error) {
 		return &notifyStep{n: n, cfg: cfg}, nil

@@ -228,6 +228,9 @@ func writeQP(w interface{ Write([]byte) (int, error) }, s string) error {
 	return qp.Close()
 }
 
+// smtpTimeout bounds a conversation whose context has no deadline.
+const smtpTimeout = 2 * time.Minute
+
 // sendMail holds one SMTP conversation, bounded by ctx.
 func (n *notifier) sendMail(ctx context.Context, p *mailPlan, msg []byte) (err error) {
 	fail := func(stage string, err error) error {
@@ -238,17 +241,22 @@ func (n *notifier) sendMail(ctx context.Context, p *mailPlan, msg []byte) (err e
 		}
 		return e
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, smtpTimeout)
+		defer cancel()
+	}
 	dial := n.deps.Egress.policy().DialFunc(&net.Dialer{Timeout: 10 * time.Second, Resolver: n.deps.Resolver})
 	conn, err := dial(ctx, "tcp", p.addr)
 	if err != nil {
 		return fail("dial", err)
 	}
 	defer conn.Close()
+	// The conversation ends when ctx does: a past deadline fails the
+	// blocked read or write (set only once ctx.Err is, so the error below
+	// can say why).
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
 	defer func() {
 		if ctx.Err() != nil && err != nil {
 			err = fmt.Errorf("steps: smtp %s: %w (%v)", p.addr, ctx.Err(), err)

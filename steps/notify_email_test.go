@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -435,5 +436,40 @@ func TestNotifyEmailConfig(t *testing.T) {
 				t.Errorf("Run = %v; want a permanent *ConfigError", err)
 			}
 		})
+	}
+}
+
+func TestNotifyEmailHonoursContext(t *testing.T) {
+	// A server that accepts the connection and never greets.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		<-done
+		conn.Close()
+	})
+	defer wg.Wait()
+	defer close(done)
+	defer ln.Close()
+
+	typ, _ := emailRegistry(t, nil).Lookup("notify")
+	s, err := typ.New(map[string]any{"targets": []any{map[string]any{"email": map[string]any{
+		"host": "127.0.0.1", "port": int64(ln.Addr().(*net.TCPAddr).Port),
+		"from": "a@example.com", "to": []any{"b@example.com"}, "text": "x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = s.Run(ctx, notifyInput())
+	if !errors.Is(err, context.DeadlineExceeded) || IsPermanent(err) {
+		t.Errorf("Run against a silent server = %v; want a retryable context.DeadlineExceeded", err)
 	}
 }

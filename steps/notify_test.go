@@ -28,7 +28,8 @@ import (
 type slackServer struct {
 	token    string
 	archived bool
-	limited  int // answer 429 this many times first
+	notSlack bool // answer 200 with a page, as a captive proxy would
+	limited  int  // answer 429 this many times first
 
 	mu       sync.Mutex
 	messages []map[string]any
@@ -73,6 +74,10 @@ func (s *slackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "invalid_blocks")
 			return
 		}
+	}
+	if s.notSlack {
+		io.WriteString(w, "<html>welcome</html>")
+		return
 	}
 	if s.archived {
 		w.WriteHeader(http.StatusGone)
@@ -219,6 +224,7 @@ func TestNotifySlack(t *testing.T) {
 		{name: "invalid_blocks", slack: map[string]any{"blocks": []any{map[string]any{"type": "section"}}}, wantErr: "invalid_blocks", permanent: true},
 		{name: "unknown block type", slack: map[string]any{"text": "x", "blocks": []any{map[string]any{"type": "banner"}}}, wantErr: "invalid_blocks", permanent: true},
 		{name: "channel_is_archived", server: &slackServer{archived: true}, slack: map[string]any{"text": "x"}, wantErr: "channel_is_archived", permanent: true},
+		{name: "a 200 that is not Slack's ok", server: &slackServer{notSlack: true}, slack: map[string]any{"text": "x"}, wantErr: "unexpected answer", permanent: false},
 		{name: "wrong token", slack: map[string]any{"text": "x", "webhook_url": "/services/T1/B1/wrong"}, wantErr: "no_service", permanent: true},
 		{name: "rate limited past the attempts", server: &slackServer{limited: 5}, slack: map[string]any{"text": "x"}, wantErr: "429", permanent: false},
 	}

@@ -47,6 +47,9 @@ type HTTPStepConfig struct {
 
 // RegisterHTTP registers the "http" step type in r.
 func RegisterHTTP(r *Registry, deps Deps) error {
+	if err := deps.check(); err != nil {
+		return err
+	}
 	c := deps.client()
 	log := deps.logger()
 	return Register(r, "http", func(cfg HTTPStepConfig) (Step, error) {

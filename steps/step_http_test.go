@@ -63,6 +63,10 @@ func TestHTTPStep(t *testing.T) {
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
+	mux.HandleFunc("GET /huge", func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		w.Write(make([]byte, maxBody+1))
+	})
 	mux.HandleFunc("GET /broken", func(w http.ResponseWriter, r *http.Request) {
 		record(r)
 		w.Header().Set("Content-Type", "application/json")
@@ -130,6 +134,12 @@ func TestHTTPStep(t *testing.T) {
 			wantSeen: []seen{{Method: "GET", Path: "/broken"}},
 			wantErr:  true,
 		},
+		{
+			name:     "an answer over the size limit",
+			with:     map[string]any{"url": ts.URL + "/huge"},
+			wantSeen: []seen{{Method: "GET", Path: "/huge"}},
+			wantErr:  true, wantErrType: &RequestError{},
+		},
 		{name: "an invalid method", with: map[string]any{"method": "GE T", "url": ts.URL}, wantErr: true, wantPerm: true, wantErrType: &ConfigError{}},
 		{name: "a relative URL", with: map[string]any{"url": "/items"}, wantErr: true, wantPerm: true, wantErrType: &ConfigError{}},
 		{name: "a non-http URL", with: map[string]any{"url": "file:///etc/passwd"}, wantErr: true, wantPerm: true, wantErrType: &ConfigError{}},
@@ -152,6 +162,10 @@ func TestHTTPStep(t *testing.T) {
 				case *StatusError:
 					if !errors.As(err, &want) {
 						t.Errorf("Run = %v; want a *StatusError", err)
+					}
+				case *RequestError:
+					if !errors.As(err, &want) {
+						t.Errorf("Run = %v; want a *RequestError", err)
 					}
 				case *ConfigError:
 					if !errors.As(err, &want) {
