@@ -172,7 +172,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date,
+// as a wait in [0, 24h].
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -188,7 +189,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return time.Duration(n) * time.Second, true
 	}
 	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
+		return min(max(at.Sub(now), 0), 24*time.Hour), true
 	}
 	return 0, false
 }

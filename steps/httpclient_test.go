@@ -306,6 +306,7 @@ func TestRetryAfter(t *testing.T) {
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
 		{"99999999999", 24 * time.Hour, true},
+		{now.Add(72 * time.Hour).Format(http.TimeFormat), 24 * time.Hour, true},
 	}
 	for _, tt := range tests {
 		got, ok := retryAfter(tt.in, now)
@@ -373,4 +374,20 @@ func BenchmarkSend(b *testing.B) {
 			}
 		})
 	}
+}
+
+func FuzzRetryAfter(f *testing.F) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, s := range []string{"", "0", "120", "-3", "Fri, 02 Jan 2026 03:05:05 GMT", "1e3", " 7 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := retryAfter(s, now)
+		if d < 0 || d > 24*time.Hour {
+			t.Errorf("retryAfter(%q) = %v, %v; want a wait in [0, 24h]", s, d, ok)
+		}
+		if !ok && d != 0 {
+			t.Errorf("retryAfter(%q) = %v, false; want 0 when not ok", s, d)
+		}
+	})
 }
