@@ -22,8 +22,8 @@ import (
 type Deps struct {
 	// HTTPClient is used as given by every HTTP-based step. Nil means a
 	// client from NewHTTPClient built from Egress, UserAgent, TLSConfig,
-	// Resolver and Logger: a host client bypasses that client's retries
-	// and egress policy, so give it your own.
+	// Resolver and Logger. A host's client is not wrapped: it replaces
+	// the default client's retries and egress policy with its own.
 	HTTPClient *http.Client
 	// Egress decides every outbound connection (HTTP when HTTPClient is
 	// nil, and always SMTP), at dial time on the resolved address.

@@ -156,7 +156,11 @@ func (s *httpStep) Run(ctx context.Context, in Input) (Output, error) {
 	if !ok {
 		return Output{Outputs: out}, statusErr(req, resp.StatusCode, rbody, func(s string) string { return scrub(s, cfg.URL, cfg.Headers) })
 	}
-	s.log.InfoContext(ctx, "steps: http request done", "method", method, "host", redactURL(u), "status", resp.StatusCode)
+	log := in.Logger
+	if log == nil {
+		log = s.log
+	}
+	log.InfoContext(ctx, "steps: http request done", "method", method, "host", redactURL(u), "status", resp.StatusCode)
 	return Output{Outputs: out}, nil
 }
 
