@@ -212,3 +212,46 @@ func TestHTTPStepHeadersOutput(t *testing.T) {
 		t.Errorf("outputs has json for a non-JSON answer: %v", out.Outputs)
 	}
 }
+
+// TestHTTPStepDefaultClient runs the step on the client Deps builds when
+// HTTPClient is nil: Deps.TLSConfig decides trust, Deps.Egress the
+// destinations.
+func TestHTTPStepDefaultClient(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Header.Get("User-Agent"))
+	}))
+	defer ts.Close()
+	ts.Config.ErrorLog = quietLog()
+	trusted := ts.Client().Transport.(*http.Transport).TLSClientConfig
+	tests := []struct {
+		name      string
+		deps      Deps
+		url       string
+		wantBody  string
+		wantErr   error // matched with errors.Is; nil with wantFail for other failures
+		wantFail  bool
+		permanent bool
+	}{
+		{name: "trusted by Deps.TLSConfig", deps: Deps{TLSConfig: trusted, UserAgent: "host/1"}, url: ts.URL, wantBody: "host/1"},
+		{name: "untrusted certificate", deps: Deps{}, url: ts.URL, wantFail: true},
+		{name: "metadata address", deps: Deps{TLSConfig: trusted}, url: "http://169.254.169.254/latest/meta-data/iam", wantErr: ErrEgressDenied, wantFail: true, permanent: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRegistry()
+			if err := RegisterHTTP(r, tt.deps); err != nil {
+				t.Fatal(err)
+			}
+			typ, _ := r.Lookup("http")
+			s, _ := typ.New(map[string]any{"url": tt.url})
+			defer s.(*httpStep).client.CloseIdleConnections()
+			out, err := s.Run(t.Context(), testInput())
+			if (err != nil) != tt.wantFail || tt.wantErr != nil && !errors.Is(err, tt.wantErr) || err != nil && IsPermanent(err) != tt.permanent {
+				t.Fatalf("Run = %v (permanent %v); want failure %v (%v), permanent %v", err, IsPermanent(err), tt.wantFail, tt.wantErr, tt.permanent)
+			}
+			if err == nil && out.Outputs["body"] != tt.wantBody {
+				t.Errorf("body = %v; want %q", out.Outputs["body"], tt.wantBody)
+			}
+		})
+	}
+}
