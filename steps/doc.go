@@ -54,37 +54,61 @@
 // `${{ secrets.NAME }}` values come from a SecretSource the host provides;
 // EnvSecrets, the default, reads environment variables under a prefix.
 //
-// # Built-in step types: emit, auto_promote, regenerate_sdk, create_pr
+// Built-in steps treat every field that may hold a secret (URLs, headers,
+// signing keys, passwords, tokens) as one: errors and logs name a URL by
+// its scheme and host only, and no configured value is copied into an
+// output.
 //
-// Each has a registrar that takes the host dependency it needs explicitly
-// (RegisterBuiltins is to wire them from its Deps). Built so far:
+// # Built-in steps
 //
+// RegisterBuiltins(r, Deps{...}) registers the built-in types, sharing one
+// outbound client; a host that wants only some calls the per-type
+// registrars:
+//
+//   - http (RegisterHTTP): one request; outputs status, headers, body and
+//     the parsed JSON body; expected statuses.
+//   - notify (RegisterNotify): Slack incoming webhooks, Standard
+//     Webhooks-signed webhooks and SMTP mail, several targets per step,
+//     outputs and errors per target.
 //   - emit (RegisterEmit): publishes an event through Input.Publisher,
 //     caused by the triggering event (causationid, depth), so pipelines
 //     chain.
-//   - auto_promote (RegisterAutoPromote): checks the environment order
-//     (no skipping or moving backwards unless allowed), calls the host's
+//   - auto_promote (RegisterAutoPromote, registered by RegisterBuiltins
+//     when Deps.Promoter is set): checks the environment order (no
+//     skipping or moving backwards unless allowed), calls the host's
 //     Promoter with an idempotency key, then emits promotion.completed
 //     caused by the trigger.
-//   - regenerate_sdk (RegisterRegenerateSDK): asks the host's SDKGenerator
-//     for each language. The default, CommandGenerator, runs a configured
-//     command per language (argument list, no shell, {spec}/{output}
-//     placeholders, paths confined to a root, environment allow-list,
-//     timeout that kills the process group) and reports the files produced
-//     with their SHA-256, the exit status and a bounded output tail.
-//     OpenAPIGenerator and OAPICodegen are argument presets.
-//   - create_pr (RegisterCreatePR): GitHub (REST v3 git data API: one
-//     commit of creates, updates and deletes, then the pull request, labels
-//     and reviewers; GitHub Enterprise base URLs; X-RateLimit-* honoured)
-//     and GitLab (branch, one commit of actions, merge request). Running it
-//     again for a branch updates the branch and its open PR/MR instead of
-//     opening another. The token is a Bearer header, never in outputs or
-//     errors. With RegisterCreatePRWith and a FilesRoot, `directories:`
-//     commits the files of a host directory, such as the SDK
-//     regenerate_sdk produced.
+//   - regenerate_sdk (RegisterRegenerateSDK, registered when
+//     Deps.SDKGenerator is set): asks the host's SDKGenerator for each
+//     language. The default, CommandGenerator, runs a configured command
+//     per language (argument list, no shell, {spec}/{output} placeholders,
+//     paths confined to a root, environment allow-list, timeout that kills
+//     the process group) and reports the files produced with their
+//     SHA-256, the exit status and a bounded output tail. OpenAPIGenerator
+//     and OAPICodegen are argument presets.
+//   - create_pr (RegisterCreatePR, RegisterCreatePRWith): GitHub (REST v3
+//     git data API: one commit of creates, updates and deletes, then the
+//     pull request, labels and reviewers; GitHub Enterprise base URLs;
+//     X-RateLimit-* honoured) and GitLab (branch, one commit of actions,
+//     merge request). Running it again for a branch updates the branch and
+//     its open PR/MR instead of opening another. The token is a Bearer
+//     header, never in outputs or errors. With a files root
+//     (Deps.PRFilesRoot), `directories:` commits the files of a host
+//     directory, such as the SDK regenerate_sdk produced.
 //
-// RegisterBuiltins is not part of this set yet: a host calls the
-// registrars above. When it is, it passes its Deps (the Promoter, the
-// SDKGenerator and the shared outbound HTTP client with the egress policy)
-// to them.
+// Each type's config struct (HTTPStepConfig, NotifyConfig, EmitConfig,
+// AutoPromoteConfig, RegenerateSDKConfig, CreatePRConfig) documents its
+// keys, outputs and failure semantics.
+//
+// # Outbound connections
+//
+// Every HTTP-based step uses one *http.Client: Deps.HTTPClient, or by
+// default NewHTTPClient's, which bounds each call, sets a User-Agent,
+// retries 429/502/503/504 honouring Retry-After (bounded, within the
+// context's deadline, only for bodies it can replay, keeping an
+// Idempotency-Key), follows no redirects, and dials through the egress
+// policy (Deps.Egress): link-local and cloud metadata addresses are refused
+// by default, decided on the resolved address at dial time, so a name that
+// resolves to 169.254.169.254 is refused too. SMTP connections pass the same
+// policy. A refusal matches ErrEgressDenied and is Permanent.
 package steps

@@ -74,9 +74,10 @@ type PRDirectory struct {
 
 // CreatePROptions is what a host gives the create_pr step type.
 type CreatePROptions struct {
-	// Client sends every request; nil means http.DefaultClient (tests).
-	// RegisterBuiltins passes the shared outbound client, which brings
-	// the timeouts, retries on 429/5xx and the egress policy.
+	// Client sends every request; nil means the default outbound client
+	// (NewHTTPClient(HTTPConfig{})), which brings the timeouts, retries on
+	// 429/5xx and the egress policy. RegisterBuiltins passes the client
+	// its Deps describe.
 	Client *http.Client
 	// FilesRoot is the only host directory `directories:` may read from
 	// (typically the CommandGenerator's Root). Empty refuses
@@ -131,7 +132,7 @@ func RegisterCreatePR(r *Registry, client *http.Client) error {
 func RegisterCreatePRWith(r *Registry, opts CreatePROptions) error {
 	client := opts.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = NewHTTPClient(HTTPConfig{})
 	}
 	if opts.MaxDirectoryFiles <= 0 {
 		opts.MaxDirectoryFiles = 1000
