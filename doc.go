@@ -8,18 +8,21 @@
 //     in-memory adapter (store/memory) and a SQL one (store/sqlstore:
 //     SQLite embedded by default, PostgreSQL for several replicas).
 //   - steps: the contract of pipeline steps (Step, typed configs, the
-//     Registry a host owns, secrets).
+//     Registry a host owns, secrets) and the built-in steps (http, notify,
+//     emit, auto_promote, regenerate_sdk, create_pr) with their outbound
+//     client and egress policy.
 //   - pipeline: YAML pipelines triggered by events, parsed and checked
 //     into immutable plans that say which events trigger them and render
 //     each step's configuration.
 //   - federation: one http.Handler that routes each request to a service
 //     and serves it from a mock workspace or the real upstream.
 //
-// Not built yet: the pipeline engine and the built-in steps, the blended
-// and chaos_driven reality levels (parsed and validated; the router answers
-// them with 501), scenario activation, shared state, the federation registry,
-// the admin APIs, and the coverage package (what traffic exercised, as
-// JSON, a CI gate and a dashboard). README.md keeps the status.
+// Not built yet: the pipeline engine (so nothing runs the steps for an
+// event yet), the blended and chaos_driven reality levels (parsed and
+// validated; the router answers them with 501), scenario activation, shared
+// state, the federation registry, the admin APIs, and the coverage package
+// (what traffic exercised, as JSON, a CI gate and a dashboard). README.md
+// keeps the status.
 //
 // The library owns no main, no signals and no global state. A host wires it
 // roughly like this (examples/quickstart is the runnable version):
