@@ -151,6 +151,9 @@ func (r *Router) serveChaos(x *exchange, out *http.Request, s *snapshot) {
 	} else {
 		r.serveMock(x, out)
 	}
+	if cw != nil && cw.left != nil && x.failure == nil {
+		x.failure = fmt.Errorf("%w during a chaos bandwidth limit on service %q: %w", errClientGone, c.svc.Name, cw.left)
+	}
 	if cw != nil && cw.truncated {
 		// The client must see a cut answer, not a short complete one: the
 		// bytes let through were flushed, the connection is now dropped.
@@ -198,6 +201,7 @@ type chaosWriter struct {
 	limit     int64 // bytes still allowed; -1 unlimited
 	bps       int64 // 0: no pacing
 	truncated bool
+	left      error // why pacing stopped: the client went away
 }
 
 var errChaosTruncated = fmt.Errorf("%w: body truncated", ErrChaosFault)
@@ -225,6 +229,7 @@ func (w *chaosWriter) Write(b []byte) (int, error) {
 		if w.bps > 0 && m > 0 {
 			w.Flush()
 			if err := pause(w.ctx, time.Duration(int64(m)*int64(time.Second)/w.bps)); err != nil {
+				w.left = err
 				return n, err
 			}
 		}

@@ -398,3 +398,15 @@ func TestChaosDrawRange(t *testing.T) {
 		t.Errorf("unit(max) = %v; want just below 1", got)
 	}
 }
+
+func TestChaosDecisionAllocatesNothing(t *testing.T) {
+	c := mustParse(t, chaosYAML("{seed: 1, header_faults: true, latency: {p: 1, lognormal: {median: 1s, sigma: 1}}, abort: {p: 0.5, status: 503}, hang: {p: 1}}")).Services[0].Chaos
+	h := http.Header{HeaderChaos: {"abort, reset"}}
+	allocs := testing.AllocsPerRun(100, func() {
+		decide(c, "pay", chaosKey{header: "k", byName: true}, forcedFaults(c, h))
+		decide(c, "pay", chaosKey{seq: 9}, 0)
+	})
+	if allocs != 0 {
+		t.Errorf("a chaos decision allocates %v times; want 0", allocs)
+	}
+}
