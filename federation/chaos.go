@@ -24,8 +24,8 @@ var ErrChaosFault = errors.New("federation: chaos fault injected")
 // ChaosStats counts what the chaos_driven level did for one service since
 // the Router was created (it survives Update).
 type ChaosStats struct {
-	Requests uint64 // requests that drew faults
-	// Injected counts each fault applied, by name ("latency", "abort", ...).
+	Requests uint64 // chaos_driven requests served (faults drawn for)
+	// One count per fault: the requests it was applied to.
 	Latency, Bandwidth, Abort, Reset, Empty, Truncate, Hang uint64
 }
 

@@ -103,7 +103,8 @@ type Blend struct {
 	at positions
 }
 
-// Chaos configures the chaos_driven reality level (see chaos.go). Each
+// Chaos configures the chaos_driven reality level (see the package
+// documentation, # Chaos). Each
 // fault fires with its own probability P (0 never, 1 always), drawn
 // independently per request from hash(Seed, service, fault, key).
 type Chaos struct {
