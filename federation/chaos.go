@@ -140,6 +140,10 @@ func (r *Router) serveChaos(x *exchange, out *http.Request, s *snapshot) {
 			cw.limit = cfg.Truncate.After
 		}
 		x.w.ResponseWriter = cw
+		// Deferred, so that it also runs when the proxy aborts the
+		// response on the failed write (http.ErrAbortHandler) before
+		// finish observes the exchange.
+		defer cw.record(x, cfg, c.svc.Name)
 	}
 	if cfg != nil && cfg.Base == "real" {
 		// As ServeHTTP does for a real service: the proxy's deadline
@@ -151,14 +155,20 @@ func (r *Router) serveChaos(x *exchange, out *http.Request, s *snapshot) {
 	} else {
 		r.serveMock(x, out)
 	}
-	if cw != nil && cw.left != nil && x.failure == nil {
-		x.failure = fmt.Errorf("%w during a chaos bandwidth limit on service %q: %w", errClientGone, c.svc.Name, cw.left)
-	}
 	if cw != nil && cw.truncated {
 		// The client must see a cut answer, not a short complete one: the
 		// bytes let through were flushed, the connection is now dropped.
-		x.failure = fmt.Errorf("%w: body truncated after %d bytes on service %q", ErrChaosFault, cfg.Truncate.After, c.svc.Name)
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// record says in x why the body faults cut the response, if they did.
+func (w *chaosWriter) record(x *exchange, cfg *Chaos, service string) {
+	switch {
+	case w.truncated:
+		x.failure = fmt.Errorf("%w: body truncated after %d bytes on service %q", ErrChaosFault, cfg.Truncate.After, service)
+	case w.left != nil && x.failure == nil:
+		x.failure = fmt.Errorf("%w during a chaos bandwidth limit on service %q: %w", errClientGone, service, w.left)
 	}
 }
 

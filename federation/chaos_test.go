@@ -19,10 +19,23 @@ func chaosYAML(chaos string) string {
 	return "name: shop\nservices:\n  - {name: pay, base_path: /pay, reality: chaos_driven, chaos: " + chaos + "}\n"
 }
 
+// signalled is an Observer that keeps every exchange and signals each
+// one: a hijacked connection (reset, empty) can reach the client before
+// its handler has returned, so tests wait for the signal, not the server.
+type signalled struct {
+	exchanges
+	seen chan struct{}
+}
+
+func (o *signalled) Observe(x Exchange) {
+	o.exchanges.Observe(x)
+	o.seen <- struct{}{}
+}
+
 // chaosServer serves a router for chaos over a real connection.
-func chaosServer(t *testing.T, chaos string) (*httptest.Server, *Router, *exchanges) {
+func chaosServer(t *testing.T, chaos string) (*httptest.Server, *Router, *signalled) {
 	t.Helper()
-	obs := &exchanges{}
+	obs := &signalled{seen: make(chan struct{}, 16)}
 	r := newTestRouter(t, mustParse(t, chaosYAML(chaos)), RouterConfig{Mocks: &echoMocks{}, Observer: obs})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
@@ -140,8 +153,8 @@ func TestChaosFaultsOverRealConnections(t *testing.T) {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
-			srv.Close() // the handler has returned: the exchange was observed
-			x := lastExchange(t, obs)
+			<-obs.seen
+			x := lastExchange(t, &obs.exchanges)
 			if x.Faults != tc.fired {
 				t.Errorf("Exchange.Faults = %v; want %v", x.Faults, tc.fired)
 			}
@@ -283,7 +296,8 @@ func TestChaosOnRealBase(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "name: shop\nservices:\n  - {name: pay, base_path: /pay, reality: chaos_driven, upstream: \"" + upstream.URL + "\", chaos: " + tc.chaos + "}\n"
-			r := newTestRouter(t, mustParse(t, src), RouterConfig{})
+			obs := &exchanges{}
+			r := newTestRouter(t, mustParse(t, src), RouterConfig{Observer: obs})
 			srv := httptest.NewServer(r)
 			defer srv.Close()
 			resp, err := newClient(t).Get(srv.URL + "/pay/x")
@@ -297,6 +311,15 @@ func TestChaosOnRealBase(t *testing.T) {
 			}
 			if got := resp.Header.Get(HeaderServedBy); got != "real" {
 				t.Errorf("served by %q; want real", got)
+			}
+			resp.Body.Close()
+			srv.Close() // the handler has returned: the exchange was observed
+			x := lastExchange(t, obs)
+			if got, want := errors.Is(x.Err, ErrChaosFault), tc.err != nil; got != want {
+				t.Errorf("Exchange.Err = %v: wraps ErrChaosFault %v; want %v", x.Err, got, want)
+			}
+			if x.Request == nil && x.ServedBy != ServedByReal {
+				t.Errorf("exchange served by %q; want real", x.ServedBy)
 			}
 		})
 	}
