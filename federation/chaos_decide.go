@@ -93,11 +93,12 @@ func decide(c *Chaos, service string, k chaosKey, forced ChaosFaults) chaosDecis
 	}
 	limit := c.MaxActiveFaults
 	n := 0
+	dr := newDrawer(c.Seed, service, k)
 	fire := func(f ChaosFault, configured bool, p float64) bool {
 		if !configured {
 			return false
 		}
-		hit := draw(c.Seed, service, uint8(f), k) < p || forced.Has(f)
+		hit := dr.draw(uint8(f)) < p || forced.Has(f)
 		if !hit || (limit > 0 && n >= limit) {
 			return false
 		}
@@ -106,7 +107,7 @@ func decide(c *Chaos, service string, k chaosKey, forced ChaosFaults) chaosDecis
 		return true
 	}
 	if l := c.Latency; fire(FaultLatency, l != nil, pOf(l)) {
-		d.delay = latency(c, service, k)
+		d.delay = latency(c.Latency, &dr)
 	}
 	fire(FaultBandwidth, c.Bandwidth != nil, pOf(c.Bandwidth))
 	for _, t := range [...]struct {
@@ -163,17 +164,16 @@ func pOf[F interface {
 }
 
 // latency draws the delay of a latency fault that fired.
-func latency(c *Chaos, service string, k chaosKey) time.Duration {
-	l := c.Latency
+func latency(l *LatencyFault, dr *drawer) time.Duration {
 	switch {
 	case l.Lognormal != nil:
-		u1 := 1 - draw(c.Seed, service, drawLatency1, k) // (0, 1]
-		u2 := draw(c.Seed, service, drawLatency2, k)
+		u1 := 1 - dr.draw(drawLatency1) // (0, 1]
+		u2 := dr.draw(drawLatency2)
 		z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2) // Box-Muller
 		return clampDuration(float64(l.Lognormal.Median) * math.Exp(l.Lognormal.Sigma*z))
 	case l.Uniform[1] > 0:
 		span := float64(l.Uniform[1] - l.Uniform[0])
-		return l.Uniform[0] + clampDuration(span*draw(c.Seed, service, drawLatency1, k))
+		return l.Uniform[0] + clampDuration(span*dr.draw(drawLatency1))
 	}
 	return l.Fixed
 }
@@ -185,44 +185,35 @@ func clampDuration(ns float64) time.Duration {
 	return time.Duration(ns)
 }
 
-// draw is the uniform number in [0, 1) of one fault (or latency draw) for
-// one request: a pure function of seed, service, draw and key, so a seeded
-// run decides the same whatever order its requests are served in.
-func draw(seed int64, service string, which uint8, k chaosKey) float64 {
-	return unit(chaosHash(seed, service, which, k))
+// drawer makes the draws of one request. Each draw is the uniform number
+// in [0, 1) of hash(seed, service, draw, key): a pure function of those,
+// so a seeded run decides the same whatever order its requests are
+// served in. The hash is FNV-1a over the fields (lengths and tags keep
+// them apart), finished with the splitmix64 mixer so that neighbouring
+// sequence numbers give unrelated draws; the part over seed and service
+// is computed once per request.
+type drawer struct {
+	prefix uint64 // FNV-1a state after seed and service
+	k      chaosKey
 }
 
-// unit maps a hash to [0, 1) on 53 bits: below 1 even for the largest
-// hash, so that p: 1 always fires, and 0 only for hashes below 2^11.
-func unit(h uint64) float64 { return float64(h>>11) / (1 << 53) }
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
 
-// chaosHash is FNV-1a over the fields (lengths and tags keep them apart),
-// finished with the splitmix64 mixer so that neighbouring sequence numbers
-// give unrelated draws.
-func chaosHash(seed int64, service string, which uint8, k chaosKey) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	u64 := func(v uint64) {
-		for range 8 {
-			h = (h ^ (v & 0xff)) * prime
-			v >>= 8
-		}
-	}
-	str := func(s string) {
-		u64(uint64(len(s)))
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint64(s[i])) * prime
-		}
-	}
-	u64(uint64(seed))
-	str(service)
-	u64(uint64(which))
-	if k.byName {
-		u64(1)
-		str(k.header)
+func newDrawer(seed int64, service string, k chaosKey) drawer {
+	return drawer{prefix: fnvString(fnvUint64(fnvOffset, uint64(seed)), service), k: k}
+}
+
+func (d *drawer) draw(which uint8) float64 { return unit(d.hash(which)) }
+
+func (d *drawer) hash(which uint8) uint64 {
+	h := fnvUint64(d.prefix, uint64(which))
+	if d.k.byName {
+		h = fnvString(fnvUint64(h, 1), d.k.header)
 	} else {
-		u64(0)
-		u64(k.seq)
+		h = fnvUint64(fnvUint64(h, 0), d.k.seq)
 	}
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
@@ -231,6 +222,28 @@ func chaosHash(seed int64, service string, which uint8, k chaosKey) uint64 {
 	h ^= h >> 31
 	return h
 }
+
+// fnvUint64 hashes v's eight bytes, little-endian.
+func fnvUint64(h, v uint64) uint64 {
+	for range 8 {
+		h = (h ^ (v & 0xff)) * fnvPrime
+		v >>= 8
+	}
+	return h
+}
+
+// fnvString hashes s's length, then its bytes.
+func fnvString(h uint64, s string) uint64 {
+	h = fnvUint64(h, uint64(len(s)))
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
+}
+
+// unit maps a hash to [0, 1) on 53 bits: below 1 even for the largest
+// hash, so that p: 1 always fires, and 0 only for hashes below 2^11.
+func unit(h uint64) float64 { return float64(h>>11) / (1 << 53) }
 
 // forcedFaults reads the X-Mockops-Chaos header: the configured faults it
 // names. It allocates nothing.

@@ -126,7 +126,9 @@
 //	  truncate: {p: 0.01, after: 128}
 //	  hang: {p: 0.01, duration: 10s}  # 0: until the client leaves, bounded by the service timeout
 //
-// Every fault has a required probability p: 0 never fires, 1 always does.
+// Without a chaos block the service is served by its mock untouched.
+// Every fault has a required probability p (a missing one is a parse
+// error): 0 never fires, 1 always does.
 // Each configured fault is drawn once per request, independently, from
 // hash(seed, service, fault, key) mapped onto [0, 1): the key is the
 // key_header's value when the request carries it, otherwise the service's
