@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -171,29 +173,46 @@ func TestChaosFaultsOverRealConnections(t *testing.T) {
 
 // On HTTP/2 a handler cannot take the connection: reset and empty reset
 // the stream, and the connection serves the next request.
-func TestChaosResetOnHTTP2ResetsTheStream(t *testing.T) {
-	obs := &exchanges{}
-	r := newTestRouter(t, mustParse(t, chaosYAML("{header_faults: true, reset: {p: 0}}")), RouterConfig{Mocks: &echoMocks{}, Observer: obs})
-	srv := httptest.NewUnstartedServer(r)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
-	client := srv.Client()
-	defer client.CloseIdleConnections()
-	req, _ := http.NewRequest("GET", srv.URL+"/pay/x", nil)
-	req.Header.Set(HeaderChaos, "reset")
-	resp, err := client.Do(req)
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("got %d over %s; want a stream error", resp.StatusCode, resp.Proto)
-	}
-	resp, err = client.Get(srv.URL + "/pay/x")
-	if err != nil {
-		t.Fatalf("after the reset stream: %v; want the connection to serve on", err)
-	}
-	resp.Body.Close()
-	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
-		t.Errorf("got %d over %s; want 200 over HTTP/2", resp.StatusCode, resp.Proto)
+func TestChaosConnectionFaultsOnHTTP2ResetTheStream(t *testing.T) {
+	for _, fault := range []string{"reset", "empty"} {
+		t.Run(fault, func(t *testing.T) {
+			obs := &signalled{seen: make(chan struct{}, 16)}
+			r := newTestRouter(t, mustParse(t, chaosYAML("{header_faults: true, "+fault+": {p: 0}}")), RouterConfig{Mocks: &echoMocks{}, Observer: obs})
+			srv := httptest.NewUnstartedServer(r)
+			srv.EnableHTTP2 = true
+			var conns atomic.Int32
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.StartTLS()
+			defer srv.Close()
+			client := srv.Client()
+			defer client.CloseIdleConnections()
+			req, _ := http.NewRequest("GET", srv.URL+"/pay/x", nil)
+			req.Header.Set(HeaderChaos, fault)
+			resp, err := client.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("got %d over %s; want a stream error", resp.StatusCode, resp.Proto)
+			}
+			<-obs.seen
+			if x := lastExchange(t, &obs.exchanges); !errors.Is(x.Err, ErrChaosFault) {
+				t.Errorf("Exchange.Err = %v; want ErrChaosFault", x.Err)
+			}
+			resp, err = client.Get(srv.URL + "/pay/x")
+			if err != nil {
+				t.Fatalf("after the reset stream: %v; want the connection to serve on", err)
+			}
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+				t.Errorf("got %d over %s; want 200 over HTTP/2", resp.StatusCode, resp.Proto)
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("%d connections; want 1 (only the stream was reset)", n)
+			}
+		})
 	}
 }
 
