@@ -183,3 +183,75 @@ func BenchmarkProxy(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChaosDecision measures deciding one request's faults (target:
+// no allocation) beside plain mock serving, and a chaos request whose
+// faults all stayed off, in the same run.
+func BenchmarkChaosDecision(b *testing.B) {
+	f, err := Parse("bench.yaml", []byte(`name: bench
+services:
+  - {name: orders, base_path: /orders, reality: mock_v3}
+  - name: pay
+    base_path: /pay
+    reality: chaos_driven
+    chaos:
+      seed: 7
+      key_header: X-Request-Id
+      latency: {p: 0, lognormal: {median: 50ms, sigma: 0.5}}
+      abort: {p: 0, status: 503}
+      reset: {p: 0}
+      truncate: {p: 0, after: 10}
+      bandwidth: {p: 0, bytes_per_second: 1000}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mock := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	r, err := NewRouter(f, RouterConfig{Mocks: MockResolverFunc(func(string) (http.Handler, error) { return mock, nil })})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	w := &discardWriter{h: http.Header{}}
+	c := f.Services[1].Chaos
+	lognormal := *c
+	lognormal.Latency = &LatencyFault{P: 1, Lognormal: c.Latency.Lognormal}
+	b.Run("decide", func(b *testing.B) {
+		b.ReportAllocs()
+		seq := uint64(0)
+		for b.Loop() {
+			decide(c, "pay", chaosKey{seq: seq}, 0)
+			seq++
+		}
+	})
+	b.Run("decide-lognormal-fires", func(b *testing.B) {
+		b.ReportAllocs()
+		seq := uint64(0)
+		for b.Loop() {
+			decide(&lognormal, "pay", chaosKey{seq: seq}, 0)
+			seq++
+		}
+	})
+	b.Run("decide-by-header", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decide(c, "pay", chaosKey{header: "8c1f0e2a-request", byName: true}, 0)
+		}
+	})
+	plain := httptest.NewRequest("GET", "http://router.test/orders/42", nil)
+	b.Run("serve-mock", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			clear(w.h)
+			r.ServeHTTP(w, plain)
+		}
+	})
+	chaos := httptest.NewRequest("GET", "http://router.test/pay/42", nil)
+	b.Run("serve-chaos-no-fault", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			clear(w.h)
+			r.ServeHTTP(w, chaos)
+		}
+	})
+}

@@ -10,9 +10,9 @@ import (
 // RealityLevel says how a service is served.
 type RealityLevel string
 
-// The reality levels. Real and MockV3 are served today; Blended and
-// ChaosDriven are parsed and validated, and a Router answers them with 501
-// until their behaviour lands (it never fakes a success).
+// The reality levels. Real, MockV3 and ChaosDriven are served today;
+// Blended is parsed and validated, and a Router answers it with 501 until
+// its behaviour lands (it never fakes a success).
 const (
 	Real        RealityLevel = "real"         // the real upstream, through a reverse proxy
 	MockV3      RealityLevel = "mock_v3"      // the workspace's mock handler, in process
@@ -103,12 +103,19 @@ type Blend struct {
 	at positions
 }
 
-// Chaos configures the chaos_driven reality level. Each fault fires with
-// its own probability P (0 never, 1 always). Validated only for now.
+// Chaos configures the chaos_driven reality level (see the package
+// documentation, # Chaos). Each
+// fault fires with its own probability P (0 never, 1 always), drawn
+// independently per request from hash(Seed, service, fault, key).
 type Chaos struct {
-	Base            string // "mock" (default) or "real"
-	Seed            int64
-	HeaderFaults    bool // allow faults requested by request headers
+	Base string // "mock" (default) or "real"
+	Seed int64
+	// KeyHeader names a request header whose value is the decision key: a
+	// request carrying it gets the same faults whenever it is replayed.
+	// Without it (or when a request lacks it) the key is the service's
+	// request sequence number.
+	KeyHeader       string
+	HeaderFaults    bool // allow faults requested by the X-Mockops-Chaos request header
 	MaxActiveFaults int  // cap on faults applied to one request; 0 = no cap
 	Latency         *LatencyFault
 	Abort           *AbortFault
@@ -139,10 +146,13 @@ type Lognormal struct {
 	Sigma  float64
 }
 
-// AbortFault answers Status instead of serving.
+// AbortFault answers Status (a problem+json body) instead of serving.
 type AbortFault struct {
 	P      float64
 	Status int
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up).
+	RetryAfter time.Duration
 }
 
 // TruncateFault cuts the response body after After bytes.
@@ -157,7 +167,8 @@ type BandwidthFault struct {
 	BytesPerSecond int64
 }
 
-// HangFault holds the request for Duration (zero: until the client leaves).
+// HangFault holds the request for Duration, then answers 504; zero holds it
+// until the client leaves, bounded by the service's timeout.
 type HangFault struct {
 	P        float64
 	Duration time.Duration

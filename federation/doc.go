@@ -1,8 +1,8 @@
 // Package federation makes one http.Handler the single entry point of a
 // virtual system made of many services. Each service owns a path prefix
 // (optionally on one host) and is served at its reality level: by its real
-// upstream, by a mock workspace of the host application, and later by a
-// blend of both or with chaos injected.
+// upstream, by a mock workspace of the host application, with chaos
+// injected on top of either, and later by a blend of both.
 //
 // # Configuration
 //
@@ -34,10 +34,9 @@
 // `federation:` wrapper, `workspace_id`, `reality_level` in any case with
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
-// The `blend`, `chaos` and `scenarios` blocks are parsed and validated
-// today; their behaviour comes later, and until then a Router answers a
-// blended or chaos_driven service with 501 Not Implemented rather than
-// pretending to serve it.
+// The `blend` and `scenarios` blocks are parsed and validated today;
+// their behaviour comes later, and until then a Router answers a blended
+// service with 501 Not Implemented rather than pretending to serve it.
 //
 // # Routing
 //
@@ -88,9 +87,12 @@
 // path, same forwarded and hop headers), so a service can switch between
 // mock and real without its handler noticing.
 //
+// chaos_driven: see Chaos below.
+//
 // Every response says who produced it in X-Mockops-Served-By: "mock",
-// "real", or "router" for answers the router made itself (no route,
-// denied, loop, not implemented).
+// "real", "chaos" for a fault's own answer (abort, a hang that gave up),
+// or "router" for answers the router made itself (no route, denied, loop,
+// not implemented).
 //
 // A panic in host code the router calls (MockResolver, a mock handler,
 // Authorize, the fallback handler) is recovered and logged with its
@@ -104,6 +106,62 @@
 // workspace is unavailable, and the Observer's Exchange.Err wraps both
 // ErrMockUnavailable and the resolver's own error, so the cause reaches
 // the host even without a Logger.
+//
+// # Chaos
+//
+// A chaos_driven service is served by its base (chaos.base: mock, the
+// default, or real) with faults injected:
+//
+//	chaos:
+//	  base: mock
+//	  seed: 7
+//	  key_header: X-Request-Id        # optional decision key
+//	  header_faults: true             # honour X-Mockops-Chaos: abort, latency
+//	  max_active_faults: 2            # cap per request; 0 = none
+//	  latency: {p: 0.2, uniform: [50ms, 200ms]}   # or fixed: 1s, or lognormal: {median: 80ms, sigma: 0.5}
+//	  bandwidth: {p: 0.1, bytes_per_second: 2048}
+//	  abort: {p: 0.05, status: 503, retry_after: 2s}
+//	  reset: {p: 0.01}
+//	  empty: {p: 0.01}
+//	  truncate: {p: 0.01, after: 128}
+//	  hang: {p: 0.01, duration: 10s}  # 0: until the client leaves, bounded by the service timeout
+//
+// Without a chaos block the service is served by its mock untouched.
+// Every fault has a required probability p (a missing one is a parse
+// error): 0 never fires, 1 always does.
+// Each configured fault is drawn once per request, independently, from
+// hash(seed, service, fault, key) mapped onto [0, 1): the key is the
+// key_header's value when the request carries it, otherwise the service's
+// request sequence number (0, 1, 2, ... since the Router was created). A
+// seeded run is therefore reproducible whatever order its goroutines are
+// served in: per key with a key header, as a whole with the sequence.
+// Latency values are further draws of the same hash.
+//
+// Faults apply in one order: the delays first (latency before serving;
+// bandwidth paces the response body in tenth-of-a-second slices), then at
+// most one terminal fault, the first that fired of abort (a problem+json
+// with the status and, when set, Retry-After in whole seconds), reset
+// (the connection is taken and closed with linger 0: the client sees a
+// TCP RST), empty (closed without a response: an empty reply), truncate
+// (the base's first `after` bytes are flushed, then the connection is
+// dropped, so the client sees a cut body, never a short complete one) and
+// hang (no answer until the client leaves or the duration passes, then a
+// 504 problem). max_active_faults caps the faults applied to one request
+// in that order, header-requested ones included. Every wait ends as soon
+// as the client goes away; nothing is written then.
+//
+// On HTTP/2 a handler cannot take the connection: reset and empty reset
+// the request's stream instead (http.ErrAbortHandler, RST_STREAM), and the
+// connection goes on serving its other streams.
+//
+// With header_faults, a request may name faults in X-Mockops-Chaos
+// ("abort, latency"); only faults the service configures can be asked for,
+// and the cap still applies. Without it the header is ignored.
+//
+// Exchange.Faults says which faults were applied; an Exchange.Err caused by
+// one wraps ErrChaosFault. Router.ChaosStats counts requests and faults
+// injected per service; the counters and the sequence survive Update.
+// Deciding allocates nothing (BenchmarkChaosDecision).
 //
 // # Safety
 //
@@ -121,8 +179,8 @@
 //     rejected when the snapshot is built; a refused dial answers 502.
 //   - AllowUpstream vets every upstream URL when a snapshot is built: a
 //     URL-level convenience, not a boundary.
-//   - Request bodies: the router buffers none (both reality levels
-//     stream), so no body limit applies yet; levels that must buffer a
+//   - Request bodies: the router buffers none (every reality level
+//     streams), so no body limit applies yet; levels that must buffer a
 //     body (blended merge and shadow) will bound it.
 //
 // # Observation

@@ -140,3 +140,33 @@ services:
 	// /svc/x/../admin      -> admin /
 	// /svc/admin%2Fusers   -> everything /svc/admin%2Fusers
 }
+
+func ExampleRouter_ChaosStats() {
+	f, err := federation.Parse("shop.yaml", []byte(`name: shop
+services:
+  - name: payments
+    base_path: /payments
+    reality: chaos_driven
+    chaos: { seed: 7, abort: { p: 1, status: 503, retry_after: 2s } }
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mocks := federation.MockResolverFunc(func(string) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "paid") }), nil
+	})
+	r, err := federation.NewRouter(f, federation.RouterConfig{Mocks: mocks})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest("POST", "http://shop.test/payments/charge", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Retry-After"), rec.Header().Get(federation.HeaderServedBy))
+	fmt.Printf("%+v\n", r.ChaosStats()["payments"])
+	// Output:
+	// 503 2 chaos
+	// {Requests:1 Latency:0 Bandwidth:0 Abort:1 Reset:0 Empty:0 Truncate:0 Hang:0}
+}

@@ -31,8 +31,11 @@ type exchange struct {
 	body     countingBody
 	url      url.URL // the mock request's URL, when its path is rewritten
 	servedBy ServedBy
-	hops     int   // the hop count forwarded (incoming + 1)
-	failure  error // why the router answered an error, if it did
+	// hops is the hop count forwarded (incoming + 1, below MaxHops); an
+	// int32 so that faults fits beside it in the exchange's size class.
+	hops    int32
+	faults  ChaosFaults // the chaos faults applied, for Exchange.Faults
+	failure error       // why the router answered an error, if it did
 	// preset holds the response headers set before the router was called
 	// (nil when there were none): a problem after a panic starts from them.
 	preset http.Header

@@ -140,7 +140,7 @@ func (r *Router) forwardHeader(x *exchange, in *http.Request) http.Header {
 		x.vals[3] = x.route.Prefix
 		h["X-Forwarded-Prefix"] = x.vals[3:4:4]
 	}
-	x.vals[4] = strconv.Itoa(x.hops)
+	x.vals[4] = strconv.Itoa(int(x.hops))
 	h[HeaderHops] = x.vals[4:5:5]
 	return h
 }

@@ -78,6 +78,8 @@ type Exchange struct {
 	// request as the client sent it, or as routed. It is only valid during
 	// Observe and must not be modified or retained.
 	Request *http.Request
+	// Faults are the chaos faults applied to the request (chaos_driven).
+	Faults ChaosFaults
 }
 
 // StatusClientClosed is the status an Exchange reports when no response

@@ -14,7 +14,7 @@ import (
 var (
 	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio"}
 	chaosKeys = []string{
-		"base", "seed", "header_faults", "max_active_faults",
+		"base", "seed", "key_header", "header_faults", "max_active_faults",
 		"latency", "abort", "reset", "empty", "truncate", "bandwidth", "hang",
 	}
 )
@@ -69,6 +69,8 @@ func (d *decoder) chaos(n *yaml.Node) *Chaos {
 			c.Base, ok = d.str(fd.Value)
 		case "seed":
 			c.Seed, ok = d.integer(fd.Value)
+		case "key_header":
+			c.KeyHeader, ok = d.str(fd.Value)
 		case "header_faults":
 			c.HeaderFaults, ok = d.boolean(fd.Value)
 		case "max_active_faults":
@@ -82,7 +84,12 @@ func (d *decoder) chaos(n *yaml.Node) *Chaos {
 			})
 		case "abort":
 			c.Abort = &AbortFault{}
-			d.fault(c, fd, []string{"p", "status"}, &c.Abort.P, func(_ string, v *yaml.Node) bool {
+			d.fault(c, fd, []string{"p", "status", "retry_after"}, &c.Abort.P, func(k string, v *yaml.Node) bool {
+				if k == "retry_after" {
+					var ok bool
+					c.Abort.RetryAfter, ok = d.duration(v, "chaos abort.retry_after")
+					return ok
+				}
 				s, ok := d.integer(v)
 				c.Abort.Status = int(s)
 				return ok

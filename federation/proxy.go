@@ -148,7 +148,7 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 		x.vals[3] = x.route.Prefix
 		pr.Out.Header["X-Forwarded-Prefix"] = x.vals[3:4:4]
 	}
-	x.vals[4] = strconv.Itoa(x.hops)
+	x.vals[4] = strconv.Itoa(int(x.hops))
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host

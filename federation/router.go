@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -122,6 +123,7 @@ type Router struct {
 	// closed is set by Close, under mu; real requests still in flight read
 	// it when they end (see serveReal).
 	closed atomic.Bool
+	chaos  chaosBook // chaos_driven sequences and counters, by service
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -295,8 +297,8 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		if c.timeout <= 0 {
 			c.timeout = r.cfg.Timeout
 		}
-		if svc.Reality == MockV3 && r.cfg.Mocks == nil {
-			errs = append(errs, fmt.Errorf("federation: service %q is mock_v3 but RouterConfig.Mocks is nil", svc.Name))
+		if (svc.Reality == MockV3 || svc.Reality == ChaosDriven && !needsUpstream(svc.Reality, svc.Chaos)) && r.cfg.Mocks == nil {
+			errs = append(errs, fmt.Errorf("federation: service %q is served by its mock but RouterConfig.Mocks is nil", svc.Name))
 		}
 		if svc.Upstream != "" {
 			u, _ := parseUpstream(svc.Upstream) // valid: Validate passed
@@ -371,7 +373,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		x.fail(http.StatusLoopDetected, fmt.Errorf("federation: request went through %d MockOps routers (limit %d): routing loop?", hops, r.cfg.MaxHops), nil)
 		return
 	}
-	x.hops = hops + 1
+	x.hops = int32(min(hops+1, math.MaxInt32))
 	if !ok {
 		x.servedBy = ServedByRouter
 		if r.cfg.FallbackHandler != nil {
@@ -412,6 +414,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveReal(x, out, s)
 	case MockV3:
 		r.serveMock(x, out)
+	case ChaosDriven:
+		r.serveChaos(x, out, s)
 	default:
 		x.servedBy = ServedByRouter
 		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: reality level %s is not implemented yet", rt.Reality), nil)
@@ -534,6 +538,7 @@ func (r *Router) observe(x *exchange) {
 		ResponseBytes: x.w.bytes,
 		Err:           x.failure,
 		Request:       req,
+		Faults:        x.faults,
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mockops/mockops/internal/yamlpos"
@@ -43,6 +44,9 @@ func validateChaos(c *Chaos, path, label string, errs *report) {
 	if c.Base != "" && !slices.Contains(chaosBases, c.Base) {
 		errs.Add(at.of("base"), "%s: chaos base must be \"mock\" or \"real\", got %q", label, c.Base)
 	}
+	if c.KeyHeader != "" && !validHeaderName(c.KeyHeader) {
+		errs.Add(at.of("key_header"), "%s: chaos key_header %q is not a valid header name", label, c.KeyHeader)
+	}
 	if c.MaxActiveFaults < 0 {
 		errs.Add(at.of("max_active_faults"), "%s: max_active_faults must not be negative", label)
 	}
@@ -77,6 +81,7 @@ func validateChaos(c *Chaos, path, label string, errs *report) {
 		if (a.Status < 400 || a.Status > 599) && !at.failed("abort.status") {
 			errs.Add(at.of("abort.status"), "%s: abort status must be an error status (400..599), got %d", label, a.Status)
 		}
+		nonNegative(a.RetryAfter, at, "abort.retry_after", label, errs)
 	}
 	if f := c.Reset; f != nil {
 		faultP(f.P, at, "reset", label, errs)
@@ -128,4 +133,15 @@ func anyFailed(at located, keys ...string) bool {
 		}
 	}
 	return false
+}
+
+// validHeaderName reports whether s is an RFC 9110 field name (a token).
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
