@@ -84,10 +84,24 @@ func (s *Service) WorkspaceName() string {
 	return s.Name
 }
 
-// Blend configures the blended reality level. Its behaviour comes with the
-// blended implementation; today it is validated only.
+// Blend configures the blended reality level. mock_first and real_first
+// are served; merge and shadow are validated, and a Router answers them
+// with 501 until they land.
 type Blend struct {
-	Strategy string // mock_first | real_first | merge | shadow
+	// Strategy is mock_first, real_first, merge or shadow; empty means
+	// real_first.
+	Strategy string
+	// MissHeader is the response header by which a mock says "miss" to
+	// mock_first (any value); empty means DefaultMissHeader. It is never
+	// sent to the client.
+	MissHeader string
+	// MissStatus lists mock statuses that mock_first also treats as a miss.
+	MissStatus []int
+	// MaxBody bounds the request body kept to replay it to the second
+	// side (the upstream after a mock miss, the mock after a real failure);
+	// a request whose body is larger is not replayed, and why is recorded
+	// in Exchange.Err. 0 means DefaultBlendMaxBody.
+	MaxBody int64
 	// FallbackStatus lists upstream statuses that make real_first fall back
 	// to the mock (errors and timeouts always do).
 	FallbackStatus []int
@@ -102,6 +116,12 @@ type Blend struct {
 
 	at positions
 }
+
+// Defaults of Blend's zero values.
+const (
+	DefaultMissHeader   = "X-Mockops-Mock-Miss"
+	DefaultBlendMaxBody = 1 << 20
+)
 
 // Chaos configures the chaos_driven reality level. Each fault fires with
 // its own probability P (0 never, 1 always). Validated only for now.

@@ -34,10 +34,39 @@
 // `federation:` wrapper, `workspace_id`, `reality_level` in any case with
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
-// The `blend`, `chaos` and `scenarios` blocks are parsed and validated
-// today; their behaviour comes later, and until then a Router answers a
-// blended or chaos_driven service with 501 Not Implemented rather than
-// pretending to serve it.
+// The `blend`, `chaos` and `scenarios` blocks are parsed and validated.
+// Of the blended strategies, mock_first and real_first are served (see
+// Blended strategies); a Router answers merge, shadow and chaos_driven
+// services with 501 Not Implemented rather than pretending to serve them.
+//
+// # Blended strategies
+//
+// Every blended response says who served it in X-Mockops-Served-By.
+//   - mock_first asks the mock. A response carrying Blend.MissHeader
+//     (default X-Mockops-Mock-Miss, any value) or one of Blend.MissStatus
+//     is a miss: the decision is taken on the mock's status, before any of
+//     its headers or body reach the client, so a miss leaves nothing on the
+//     wire and a hit streams unbuffered. On a miss the request goes to the
+//     upstream with the body replayed: what the mock read (kept up to
+//     Blend.MaxBody, default 1 MiB) followed by what it left unread. A mock
+//     that read more than MaxBody and missed cannot be replayed: 502, and
+//     Exchange.Err wraps ErrBodyNotReplayable. A mock_first mock cannot
+//     hijack the connection.
+//   - real_first (the default strategy) proxies to the upstream. On a
+//     transport error, the service timeout or one of Blend.FallbackStatus,
+//     the mock serves instead; the decision comes before the upstream's
+//     answer reaches the client. The request body is read first, up to
+//     MaxBody, so the mock gets it too; a larger body streams to the
+//     upstream and rules the fallback out (the upstream's answer or error
+//     is served, and Exchange.Err wraps ErrBodyNotReplayable). A client
+//     that stalls its upload (408) or goes away gets no mock.
+//
+// Compare is the mock/real comparison that merge and shadow will report
+// as drift: deterministic (members in name order), bounded by a body cap,
+// with noise (Date and request ids are not compared headers; members
+// named like request ids and timestamps, RFC 3339 times, configured JSON
+// paths and headers are left out) and arrays compared by shape unless
+// configured.
 //
 // # Routing
 //
@@ -121,9 +150,8 @@
 //     rejected when the snapshot is built; a refused dial answers 502.
 //   - AllowUpstream vets every upstream URL when a snapshot is built: a
 //     URL-level convenience, not a boundary.
-//   - Request bodies: the router buffers none (both reality levels
-//     stream), so no body limit applies yet; levels that must buffer a
-//     body (blended merge and shadow) will bound it.
+//   - Request bodies: real and mock_v3 buffer none (they stream); blended
+//     keeps at most Blend.MaxBody per request to replay it.
 //
 // # Observation
 //

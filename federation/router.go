@@ -385,7 +385,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// real request also needs its own cancellation, for the upstream
 	// timeout; it is made here so the request is copied only once.
 	var ctx context.Context = x
-	if rt.Reality == Real {
+	if rt.Reality == Real || rt.Reality == Blended {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(x)
 		defer cancel(nil)
@@ -412,6 +412,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveReal(x, out, s)
 	case MockV3:
 		r.serveMock(x, out)
+	case Blended:
+		r.serveBlend(x, out, s)
 	default:
 		x.servedBy = ServedByRouter
 		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: reality level %s is not implemented yet", rt.Reality), nil)

@@ -106,7 +106,7 @@ func TestAuthorize(t *testing.T) {
 
 func TestNotImplementedRealities(t *testing.T) {
 	r := newTestRouter(t, mustParse(t, safetyYAML), RouterConfig{Mocks: &echoMocks{}})
-	for path, level := range map[string]string{"/blend/x": "blended", "/chaos/x": "chaos_driven"} {
+	for path, level := range map[string]string{"/chaos/x": "chaos_driven"} {
 		resp := serve(r, httptest.NewRequest("GET", "http://router.test"+path, nil))
 		p := readProblem(t, resp, http.StatusNotImplemented)
 		if want := "reality level " + level + " is not implemented yet"; !strings.Contains(fmt.Sprint(p["detail"]), want) {
