@@ -38,6 +38,8 @@ func (r *Router) serveBlend(x *exchange, out *http.Request, s *snapshot) {
 		r.serveMockFirst(x, out, s, b)
 	case RealFirst, "":
 		r.serveRealFirst(x, out, s, b)
+	case Merge:
+		r.serveMerge(x, out, s, b)
 	default:
 		x.servedBy = ServedByRouter
 		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: blend strategy %s is not implemented yet", b.Strategy), nil)
@@ -207,6 +209,17 @@ func out0Body(req *http.Request) io.ReadCloser {
 // upstream would) and returns the workspace's handler; false when the
 // workspace is unavailable, having answered 502.
 func (r *Router) resolveMock(x *exchange, out *http.Request) (http.Handler, bool) {
+	h, err := r.mockFor(x, out)
+	if err != nil {
+		x.servedBy = ServedByMock
+		x.fail(http.StatusBadGateway, fmt.Errorf("%w: workspace %q of service %q", ErrMockUnavailable, x.route.Workspace, x.route.Service), err)
+		return nil, false
+	}
+	return h, true
+}
+
+// mockFor rewrites out for the mock and resolves its handler.
+func (r *Router) mockFor(x *exchange, out *http.Request) (http.Handler, error) {
 	in, c := x.in, x.route.c
 	if x.route.RawPath != in.URL.EscapedPath() || x.route.Path != in.URL.Path {
 		x.url = *in.URL
@@ -219,9 +232,7 @@ func (r *Router) resolveMock(x *exchange, out *http.Request) (http.Handler, bool
 		out.Host = c.upstream.Host
 	}
 	if r.cfg.Mocks == nil {
-		x.servedBy = ServedByRouter
-		x.fail(http.StatusBadGateway, fmt.Errorf("%w: workspace %q of service %q: RouterConfig.Mocks is nil", ErrMockUnavailable, x.route.Workspace, x.route.Service), nil)
-		return nil, false
+		return nil, errors.New("federation: RouterConfig.Mocks is nil")
 	}
 	h, err := r.cfg.Mocks.MockHandler(x.route.Workspace)
 	if err == nil && h == nil {
@@ -229,11 +240,9 @@ func (r *Router) resolveMock(x *exchange, out *http.Request) (http.Handler, bool
 	}
 	if err != nil {
 		r.log.Warn("federation: mock workspace unavailable", "service", x.route.Service, "workspace", x.route.Workspace, "error", err)
-		x.servedBy = ServedByMock
-		x.fail(http.StatusBadGateway, fmt.Errorf("%w: workspace %q of service %q", ErrMockUnavailable, x.route.Workspace, x.route.Service), err)
-		return nil, false
+		return nil, err
 	}
-	return h, true
+	return h, nil
 }
 
 func missHeader(b *Blend) string {

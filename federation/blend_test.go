@@ -46,6 +46,15 @@ func blendUpstream(t *testing.T) *httptest.Server {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "plain real")
 			return
+		case "/user", "/plus":
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Request-Id", "real-1")
+			io.WriteString(w, `{"id":7,"name":"Ada","email":"ada@real.example","request_id":"r-1","updated_at":"2026-01-02T03:04:05Z"}`)
+			return
+		case "/big":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"pad":"`+strings.Repeat("x", 300)+`"}`)
+			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(blendAnswer{From: "real", Body: string(body)})
@@ -58,7 +67,10 @@ func blendUpstream(t *testing.T) *httptest.Server {
 // (reading the body first unless the path says noread), /404 a 404,
 // anything else JSON. calls counts its requests.
 func blendMock(calls *atomic.Int64) MockResolver {
-	return MockResolverFunc(func(string) (http.Handler, error) {
+	return MockResolverFunc(func(ws string) (http.Handler, error) {
+		if ws == "nows" {
+			return nil, errors.New("no such workspace")
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls.Add(1)
 			var body []byte
@@ -75,6 +87,15 @@ func blendMock(calls *atomic.Int64) MockResolver {
 				return
 			case r.URL.Path == "/404":
 				http.NotFound(w, r)
+				return
+			case r.URL.Path == "/user", r.URL.Path == "/plus":
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				w.Header().Set("X-Request-Id", "mock-1")
+				extra := ""
+				if r.URL.Path == "/plus" {
+					extra = `,"nickname":"ada"`
+				}
+				io.WriteString(w, `{"id":7,"name":"Ada","email":"ada@mock.example","request_id":"m-9","updated_at":"2025-05-05T05:05:05Z"`+extra+`}`)
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -107,7 +128,7 @@ services:
   - {name: rfdown, base_path: /rfdown, strip_prefix: true, reality: blended, upstream: %[2]q,
      blend: {strategy: real_first, max_body: 16}}
   - {name: dflt, base_path: /dflt, strip_prefix: true, reality: blended, upstream: %[2]q}
-  - {name: merge, base_path: /merge, reality: blended, upstream: %[1]q, blend: {strategy: merge}}
+  - {name: shadow, base_path: /shadow, reality: blended, upstream: %[1]q, blend: {strategy: shadow}}
 `, up, dead))
 	return front(t, newTestRouter(t, f, RouterConfig{Mocks: blendMock(calls), Observer: obs}))
 }
@@ -144,7 +165,7 @@ func TestBlendMockFirstAndRealFirst(t *testing.T) {
 			status: http.StatusBadGateway, servedBy: ServedByReal, wantErr: ErrBodyNotReplayable},
 		{name: "real_first non-JSON answer", method: "GET", path: "/rf/text", status: 200, servedBy: ServedByReal},
 		{name: "real_first gzip answer untouched", method: "GET", path: "/rf/gzip", status: 200, servedBy: ServedByReal},
-		{name: "merge not implemented", method: "GET", path: "/merge/x", status: http.StatusNotImplemented, servedBy: ServedByRouter},
+		{name: "shadow not implemented", method: "GET", path: "/shadow/x", status: http.StatusNotImplemented, servedBy: ServedByRouter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

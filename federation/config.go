@@ -102,12 +102,18 @@ type Blend struct {
 	// a request whose body is larger is not replayed, and why is recorded
 	// in Exchange.Err. 0 means DefaultBlendMaxBody.
 	MaxBody int64
+	// MergeMethods are the methods merge serves by asking both sides;
+	// empty means the safe ones (GET, HEAD, OPTIONS). Other methods are
+	// served real_first.
+	MergeMethods []string
 	// FallbackStatus lists upstream statuses that make real_first fall back
 	// to the mock (errors and timeouts always do).
 	FallbackStatus []int
 	// Prefer says whose members win in a merge: "real" (default) or "mock".
 	Prefer string
-	// Ignore lists noise fields left out of mock/real comparisons.
+	// Ignore lists noise left out of mock/real comparisons: JSON paths
+	// ("$.items[*].updated") and, for entries not starting with "$",
+	// header names.
 	Ignore []string
 	// Sample is the share of requests compared in shadow mode, 0..1; nil means all.
 	Sample *float64

@@ -35,13 +35,14 @@
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
 // The `blend`, `chaos` and `scenarios` blocks are parsed and validated.
-// Of the blended strategies, mock_first and real_first are served (see
-// Blended strategies); a Router answers merge, shadow and chaos_driven
+// Of the blended strategies, mock_first, real_first and merge are served
+// (see Blended strategies); a Router answers shadow and chaos_driven
 // services with 501 Not Implemented rather than pretending to serve them.
 //
 // # Blended strategies
 //
 // Every blended response says who served it in X-Mockops-Served-By.
+//
 //   - mock_first asks the mock. A response carrying Blend.MissHeader
 //     (default X-Mockops-Mock-Miss, any value) or one of Blend.MissStatus
 //     is a miss: the decision is taken on the mock's status, before any of
@@ -52,6 +53,7 @@
 //     that read more than MaxBody and missed cannot be replayed: 502, and
 //     Exchange.Err wraps ErrBodyNotReplayable. A mock_first mock cannot
 //     hijack the connection.
+//
 //   - real_first (the default strategy) proxies to the upstream. On a
 //     transport error, the service timeout or one of Blend.FallbackStatus,
 //     the mock serves instead; the decision comes before the upstream's
@@ -61,12 +63,32 @@
 //     is served, and Exchange.Err wraps ErrBodyNotReplayable). A client
 //     that stalls its upload (408) or goes away gets no mock.
 //
-// Compare is the mock/real comparison that merge and shadow will report
-// as drift: deterministic (members in name order), bounded by a body cap,
-// with noise (Date and request ids are not compared headers; members
-// named like request ids and timestamps, RFC 3339 times, configured JSON
-// paths and headers are left out) and arrays compared by shape unless
-// configured.
+//   - merge, for the safe methods (GET, HEAD, OPTIONS) unless
+//     Blend.MergeMethods says otherwise (other methods are served
+//     real_first), asks the mock and the upstream at once under one
+//     deadline, the service timeout, and waits for both (an in-process
+//     mock is expected to honour its request's context). Two 2xx JSON
+//     objects are merged per RFC 7386, the upstream's members winning
+//     unless Blend.Prefer is "mock"; gzip bodies are decoded first and the
+//     merged body goes out unencoded (X-Mockops-Served-By: mock+real). When
+//     one side fails (error, timeout, a body over MaxBody) the other is
+//     served with X-Mockops-Merge: partial; missing=<side>; two answers that
+//     cannot be merged (non-JSON, non-object, non-2xx) give the preferred
+//     side's answer with X-Mockops-Merge: unmerged. A request body over
+//     MaxBody is refused with 413.
+//
+// # Drift
+//
+// Compare is the mock/real comparison: status, Content-Type (media type),
+// Location and chosen headers, and the JSON bodies, deterministic
+// (members in name order) and bounded (each body capped, the differences
+// too). Noise is left out: headers not chosen (Date, request ids), members
+// named like request ids and timestamps, two RFC 3339 times, Blend.Ignore's
+// JSON paths ("$.items[*].updated") and headers; arrays are compared by
+// shape (types and member names, pairwise) unless configured. Whenever a
+// request had both answers (merge today) the Comparison is in
+// Exchange.Comparison for the Observer, and those that found differences
+// are kept, the last RecentDiffs per service, for Router.RecentDiffs.
 //
 // # Routing
 //

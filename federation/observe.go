@@ -78,6 +78,10 @@ type Exchange struct {
 	// request as the client sent it, or as routed. It is only valid during
 	// Observe and must not be modified or retained.
 	Request *http.Request
+	// Comparison is the mock/real comparison made for this request when
+	// both answers existed (a blended merge), nil otherwise: this is drift.
+	// Treat it as read-only; it may be retained.
+	Comparison *Comparison
 }
 
 // StatusClientClosed is the status an Exchange reports when no response

@@ -122,6 +122,7 @@ type Router struct {
 	// closed is set by Close, under mu; real requests still in flight read
 	// it when they end (see serveReal).
 	closed atomic.Bool
+	drift  driftLog // recent mock/real differences per service (blend_drift.go)
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -536,6 +537,7 @@ func (r *Router) observe(x *exchange) {
 		ResponseBytes: x.w.bytes,
 		Err:           x.failure,
 		Request:       req,
+		Comparison:    comparisonOf(x),
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mockops/mockops/internal/yamlpos"
@@ -38,6 +39,20 @@ func validateBlend(b *Blend, path, label string, errs *report) {
 	}
 	if b.MissHeader != "" && !validHeaderName(b.MissHeader) {
 		errs.Add(at.of("miss_header"), "%s: miss_header %q is not a valid header name", label, b.MissHeader)
+	}
+	for _, m := range b.MergeMethods {
+		if !validHeaderName(m) || strings.ToUpper(m) != m {
+			errs.Add(at.of("merge_methods"), "%s: merge_methods %q is not an HTTP method (upper-case token)", label, m)
+		}
+	}
+	for _, ig := range b.Ignore {
+		if strings.HasPrefix(ig, "$") {
+			if _, err := parseJSONPath(ig); err != nil {
+				errs.Add(at.of("ignore"), "%s: blend ignore: %v", label, strings.TrimPrefix(err.Error(), "federation: "))
+			}
+		} else if !validHeaderName(ig) {
+			errs.Add(at.of("ignore"), "%s: blend ignore %q is neither a JSON path (\"$...\") nor a header name", label, ig)
+		}
 	}
 	if b.MaxBody < 0 {
 		errs.Add(at.of("max_body"), "%s: blend max_body must not be negative, got %d", label, b.MaxBody)
