@@ -40,6 +40,8 @@ func (r *Router) serveBlend(x *exchange, out *http.Request, s *snapshot) {
 		r.serveRealFirst(x, out, s, b)
 	case Merge:
 		r.serveMerge(x, out, s, b)
+	case Shadow:
+		r.serveShadow(x, out, s, b)
 	default:
 		x.servedBy = ServedByRouter
 		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: blend strategy %s is not implemented yet", b.Strategy), nil)
@@ -159,7 +161,7 @@ func (r *Router) serveRealFirst(x *exchange, out *http.Request, s *snapshot, b *
 // proxyVia is serveReal with a given proxy: the same deadline and
 // snapshot accounting. prepare runs under the deadline before the proxy;
 // false means it answered.
-func (r *Router) proxyVia(x *exchange, p *httputil.ReverseProxy, out *http.Request, s *snapshot, prepare func() bool) {
+func (r *Router) proxyVia(x *exchange, p *httputil.ReverseProxy, out *http.Request, s *snapshot, prepare func() bool, w ...http.ResponseWriter) {
 	s.inflight.Add(1)
 	defer func() {
 		if s.inflight.Add(-1) == 0 && s.retired.Load() {
@@ -173,8 +175,12 @@ func (r *Router) proxyVia(x *exchange, p *httputil.ReverseProxy, out *http.Reque
 	}
 	x.deadline.start(x, r.cfg.UploadIdleTimeout, x.body.rc != nil)
 	defer x.deadline.stop()
+	var dst http.ResponseWriter = &x.w
+	if len(w) > 0 {
+		dst = w[0]
+	}
 	if prepare() {
-		p.ServeHTTP(&x.w, out)
+		p.ServeHTTP(dst, out)
 	}
 	if r.closed.Load() {
 		closeIdle(p.Transport)

@@ -1,7 +1,9 @@
 package federation
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -71,4 +73,45 @@ func BenchmarkServeMockFirst(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkServeShadow serves a shadow service whose primary is the mock
+// (its real secondary runs in the background, bounded by MaxShadows) next
+// to the same mock served as mock_v3: what the client pays for shadowing.
+func BenchmarkServeShadow(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":false}`)
+	}))
+	defer up.Close()
+	mock := MockResolverFunc(func(string) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"ok":true}`))
+		}), nil
+	})
+	f := &Federation{Name: "bench", Services: []Service{
+		{Name: "plain", BasePath: "/plain", Reality: MockV3},
+		{Name: "sh", BasePath: "/sh", Reality: Blended, Upstream: up.URL, Blend: &Blend{Strategy: Shadow, Primary: "mock"}},
+	}}
+	r, err := NewRouter(f, RouterConfig{Mocks: mock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, path string }{{"baseline-mock_v3", "/plain/x"}, {"shadow", "/sh/x"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://router.test"+bc.path, nil)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				r.ServeHTTP(w, req)
+			}
+		})
+	}
+	if err := r.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	st := r.ShadowStats()
+	b.Logf("shadows started %d, dropped %d", st.Started, st.Dropped)
 }

@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"context"
 	"sync"
 	"time"
 )
@@ -25,6 +24,8 @@ type Drift struct {
 type driftLog struct {
 	mu   sync.Mutex
 	byFn map[string]*driftRing // by service name; guarded by mu
+	// pending holds comparisons until their exchange is observed.
+	pending sync.Map // *exchange -> *Comparison
 }
 
 type driftRing struct {
@@ -51,9 +52,8 @@ func (r *Router) RecentDiffs(service string) []Drift {
 	return out
 }
 
-// recordDrift keeps the exchange's comparison when it found differences.
-func (r *Router) recordDrift(x *exchange) {
-	c := comparisonOf(x)
+// recordDrift keeps the comparison c made for x when it found differences.
+func (r *Router) recordDrift(x *exchange, c *Comparison) {
 	if c == nil || !c.Drifted() {
 		return
 	}
@@ -75,22 +75,23 @@ func (r *Router) recordDrift(x *exchange) {
 	ring.n = min(ring.n+1, RecentDiffs)
 }
 
-// comparedCtx carries an exchange's comparison in its parent context: the
+// setComparison keeps c for x's Exchange until it is observed. The
 // exchange itself has no room to spare (see TestExchangeSizeClass), and
-// only blended requests have a comparison.
-type comparedCtx struct {
-	context.Context
-	cmp *Comparison
+// only blended requests have a comparison, so it waits in a map keyed by
+// the exchange, and only when somebody observes.
+func (r *Router) setComparison(x *exchange, c *Comparison) {
+	if r.cfg.Observer != nil {
+		r.drift.pending.Store(x, c)
+	}
 }
 
-func withComparison(parent context.Context, c *Comparison) context.Context {
-	return &comparedCtx{Context: parent, cmp: c}
-}
-
-// comparisonOf returns the comparison made for x, or nil.
-func comparisonOf(x *exchange) *Comparison {
-	if c, ok := x.parent.(*comparedCtx); ok {
-		return c.cmp
+// comparisonOf returns (and forgets) the comparison made for x, or nil.
+func (r *Router) comparisonOf(x *exchange) *Comparison {
+	if x.route.Reality != Blended {
+		return nil
+	}
+	if c, ok := r.drift.pending.LoadAndDelete(x); ok {
+		return c.(*Comparison)
 	}
 	return nil
 }

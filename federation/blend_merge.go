@@ -133,8 +133,9 @@ func (r *Router) mergeReal(x *exchange, s *snapshot, req *http.Request, w *captu
 func (r *Router) answerMerge(x *exchange, b *Blend, mock, real *capture, timedOut bool) {
 	mOK, rOK := mock.ok(), real.ok()
 	if mOK && rOK {
-		x.parent = withComparison(x.parent, newBlendComparer(b).compare(mock.answer(), real.answer()))
-		r.recordDrift(x)
+		c := newBlendComparer(b).compare(mock.answer(), real.answer())
+		r.setComparison(x, c)
+		r.recordDrift(x, c)
 	}
 	type side struct {
 		c    *capture

@@ -174,8 +174,7 @@ func TestRecentDiffsBounded(t *testing.T) {
 	r := &Router{}
 	x := &exchange{in: httptest.NewRequest("GET", "/", nil), route: Route{Service: "s"}}
 	for i := range RecentDiffs + 5 {
-		x.parent = withComparison(t.Context(), &Comparison{Differences: []Difference{{Path: fmt.Sprint(i)}}})
-		r.recordDrift(x)
+		r.recordDrift(x, &Comparison{Differences: []Difference{{Path: fmt.Sprint(i)}}})
 	}
 	got := r.RecentDiffs("s")
 	if len(got) != RecentDiffs || got[0].Comparison.Differences[0].Path != "5" || got[len(got)-1].Comparison.Differences[0].Path != fmt.Sprint(RecentDiffs+4) {

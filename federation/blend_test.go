@@ -128,7 +128,6 @@ services:
   - {name: rfdown, base_path: /rfdown, strip_prefix: true, reality: blended, upstream: %[2]q,
      blend: {strategy: real_first, max_body: 16}}
   - {name: dflt, base_path: /dflt, strip_prefix: true, reality: blended, upstream: %[2]q}
-  - {name: shadow, base_path: /shadow, reality: blended, upstream: %[1]q, blend: {strategy: shadow}}
 `, up, dead))
 	return front(t, newTestRouter(t, f, RouterConfig{Mocks: blendMock(calls), Observer: obs}))
 }
@@ -165,7 +164,6 @@ func TestBlendMockFirstAndRealFirst(t *testing.T) {
 			status: http.StatusBadGateway, servedBy: ServedByReal, wantErr: ErrBodyNotReplayable},
 		{name: "real_first non-JSON answer", method: "GET", path: "/rf/text", status: 200, servedBy: ServedByReal},
 		{name: "real_first gzip answer untouched", method: "GET", path: "/rf/gzip", status: 200, servedBy: ServedByReal},
-		{name: "shadow not implemented", method: "GET", path: "/shadow/x", status: http.StatusNotImplemented, servedBy: ServedByRouter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

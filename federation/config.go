@@ -106,6 +106,9 @@ type Blend struct {
 	// empty means the safe ones (GET, HEAD, OPTIONS). Other methods are
 	// served real_first.
 	MergeMethods []string
+	// Primary says which side shadow serves: "real" (default) or "mock";
+	// the other is asked in the background and compared.
+	Primary string
 	// FallbackStatus lists upstream statuses that make real_first fall back
 	// to the mock (errors and timeouts always do).
 	FallbackStatus []int
@@ -115,7 +118,8 @@ type Blend struct {
 	// ("$.items[*].updated") and, for entries not starting with "$",
 	// header names.
 	Ignore []string
-	// Sample is the share of requests compared in shadow mode, 0..1; nil means all.
+	// Sample is the share of shadow requests whose secondary is asked,
+	// 0..1; nil means all.
 	Sample *float64
 	// Ratio is MockForge's blend_ratio (share served by the mock), 0..1.
 	Ratio *float64

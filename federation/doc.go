@@ -35,9 +35,9 @@
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
 // The `blend`, `chaos` and `scenarios` blocks are parsed and validated.
-// Of the blended strategies, mock_first, real_first and merge are served
-// (see Blended strategies); a Router answers shadow and chaos_driven
-// services with 501 Not Implemented rather than pretending to serve them.
+// The four blended strategies are served (see Blended strategies); a
+// Router answers chaos_driven services with 501 Not Implemented rather
+// than pretending to serve them.
 //
 // # Blended strategies
 //
@@ -77,6 +77,17 @@
 //     side's answer with X-Mockops-Merge: unmerged. A request body over
 //     MaxBody is refused with 413.
 //
+//   - shadow serves the primary (the upstream, or the mock when
+//     Blend.Primary is "mock") and then, when Blend.Sample draws it, asks
+//     the secondary the same request on a goroutine the Router owns, with
+//     a context detached from the client's and bounded by the service
+//     timeout. At most RouterConfig.MaxShadows (default 64) run at once;
+//     past that the call is dropped and counted (Router.ShadowStats). A
+//     real secondary is asked only for the safe methods; a request body
+//     over MaxBody, or a failed primary, is not shadowed (counted as
+//     skipped). Router.Shutdown stops starting shadows, waits for those
+//     running and closes the Router.
+//
 // # Drift
 //
 // Compare is the mock/real comparison: status, Content-Type (media type),
@@ -86,9 +97,11 @@
 // named like request ids and timestamps, two RFC 3339 times, Blend.Ignore's
 // JSON paths ("$.items[*].updated") and headers; arrays are compared by
 // shape (types and member names, pairwise) unless configured. Whenever a
-// request had both answers (merge today) the Comparison is in
-// Exchange.Comparison for the Observer, and those that found differences
-// are kept, the last RecentDiffs per service, for Router.RecentDiffs.
+// request had both answers (merge, shadow) the Comparison is in
+// Exchange.Comparison for the Observer (for shadow, in the shadow call's
+// own Exchange, Shadow set, observed on the shadow's goroutine), and those
+// that found differences are kept, the last RecentDiffs per service, for
+// Router.RecentDiffs.
 //
 // # Routing
 //
@@ -186,8 +199,9 @@
 // # Concurrency properties
 //
 // A Router is safe for concurrent use. It starts no goroutine of its own
-// (the transports' connection goroutines end with Close or their idle
-// timeout). Update is serialised; it validates and builds the next
+// except blended shadow calls, bounded by MaxShadows and their service
+// timeout, which Shutdown waits for (the transports' connection
+// goroutines end with Close or their idle timeout). Update is serialised; it validates and builds the next
 // snapshot aside and swaps it in with one atomic store, so a request sees
 // one whole snapshot, a failed Update changes nothing (the transports it
 // made are dropped), and requests in flight finish on the snapshot they

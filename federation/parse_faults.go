@@ -12,7 +12,7 @@ import (
 // definition written today keeps working when their behaviour lands.
 
 var (
-	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio", "miss_header", "miss_status", "max_body", "merge_methods"}
+	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio", "miss_header", "miss_status", "max_body", "merge_methods", "primary"}
 	chaosKeys = []string{
 		"base", "seed", "header_faults", "max_active_faults",
 		"latency", "abort", "reset", "empty", "truncate", "bandwidth", "hang",
@@ -38,6 +38,8 @@ func (d *decoder) blend(n *yaml.Node) *Blend {
 			b.MissStatus = d.statuses(b, fd)
 		case "miss_header":
 			b.MissHeader, ok = d.str(fd.Value)
+		case "primary":
+			b.Primary, ok = d.str(fd.Value)
 		case "merge_methods":
 			b.MergeMethods, _, ok = d.strs(fd.Value)
 		case "max_body":

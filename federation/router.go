@@ -97,6 +97,9 @@ type RouterConfig struct {
 	// FallbackHandler serves requests no route matches; nil answers a 404
 	// problem.
 	FallbackHandler http.Handler
+	// MaxShadows bounds the blended shadow calls running at once; past it
+	// they are dropped and counted (ShadowStats). 0 means 64.
+	MaxShadows int
 	// Logger receives upstream failures and recovered panics; nil discards.
 	Logger *slog.Logger
 }
@@ -122,7 +125,8 @@ type Router struct {
 	// closed is set by Close, under mu; real requests still in flight read
 	// it when they end (see serveReal).
 	closed atomic.Bool
-	drift  driftLog // recent mock/real differences per service (blend_drift.go)
+	drift  driftLog   // recent mock/real differences per service (blend_drift.go)
+	shadow shadowPool // the shadow calls' goroutines (blend_shadow.go)
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -537,7 +541,7 @@ func (r *Router) observe(x *exchange) {
 		ResponseBytes: x.w.bytes,
 		Err:           x.failure,
 		Request:       req,
-		Comparison:    comparisonOf(x),
+		Comparison:    r.comparisonOf(x),
 	}
 	defer func() {
 		if p := recover(); p != nil {

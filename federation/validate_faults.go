@@ -40,6 +40,9 @@ func validateBlend(b *Blend, path, label string, errs *report) {
 	if b.MissHeader != "" && !validHeaderName(b.MissHeader) {
 		errs.Add(at.of("miss_header"), "%s: miss_header %q is not a valid header name", label, b.MissHeader)
 	}
+	if b.Primary != "" && b.Primary != "real" && b.Primary != "mock" {
+		errs.Add(at.of("primary"), "%s: blend primary must be \"real\" or \"mock\", got %q", label, b.Primary)
+	}
 	for _, m := range b.MergeMethods {
 		if !validHeaderName(m) || strings.ToUpper(m) != m {
 			errs.Add(at.of("merge_methods"), "%s: merge_methods %q is not an HTTP method (upper-case token)", label, m)
