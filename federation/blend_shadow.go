@@ -19,7 +19,7 @@ const DefaultMaxShadows = 64
 // ShadowStats counts a Router's shadow calls.
 type ShadowStats struct {
 	Started int64 // secondary calls started
-	Dropped int64 // not started: MaxShadows were running, or the Router was shutting down
+	Dropped int64 // not started: MaxShadows were running, or the Router was closing or closed
 	Skipped int64 // not started: a request body over Blend.MaxBody, an unsafe method to a real secondary, or the primary failed
 }
 
@@ -171,11 +171,14 @@ func (r *Router) serveShadow(x *exchange, out *http.Request, s *snapshot, b *Ble
 	if limitN <= 0 {
 		limitN = DefaultMaxShadows
 	}
-	started := r.shadow.start(limitN, func() {
+	started := !r.closed.Load() && r.shadow.start(limitN, func() {
 		defer cancel()
 		r.runShadow(sx, req, s, b, primary, toReal, limit)
 	})
 	if !started {
+		if r.closed.Load() {
+			r.shadow.dropped.Add(1)
+		}
 		cancel()
 	}
 }

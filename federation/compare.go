@@ -81,7 +81,9 @@ const (
 
 // Difference is one way a mock answer differs from the real one. Path is
 // a JSON path ("$.user.name", "$.items[2]"), "status", or "header:Name".
-// Mock and Real render the values, clipped.
+// Mock and Real render the values, clipped; the values of headers and
+// members named like credentials (Authorization, Cookie, *token*,
+// *password*, *secret*, ...) are compared but shown as "[redacted]".
 type Difference struct {
 	Path string   `json:"path"`
 	Kind DiffKind `json:"kind"`
@@ -165,6 +167,9 @@ func (c *comparer) compare(mock, real Answer) *Comparison {
 			mv, rv = mediaType(mv), mediaType(rv)
 		}
 		if mv != rv {
+			if secretName(k) { // compared, never shown: a diff may be stored and served
+				mv, rv = redactedIf(mv), redactedIf(rv)
+			}
 			w.add("header:"+k, DiffHeader, mv, rv)
 		}
 	}
@@ -298,11 +303,11 @@ func (w *diffWalk) value(m, r any, values bool) {
 			switch {
 			case !inM:
 				if !w.ignored() {
-					w.add(w.here(), DiffMissing, "", clipJSON(re))
+					w.add(w.here(), DiffMissing, "", w.show(re))
 				}
 			case !inR:
 				if !w.ignored() {
-					w.add(w.here(), DiffExtra, clipJSON(me), "")
+					w.add(w.here(), DiffExtra, w.show(me), "")
 				}
 			default:
 				w.value(me, re, values)
@@ -322,9 +327,44 @@ func (w *diffWalk) value(m, r any, values bool) {
 		}
 	default:
 		if values && !w.scalarEqual(m, r) {
-			w.add(w.here(), DiffValue, clipJSON(m), clipJSON(r))
+			w.add(w.here(), DiffValue, w.show(m), w.show(r))
 		}
 	}
+}
+
+// show renders a value at the current path, redacted under a member
+// named like a credential.
+func (w *diffWalk) show(v any) string {
+	for _, seg := range w.path {
+		if seg[0] != '[' || strings.HasPrefix(seg, `["`) {
+			if secretName(seg) {
+				return redacted
+			}
+		}
+	}
+	return clipJSON(v)
+}
+
+// redacted replaces the value of a secret in a Difference.
+const redacted = "[redacted]"
+
+func redactedIf(v string) string {
+	if v == "" {
+		return ""
+	}
+	return redacted
+}
+
+// secretName reports whether a header or member name (or path segment)
+// names a credential, whose values a Difference must not show.
+func secretName(k string) bool {
+	k = strings.ToLower(k)
+	for _, s := range []string{"authorization", "cookie", "password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential", "private_key"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *diffWalk) scalarEqual(m, r any) bool {
