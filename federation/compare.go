@@ -472,20 +472,23 @@ func parseJSONPath(p string) ([]string, error) {
 			}
 			rest = rest[1+end:]
 		case '[':
+			if strings.HasPrefix(rest, `["`) {
+				q, err := strconv.QuotedPrefix(rest[1:])
+				if err != nil || !strings.HasPrefix(rest[1+len(q):], "]") {
+					return nil, bad("bad quoted member name")
+				}
+				name, _ := strconv.Unquote(q)
+				segs = append(segs, memberSeg(name))
+				rest = rest[1+len(q)+1:]
+				continue
+			}
 			end := strings.IndexByte(rest, ']')
 			if end < 0 {
 				return nil, bad(`unclosed "["`)
 			}
-			in := rest[1:end]
-			switch {
-			case in == "*":
+			switch in := rest[1:end]; in {
+			case "*":
 				segs = append(segs, "[*]")
-			case strings.HasPrefix(in, `"`):
-				name, err := strconv.Unquote(in)
-				if err != nil {
-					return nil, bad("bad quoted member name")
-				}
-				segs = append(segs, memberSeg(name))
 			default:
 				if _, err := strconv.Atoi(in); err != nil {
 					return nil, bad("index must be a number, * or a quoted name")
