@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
 	"slices"
@@ -119,6 +120,14 @@ func (r *Router) serveRealFirst(x *exchange, out *http.Request, s *snapshot, b *
 		cause = err
 	}
 	x.servedBy = ServedByReal
+	// A sampled request also asks the mock in the background, once the
+	// upstream has answered, to compare (see serveShadow).
+	var tee *teeWriter
+	var w []http.ResponseWriter
+	if b.CompareSample != nil && rand.Float64() < *b.CompareSample {
+		tee = &teeWriter{ResponseWriter: &x.w, c: newCapture(limit)}
+		w = append(w, tee)
+	}
 	r.proxyVia(x, &p, out, s, func() bool {
 		if x.body.rc == nil {
 			return true
@@ -135,8 +144,15 @@ func (r *Router) serveRealFirst(x *exchange, out *http.Request, s *snapshot, b *
 			out.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		return true
-	})
+	}, w...)
 	if cause == nil {
+		if tee != nil {
+			if over || x.failure != nil || !tee.c.ok() || x.parent.Err() != nil {
+				r.shadow.skipped.Add(1)
+				return
+			}
+			r.launchShadow(x, &orig, body, s, b, tee.c, false, limit)
+		}
 		return
 	}
 	r.log.Debug("federation: real_first falls back to the mock", "service", x.route.Service, "error", cause)

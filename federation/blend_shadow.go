@@ -149,8 +149,14 @@ func (r *Router) serveShadow(x *exchange, out *http.Request, s *snapshot, b *Ble
 		r.shadow.skipped.Add(1)
 		return
 	}
-	// Everything the secondary needs is copied now: the exchange is done
-	// with once ServeHTTP returns.
+	r.launchShadow(x, &orig, body, s, b, tee.c, toReal, limit)
+}
+
+// launchShadow starts the secondary call of x in the background, or
+// drops it (counted) when MaxShadows run or the Router is closing.
+// Everything the secondary needs is copied now: the exchange is done with
+// once ServeHTTP returns.
+func (r *Router) launchShadow(x *exchange, orig *http.Request, body []byte, s *snapshot, b *Blend, primary *capture, toReal bool, limit int64) {
 	in := *x.in // a copy: the shadow outlives the request
 	in.Header = x.in.Header.Clone()
 	u := *x.in.URL
@@ -162,11 +168,10 @@ func (r *Router) serveShadow(x *exchange, out *http.Request, s *snapshot, b *Ble
 	req := orig.WithContext(sx)
 	req.Header = in.Header.Clone()
 	req.URL = &u
-	req.Body = out0Body(&orig)
+	req.Body = out0Body(orig)
 	if body != nil {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	primary := tee.c
 	limitN := r.cfg.MaxShadows
 	if limitN <= 0 {
 		limitN = DefaultMaxShadows

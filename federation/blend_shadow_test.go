@@ -46,6 +46,8 @@ services:
   - {name: sm, base_path: /sm, strip_prefix: true, reality: blended, upstream: %[1]q, blend: {strategy: shadow, primary: mock}}
   - {name: sdown, base_path: /sdown, strip_prefix: true, reality: blended, upstream: %[2]q, blend: {strategy: shadow}}
   - {name: s0, base_path: /s0, strip_prefix: true, reality: blended, upstream: %[1]q, blend: {strategy: shadow, sample: 0}}
+  - {name: rfc, base_path: /rfc, strip_prefix: true, reality: blended, upstream: %[1]q, blend: {strategy: real_first, compare_sample: 1, fallback_status: [503]}}
+  - {name: rfc0, base_path: /rfc0, strip_prefix: true, reality: blended, upstream: %[1]q, blend: {strategy: real_first, compare_sample: 0}}
 `, up, dead))
 	r := newTestRouter(t, f, RouterConfig{Mocks: mocks, Observer: obs, MaxShadows: maxShadows})
 	return front(t, r), r
@@ -71,6 +73,10 @@ func TestBlendShadow(t *testing.T) {
 		{name: "mock primary, POST not sent to real", method: "POST", path: "/sm/user", status: 200, servedBy: ServedByMock, stats: ShadowStats{Skipped: 1}},
 		{name: "primary upstream down", method: "GET", path: "/sdown/x", status: http.StatusBadGateway, servedBy: ServedByReal, stats: ShadowStats{Skipped: 1}},
 		{name: "sample 0", method: "GET", path: "/s0/user", status: 200, servedBy: ServedByReal},
+		{name: "real_first sampled comparison", method: "GET", path: "/rfc/user", status: 200, servedBy: ServedByReal, bodyHas: "ada@real.example",
+			shadowBy: ServedByMock, diffs: emailDiff, stats: ShadowStats{Started: 1}},
+		{name: "real_first fallback: nothing to compare", method: "GET", path: "/rfc/503", status: 200, servedBy: ServedByMock},
+		{name: "real_first compare_sample 0", method: "GET", path: "/rfc0/user", status: 200, servedBy: ServedByReal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

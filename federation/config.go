@@ -121,6 +121,10 @@ type Blend struct {
 	// Sample is the share of shadow requests whose secondary is asked,
 	// 0..1; nil means all.
 	Sample *float64
+	// CompareSample is the share of real_first requests answered by the
+	// upstream whose mock is also asked, in the background as a shadow
+	// call, to compare the two (drift), 0..1; nil means none.
+	CompareSample *float64
 	// Ratio is MockForge's blend_ratio (share served by the mock), 0..1.
 	Ratio *float64
 

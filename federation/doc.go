@@ -61,7 +61,10 @@
 //     MaxBody, so the mock gets it too; a larger body streams to the
 //     upstream and rules the fallback out (the upstream's answer or error
 //     is served, and Exchange.Err wraps ErrBodyNotReplayable). A client
-//     that stalls its upload (408) or goes away gets no mock.
+//     that stalls its upload (408) or goes away gets no mock. With
+//     Blend.CompareSample, that share of the requests the upstream answered
+//     also asks the mock in the background, as a shadow call does, to
+//     compare the two.
 //
 //   - merge, for the safe methods (GET, HEAD, OPTIONS) unless
 //     Blend.MergeMethods says otherwise (other methods are served
@@ -97,7 +100,7 @@
 // named like request ids and timestamps, two RFC 3339 times, Blend.Ignore's
 // JSON paths ("$.items[*].updated") and headers; arrays are compared by
 // shape (types and member names, pairwise) unless configured. Whenever a
-// request had both answers (merge, shadow) the Comparison is in
+// request had both answers (merge, shadow, sampled real_first) the Comparison is in
 // Exchange.Comparison for the Observer (for shadow, in the shadow call's
 // own Exchange, Shadow set, observed on the shadow's goroutine), and those
 // that found differences are kept, the last RecentDiffs per service, for

@@ -12,7 +12,7 @@ import (
 // definition written today keeps working when their behaviour lands.
 
 var (
-	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio", "miss_header", "miss_status", "max_body", "merge_methods", "primary"}
+	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio", "miss_header", "miss_status", "max_body", "merge_methods", "primary", "compare_sample"}
 	chaosKeys = []string{
 		"base", "seed", "header_faults", "max_active_faults",
 		"latency", "abort", "reset", "empty", "truncate", "bandwidth", "hang",
@@ -38,6 +38,11 @@ func (d *decoder) blend(n *yaml.Node) *Blend {
 			b.MissStatus = d.statuses(b, fd)
 		case "miss_header":
 			b.MissHeader, ok = d.str(fd.Value)
+		case "compare_sample":
+			var v float64
+			if v, ok = d.number(fd.Value); ok {
+				b.CompareSample = &v
+			}
 		case "primary":
 			b.Primary, ok = d.str(fd.Value)
 		case "merge_methods":

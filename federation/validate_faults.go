@@ -62,6 +62,7 @@ func validateBlend(b *Blend, path, label string, errs *report) {
 	}
 	probability(b.Sample, at, "sample", label+": blend sample", errs)
 	probability(b.Ratio, at, "ratio", label+": blend_ratio", errs)
+	probability(b.CompareSample, at, "compare_sample", label+": blend compare_sample", errs)
 }
 
 func validateChaos(c *Chaos, path, label string, errs *report) {
