@@ -231,43 +231,56 @@ func TestBlendMockFirstAndRealFirst(t *testing.T) {
 	}
 }
 
-// TestBlendRealFirstClientGone: a client that leaves while the upstream
-// is slow gets no mock: nobody is there to answer.
-func TestBlendRealFirstClientGone(t *testing.T) {
-	arrived := make(chan struct{})
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(arrived)
-		<-r.Context().Done()
-	}))
-	t.Cleanup(up.Close)
-	obs := &exchanges{}
-	var calls atomic.Int64
-	f := mustParse(t, fmt.Sprintf("name: gone\nservices: [{name: rf, base_path: /, reality: blended, upstream: %q, blend: {strategy: real_first}}]\n", up.URL))
-	srv := front(t, newTestRouter(t, f, RouterConfig{Mocks: blendMock(&calls), Observer: obs}))
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/x", nil)
-	done := make(chan error, 1)
-	go func() {
-		resp, err := newClient(t).Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		done <- err
-	}()
-	<-arrived
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Do = %v; want context.Canceled", err)
-	}
-	srv.Close() // waits for the router's handler: the exchange is observed
-	xs := obs.all()
-	if len(xs) != 1 {
-		t.Fatalf("observed %d exchanges; want 1", len(xs))
-	}
-	if calls.Load() != 0 {
-		t.Errorf("mock called %d times after the client left; want 0", calls.Load())
-	}
-	if !errors.Is(xs[0].Err, errClientGone) || xs[0].Status != StatusClientClosed {
-		t.Errorf("Exchange = status %d, Err %v; want %d, errClientGone", xs[0].Status, xs[0].Err, StatusClientClosed)
+// TestBlendClientGone: a client that leaves while the upstream is slow
+// gets nothing, whatever the strategy: no mock is asked in its stead, no
+// shadow starts, and the exchange says the client went away.
+func TestBlendClientGone(t *testing.T) {
+	for _, strategy := range []string{MockFirst, RealFirst, Merge, Shadow} {
+		t.Run(strategy, func(t *testing.T) {
+			arrived := make(chan struct{})
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(arrived)
+				<-r.Context().Done()
+			}))
+			t.Cleanup(up.Close)
+			obs := &exchanges{}
+			var calls atomic.Int64
+			f := mustParse(t, fmt.Sprintf("name: gone\nservices: [{name: s, base_path: /, reality: blended, upstream: %q, blend: {strategy: %s, miss_header: X-Custom-Miss}}]\n", up.URL, strategy))
+			r := newTestRouter(t, f, RouterConfig{Mocks: blendMock(&calls), Observer: obs})
+			srv := front(t, r)
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/miss", nil)
+			done := make(chan error, 1)
+			go func() {
+				resp, err := newClient(t).Do(req)
+				if err == nil {
+					resp.Body.Close()
+				}
+				done <- err
+			}()
+			<-arrived
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("Do = %v; want context.Canceled", err)
+			}
+			srv.Close() // waits for the router's handler: the exchange is observed
+			if err := r.Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			xs := obs.all()
+			if len(xs) != 1 {
+				t.Fatalf("observed %d exchanges; want 1", len(xs))
+			}
+			wantCalls := map[string]int64{MockFirst: 1, Merge: 1}[strategy] // asked before (or while) the upstream was
+			if calls.Load() != wantCalls {
+				t.Errorf("mock called %d times; want %d", calls.Load(), wantCalls)
+			}
+			if !errors.Is(xs[0].Err, errClientGone) || xs[0].Status != StatusClientClosed {
+				t.Errorf("Exchange = status %d, Err %v; want %d, errClientGone", xs[0].Status, xs[0].Err, StatusClientClosed)
+			}
+			if st := r.ShadowStats(); st.Started != 0 {
+				t.Errorf("ShadowStats = %+v; want no shadow started", st)
+			}
+		})
 	}
 }
