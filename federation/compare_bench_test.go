@@ -11,13 +11,13 @@ import (
 func body2K(name string) []byte {
 	var b strings.Builder
 	b.WriteString(`{"page":1,"request_id":"r-1","items":[`)
-	for i := range 12 {
+	for i := range 15 {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		fmt.Fprintf(&b, `{"id":%d,"sku":"SKU-%04d","name":%q,"price":{"amount":%d,"currency":"EUR"},"tags":["x","y"],"created_at":"2026-01-02T03:04:05Z"}`, i, i, name, 100+i)
 	}
-	b.WriteString(`],"total":12}`)
+	b.WriteString(`],"total":15}`)
 	return []byte(b.String())
 }
 
@@ -41,8 +41,8 @@ func BenchmarkCompare(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			if got := c.compare(mock, real); len(got.Differences) != 12 {
-				b.Fatalf("differences = %d; want 12", len(got.Differences))
+			if got := c.compare(mock, real); len(got.Differences) != 15 {
+				b.Fatalf("differences = %d; want 15", len(got.Differences))
 			}
 		}
 	})
