@@ -146,12 +146,7 @@ func (r *Router) serveChaos(x *exchange, out *http.Request, s *snapshot) {
 		defer cw.record(x, cfg, c.svc.Name)
 	}
 	if cfg != nil && cfg.Base == "real" {
-		// As ServeHTTP does for a real service: the proxy's deadline
-		// cancels the upstream request through its own context.
-		ctx, cancel := context.WithCancelCause(x)
-		defer cancel(nil)
-		x.cancel = cancel
-		r.serveReal(x, out.WithContext(ctx), s)
+		r.serveReal(x, out, s) // ServeHTTP gave out its own cancellation
 	} else {
 		r.serveMock(x, out)
 	}

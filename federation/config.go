@@ -84,24 +84,58 @@ func (s *Service) WorkspaceName() string {
 	return s.Name
 }
 
-// Blend configures the blended reality level. Its behaviour comes with the
-// blended implementation; today it is validated only.
+// Blend configures the blended reality level. mock_first and real_first
+// are served; merge and shadow are validated, and a Router answers them
+// with 501 until they land.
 type Blend struct {
-	Strategy string // mock_first | real_first | merge | shadow
+	// Strategy is mock_first, real_first, merge or shadow; empty means
+	// real_first.
+	Strategy string
+	// MissHeader is the response header by which a mock says "miss" to
+	// mock_first (any value); empty means DefaultMissHeader. It is never
+	// sent to the client.
+	MissHeader string
+	// MissStatus lists mock statuses that mock_first also treats as a miss.
+	MissStatus []int
+	// MaxBody bounds the request body kept to replay it to the second
+	// side (the upstream after a mock miss, the mock after a real failure);
+	// a request whose body is larger is not replayed, and why is recorded
+	// in Exchange.Err. 0 means DefaultBlendMaxBody.
+	MaxBody int64
+	// MergeMethods are the methods merge serves by asking both sides;
+	// empty means the safe ones (GET, HEAD, OPTIONS). Other methods are
+	// served real_first.
+	MergeMethods []string
+	// Primary says which side shadow serves: "real" (default) or "mock";
+	// the other is asked in the background and compared.
+	Primary string
 	// FallbackStatus lists upstream statuses that make real_first fall back
 	// to the mock (errors and timeouts always do).
 	FallbackStatus []int
 	// Prefer says whose members win in a merge: "real" (default) or "mock".
 	Prefer string
-	// Ignore lists noise fields left out of mock/real comparisons.
+	// Ignore lists noise left out of mock/real comparisons: JSON paths
+	// ("$.items[*].updated") and, for entries not starting with "$",
+	// header names.
 	Ignore []string
-	// Sample is the share of requests compared in shadow mode, 0..1; nil means all.
+	// Sample is the share of shadow requests whose secondary is asked,
+	// 0..1; nil means all.
 	Sample *float64
+	// CompareSample is the share of real_first requests answered by the
+	// upstream whose mock is also asked, in the background as a shadow
+	// call, to compare the two (drift), 0..1; nil means none.
+	CompareSample *float64
 	// Ratio is MockForge's blend_ratio (share served by the mock), 0..1.
 	Ratio *float64
 
 	at positions
 }
+
+// Defaults of Blend's zero values.
+const (
+	DefaultMissHeader   = "X-Mockops-Mock-Miss"
+	DefaultBlendMaxBody = 1 << 20
+)
 
 // Chaos configures the chaos_driven reality level (see the package
 // documentation, # Chaos). Each

@@ -34,9 +34,76 @@
 // `federation:` wrapper, `workspace_id`, `reality_level` in any case with
 // the aliases mockv3 and chaosdriven, `dependencies`, and
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
-// The `blend` and `scenarios` blocks are parsed and validated today;
-// their behaviour comes later, and until then a Router answers a blended
-// service with 501 Not Implemented rather than pretending to serve it.
+// The `blend`, `chaos` and `scenarios` blocks are parsed and validated.
+// The four blended strategies are served (see Blended strategies) and so
+// are chaos faults (see Chaos); scenarios are not activated yet.
+//
+// # Blended strategies
+//
+// Every blended response says who served it in X-Mockops-Served-By.
+//
+//   - mock_first asks the mock. A response carrying Blend.MissHeader
+//     (default X-Mockops-Mock-Miss, any value) or one of Blend.MissStatus
+//     is a miss: the decision is taken on the mock's status, before any of
+//     its headers or body reach the client, so a miss leaves nothing on the
+//     wire and a hit streams unbuffered. On a miss the request goes to the
+//     upstream with the body replayed: what the mock read (kept up to
+//     Blend.MaxBody, default 1 MiB) followed by what it left unread. A mock
+//     that read more than MaxBody and missed cannot be replayed: 502, and
+//     Exchange.Err wraps ErrBodyNotReplayable. A mock_first mock cannot
+//     hijack the connection.
+//
+//   - real_first (the default strategy) proxies to the upstream. On a
+//     transport error, the service timeout or one of Blend.FallbackStatus,
+//     the mock serves instead; the decision comes before the upstream's
+//     answer reaches the client. The request body is read first, up to
+//     MaxBody, so the mock gets it too; a larger body streams to the
+//     upstream and rules the fallback out (the upstream's answer or error
+//     is served, and Exchange.Err wraps ErrBodyNotReplayable). A client
+//     that stalls its upload (408) or goes away gets no mock. With
+//     Blend.CompareSample, that share of the requests the upstream answered
+//     also asks the mock in the background, as a shadow call does, to
+//     compare the two.
+//
+//   - merge, for the safe methods (GET, HEAD, OPTIONS) unless
+//     Blend.MergeMethods says otherwise (other methods are served
+//     real_first), asks the mock and the upstream at once under one
+//     deadline, the service timeout, and waits for both (an in-process
+//     mock is expected to honour its request's context). Two 2xx JSON
+//     objects are merged per RFC 7386, the upstream's members winning
+//     unless Blend.Prefer is "mock"; gzip bodies are decoded first and the
+//     merged body goes out unencoded (X-Mockops-Served-By: mock+real). When
+//     one side fails (error, timeout, a body over MaxBody) the other is
+//     served with X-Mockops-Merge: partial; missing=<side>; two answers that
+//     cannot be merged (non-JSON, non-object, non-2xx) give the preferred
+//     side's answer with X-Mockops-Merge: unmerged. A request body over
+//     MaxBody is refused with 413.
+//
+//   - shadow serves the primary (the upstream, or the mock when
+//     Blend.Primary is "mock") and then, when Blend.Sample draws it, asks
+//     the secondary the same request on a goroutine the Router owns, with
+//     a context detached from the client's and bounded by the service
+//     timeout. At most RouterConfig.MaxShadows (default 64) run at once;
+//     past that the call is dropped and counted (Router.ShadowStats). A
+//     real secondary is asked only for the safe methods; a request body
+//     over MaxBody, or a failed primary, is not shadowed (counted as
+//     skipped). Router.Shutdown stops starting shadows, waits for those
+//     running and closes the Router.
+//
+// # Drift
+//
+// Compare is the mock/real comparison: status, Content-Type (media type),
+// Location and chosen headers, and the JSON bodies, deterministic
+// (members in name order) and bounded (each body capped, the differences
+// too). Noise is left out: headers not chosen (Date, request ids), members
+// named like request ids and timestamps, two RFC 3339 times, Blend.Ignore's
+// JSON paths ("$.items[*].updated") and headers; arrays are compared by
+// shape (types and member names, pairwise) unless configured. Whenever a
+// request had both answers (merge, shadow, sampled real_first) the Comparison is in
+// Exchange.Comparison for the Observer (for shadow, in the shadow call's
+// own Exchange, Shadow set, observed on the shadow's goroutine), and those
+// that found differences are kept, the last RecentDiffs per service, for
+// Router.RecentDiffs.
 //
 // # Routing
 //
@@ -179,9 +246,8 @@
 //     rejected when the snapshot is built; a refused dial answers 502.
 //   - AllowUpstream vets every upstream URL when a snapshot is built: a
 //     URL-level convenience, not a boundary.
-//   - Request bodies: the router buffers none (every reality level
-//     streams), so no body limit applies yet; levels that must buffer a
-//     body (blended merge and shadow) will bound it.
+//   - Request bodies: real and mock_v3 buffer none (they stream); blended
+//     keeps at most Blend.MaxBody per request to replay it.
 //
 // # Observation
 //
@@ -194,8 +260,9 @@
 // # Concurrency properties
 //
 // A Router is safe for concurrent use. It starts no goroutine of its own
-// (the transports' connection goroutines end with Close or their idle
-// timeout). Update is serialised; it validates and builds the next
+// except blended shadow calls, bounded by MaxShadows and their service
+// timeout, which Shutdown waits for (the transports' connection
+// goroutines end with Close or their idle timeout). Update is serialised; it validates and builds the next
 // snapshot aside and swaps it in with one atomic store, so a request sees
 // one whole snapshot, a failed Update changes nothing (the transports it
 // made are dropped), and requests in flight finish on the snapshot they

@@ -80,6 +80,14 @@ type Exchange struct {
 	Request *http.Request
 	// Faults are the chaos faults applied to the request (chaos_driven).
 	Faults ChaosFaults
+	// Comparison is the mock/real comparison made for this request when
+	// both answers existed (a blended merge), nil otherwise: this is drift.
+	// Treat it as read-only; it may be retained.
+	Comparison *Comparison
+	// Shadow marks the background call of a blended shadow service: it is
+	// observed on the shadow's goroutine once it ends, in no fixed order
+	// with the primary's own Exchange, and nobody received its response.
+	Shadow bool
 }
 
 // StatusClientClosed is the status an Exchange reports when no response

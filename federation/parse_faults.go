@@ -12,7 +12,7 @@ import (
 // definition written today keeps working when their behaviour lands.
 
 var (
-	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio"}
+	blendKeys = []string{"strategy", "fallback_status", "prefer", "ignore", "sample", "ratio", "miss_header", "miss_status", "max_body", "merge_methods", "primary", "compare_sample"}
 	chaosKeys = []string{
 		"base", "seed", "key_header", "header_faults", "max_active_faults",
 		"latency", "abort", "reset", "empty", "truncate", "bandwidth", "hang",
@@ -33,13 +33,22 @@ func (d *decoder) blend(n *yaml.Node) *Blend {
 		case "ignore":
 			b.Ignore, _, ok = d.strs(fd.Value)
 		case "fallback_status":
-			for i, item := range d.list(fd.Value) {
-				v, good := d.integer(item)
-				if good {
-					b.FallbackStatus = append(b.FallbackStatus, int(v))
-					b.at.set(indexKey("fallback_status", i), d.at(item))
-				}
+			b.FallbackStatus = d.statuses(b, fd)
+		case "miss_status":
+			b.MissStatus = d.statuses(b, fd)
+		case "miss_header":
+			b.MissHeader, ok = d.str(fd.Value)
+		case "compare_sample":
+			var v float64
+			if v, ok = d.number(fd.Value); ok {
+				b.CompareSample = &v
 			}
+		case "primary":
+			b.Primary, ok = d.str(fd.Value)
+		case "merge_methods":
+			b.MergeMethods, _, ok = d.strs(fd.Value)
+		case "max_body":
+			b.MaxBody, ok = d.integer(fd.Value)
 		case "sample":
 			var v float64
 			if v, ok = d.number(fd.Value); ok {
@@ -56,6 +65,18 @@ func (d *decoder) blend(n *yaml.Node) *Blend {
 		}
 	}
 	return b
+}
+
+// statuses decodes a list of HTTP statuses, keeping each item's position.
+func (d *decoder) statuses(b *Blend, fd yamlpos.Field) []int {
+	var out []int
+	for i, item := range d.list(fd.Value) {
+		if v, good := d.integer(item); good {
+			out = append(out, int(v))
+			b.at.set(indexKey(fd.Key, i), d.at(item))
+		}
+	}
+	return out
 }
 
 func (d *decoder) chaos(n *yaml.Node) *Chaos {

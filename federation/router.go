@@ -98,6 +98,9 @@ type RouterConfig struct {
 	// FallbackHandler serves requests no route matches; nil answers a 404
 	// problem.
 	FallbackHandler http.Handler
+	// MaxShadows bounds the blended shadow calls running at once; past it
+	// they are dropped and counted (ShadowStats). 0 means 64.
+	MaxShadows int
 	// Logger receives upstream failures and recovered panics; nil discards.
 	Logger *slog.Logger
 }
@@ -123,7 +126,9 @@ type Router struct {
 	// closed is set by Close, under mu; real requests still in flight read
 	// it when they end (see serveReal).
 	closed atomic.Bool
-	chaos  chaosBook // chaos_driven sequences and counters, by service
+	chaos  chaosBook  // chaos_driven sequences and counters, by service
+	drift  driftLog   // recent mock/real differences per service (blend_drift.go)
+	shadow shadowPool // the shadow calls' goroutines (blend_shadow.go)
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -384,10 +389,11 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// The exchange is the request's context (one allocation for both). A
-	// real request also needs its own cancellation, for the upstream
-	// timeout; it is made here so the request is copied only once.
+	// request the upstream may answer also needs its own cancellation, for
+	// the upstream timeout; it is made here so the request is copied only
+	// once.
 	var ctx context.Context = x
-	if rt.Reality == Real {
+	if needsUpstream(rt.Reality, rt.c.svc.Chaos) {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(x)
 		defer cancel(nil)
@@ -416,6 +422,8 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.serveMock(x, out)
 	case ChaosDriven:
 		r.serveChaos(x, out, s)
+	case Blended:
+		r.serveBlend(x, out, s)
 	default:
 		x.servedBy = ServedByRouter
 		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: reality level %s is not implemented yet", rt.Reality), nil)
@@ -539,6 +547,7 @@ func (r *Router) observe(x *exchange) {
 		Err:           x.failure,
 		Request:       req,
 		Faults:        x.faults,
+		Comparison:    r.comparisonOf(x),
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -104,20 +104,6 @@ func TestAuthorize(t *testing.T) {
 	}
 }
 
-func TestNotImplementedRealities(t *testing.T) {
-	r := newTestRouter(t, mustParse(t, safetyYAML), RouterConfig{Mocks: &echoMocks{}})
-	for path, level := range map[string]string{"/blend/x": "blended"} {
-		resp := serve(r, httptest.NewRequest("GET", "http://router.test"+path, nil))
-		p := readProblem(t, resp, http.StatusNotImplemented)
-		if want := "reality level " + level + " is not implemented yet"; !strings.Contains(fmt.Sprint(p["detail"]), want) {
-			t.Errorf("%s: detail %q; want %q", path, p["detail"], want)
-		}
-		if resp.Header.Get(HeaderServedBy) != "router" {
-			t.Errorf("%s: served by %q; want router", path, resp.Header.Get(HeaderServedBy))
-		}
-	}
-}
-
 func TestMockWorkspaceUnavailable(t *testing.T) {
 	r := newTestRouter(t, mustParse(t, safetyYAML), RouterConfig{Mocks: &echoMocks{}})
 	resp := serve(r, httptest.NewRequest("GET", "http://router.test/nows", nil))

@@ -27,13 +27,42 @@ func validateBlend(b *Blend, path, label string, errs *report) {
 	if b.Prefer != "" && b.Prefer != "real" && b.Prefer != "mock" {
 		errs.Add(at.of("prefer"), "%s: blend prefer must be \"real\" or \"mock\", got %q", label, b.Prefer)
 	}
-	for i, st := range b.FallbackStatus {
-		if st < 100 || st > 599 {
-			errs.Add(at.of(indexKey("fallback_status", i)), "%s: fallback_status %d is not an HTTP status (100..599)", label, st)
+	for _, l := range []struct {
+		key  string
+		vals []int
+	}{{"fallback_status", b.FallbackStatus}, {"miss_status", b.MissStatus}} {
+		for i, st := range l.vals {
+			if st < 100 || st > 599 {
+				errs.Add(at.of(indexKey(l.key, i)), "%s: %s %d is not an HTTP status (100..599)", label, l.key, st)
+			}
 		}
+	}
+	if b.MissHeader != "" && !validHeaderName(b.MissHeader) {
+		errs.Add(at.of("miss_header"), "%s: miss_header %q is not a valid header name", label, b.MissHeader)
+	}
+	if b.Primary != "" && b.Primary != "real" && b.Primary != "mock" {
+		errs.Add(at.of("primary"), "%s: blend primary must be \"real\" or \"mock\", got %q", label, b.Primary)
+	}
+	for _, m := range b.MergeMethods {
+		if !validHeaderName(m) || strings.ToUpper(m) != m {
+			errs.Add(at.of("merge_methods"), "%s: merge_methods %q is not an HTTP method (upper-case token)", label, m)
+		}
+	}
+	for _, ig := range b.Ignore {
+		if strings.HasPrefix(ig, "$") {
+			if _, err := parseJSONPath(ig); err != nil {
+				errs.Add(at.of("ignore"), "%s: blend ignore: %v", label, strings.TrimPrefix(err.Error(), "federation: "))
+			}
+		} else if !validHeaderName(ig) {
+			errs.Add(at.of("ignore"), "%s: blend ignore %q is neither a JSON path (\"$...\") nor a header name", label, ig)
+		}
+	}
+	if b.MaxBody < 0 {
+		errs.Add(at.of("max_body"), "%s: blend max_body must not be negative, got %d", label, b.MaxBody)
 	}
 	probability(b.Sample, at, "sample", label+": blend sample", errs)
 	probability(b.Ratio, at, "ratio", label+": blend_ratio", errs)
+	probability(b.CompareSample, at, "compare_sample", label+": blend compare_sample", errs)
 }
 
 func validateChaos(c *Chaos, path, label string, errs *report) {
