@@ -1,0 +1,265 @@
+package coverage
+
+import (
+	"errors"
+	"slices"
+	"strings"
+)
+
+// The matcher is a trie of path segments. At each node a literal child
+// (a map lookup keyed by the segment, which does not allocate) is tried
+// before the templated children, and a failed subtree backtracks to the
+// next candidate, so a concrete path wins over a templated one as OpenAPI
+// asks ("/pets/mine" before "/pets/{id}") while "/a/{x}/c" still matches
+// when "/a/b" exists but has no "/c" below it. A templated segment is a
+// sequence of literals and parameters ("{Sid}.json", "v{major}-{minor}");
+// each parameter matches one or more characters of the segment, never a
+// "/", like kin-openapi's gorilla/mux router.
+
+type part struct {
+	lit   string
+	param bool
+}
+
+type segment struct {
+	lit   string // a literal segment, when parts is nil
+	parts []part // a templated segment
+	shape string // parts with parameter names left out: "{}.json"
+}
+
+type terminal struct {
+	template string
+	methods  []methodOp
+}
+
+type methodOp struct {
+	method string
+	id     OpID
+}
+
+type patEdge struct {
+	seg  segment
+	litN int // literal bytes in the pattern: more is more specific
+	next *node
+}
+
+type node struct {
+	lit  map[string]*node
+	pats []*patEdge
+	term *terminal
+}
+
+func newNode() *node { return &node{lit: map[string]*node{}} }
+
+var (
+	errBraces   = errors.New("unbalanced or nested braces")
+	errNoSlash  = errors.New("a path template starts with /")
+	errConflict = errors.New("another path template matches the same paths")
+)
+
+// parseTemplate splits a path template ("/a/{b}.json") into segments; ""
+// has none.
+func parseTemplate(t string) ([]segment, error) {
+	if t == "" {
+		return nil, nil
+	}
+	if t[0] != '/' {
+		return nil, errNoSlash
+	}
+	raw := strings.Split(t[1:], "/")
+	segs := make([]segment, len(raw))
+	for i, r := range raw {
+		s, err := parseSegment(r)
+		if err != nil {
+			return nil, err
+		}
+		segs[i] = s
+	}
+	return segs, nil
+}
+
+func parseSegment(r string) (segment, error) {
+	if !strings.ContainsAny(r, "{}") {
+		return segment{lit: r}, nil
+	}
+	var s segment
+	var shape strings.Builder
+	for r != "" {
+		open := strings.IndexByte(r, '{')
+		if cl := strings.IndexByte(r, '}'); cl >= 0 && (open < 0 || cl < open) {
+			return segment{}, errBraces
+		}
+		if open < 0 {
+			s.parts = append(s.parts, part{lit: r})
+			shape.WriteString(r)
+			break
+		}
+		if open > 0 {
+			s.parts = append(s.parts, part{lit: r[:open]})
+			shape.WriteString(r[:open])
+		}
+		r = r[open+1:]
+		cl := strings.IndexByte(r, '}')
+		if cl <= 0 || strings.IndexByte(r[:cl], '{') >= 0 {
+			return segment{}, errBraces
+		}
+		s.parts = append(s.parts, part{param: true})
+		shape.WriteString("{}")
+		r = r[cl+1:]
+	}
+	s.shape = shape.String()
+	return s, nil
+}
+
+func (n *node) insert(segs []segment, t *terminal) error {
+	for _, s := range segs {
+		n = n.child(s)
+	}
+	if n.term != nil {
+		if n.term.template == t.template {
+			return nil // the same path through two servers with one base path
+		}
+		return errConflict
+	}
+	n.term = t
+	return nil
+}
+
+func (n *node) child(s segment) *node {
+	if s.parts == nil {
+		c := n.lit[s.lit]
+		if c == nil {
+			c = newNode()
+			n.lit[s.lit] = c
+		}
+		return c
+	}
+	for _, e := range n.pats {
+		if e.seg.shape == s.shape {
+			return e.next
+		}
+	}
+	e := &patEdge{seg: s, next: newNode()}
+	for _, p := range s.parts {
+		e.litN += len(p.lit)
+	}
+	n.pats = append(n.pats, e)
+	return e.next
+}
+
+// finish orders templated children, most literal first, for a
+// deterministic and specific-first match.
+func (n *node) finish() {
+	slices.SortStableFunc(n.pats, func(a, b *patEdge) int {
+		if a.litN != b.litN {
+			return b.litN - a.litN
+		}
+		return strings.Compare(b.seg.shape, a.seg.shape)
+	})
+	for _, c := range n.lit {
+		c.finish()
+	}
+	for _, e := range n.pats {
+		e.next.finish()
+	}
+}
+
+// Match maps a request to its operation: method exactly as sent, path the
+// escaped path without the query (r.URL.EscapedPath()), server base path
+// included ("/v2/pets/7"). It returns ErrPathNotFound when no template
+// matches and ErrMethodNotAllowed when the matched path item has no
+// operation for the method, with NoOp. It does not allocate.
+func (s *Spec) Match(method, path string) (OpID, error) {
+	if len(path) == 0 || path[0] != '/' {
+		return NoOp, ErrPathNotFound
+	}
+	n := s.root.walk(path[1:])
+	if n == nil {
+		return NoOp, ErrPathNotFound
+	}
+	for _, m := range n.term.methods {
+		if m.method == method {
+			return m.id, nil
+		}
+	}
+	return NoOp, ErrMethodNotAllowed
+}
+
+// MatchTemplate is Match returning the path template of the matched path
+// item as the document declares it ("" with ErrPathNotFound), for
+// requests whose method the item does not declare.
+func (s *Spec) MatchTemplate(path string) (string, bool) {
+	if len(path) == 0 || path[0] != '/' {
+		return "", false
+	}
+	n := s.root.walk(path[1:])
+	if n == nil {
+		return "", false
+	}
+	return n.term.template, true
+}
+
+// walk matches p, the rest of the path after a "/", and returns the node
+// holding the terminal, or nil.
+func (n *node) walk(p string) *node {
+	seg, tail, more := p, "", false
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		seg, tail, more = p[:i], p[i+1:], true
+	}
+	if c := n.lit[seg]; c != nil {
+		if r := c.next(tail, more); r != nil {
+			return r
+		}
+	}
+	if seg == "" {
+		return nil // a parameter never matches an empty segment
+	}
+	for _, e := range n.pats {
+		if matchParts(e.seg.parts, seg) {
+			if r := e.next.next(tail, more); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+func (n *node) next(tail string, more bool) *node {
+	if more {
+		return n.walk(tail)
+	}
+	if n.term != nil {
+		return n
+	}
+	return nil
+}
+
+// matchParts reports whether seg matches the literals and parameters of
+// parts, each parameter taking one or more bytes.
+func matchParts(parts []part, seg string) bool {
+	for len(parts) > 0 {
+		p := parts[0]
+		if !p.param {
+			if !strings.HasPrefix(seg, p.lit) {
+				return false
+			}
+			seg, parts = seg[len(p.lit):], parts[1:]
+			continue
+		}
+		rest := parts[1:]
+		if len(rest) == 0 {
+			return seg != ""
+		}
+		if !rest[0].param && len(rest) == 1 {
+			// The common case, "{Sid}.json": the literal ends the segment.
+			return len(seg) > len(rest[0].lit) && strings.HasSuffix(seg, rest[0].lit)
+		}
+		for end := len(seg); end >= 1; end-- {
+			if matchParts(rest, seg[end:]) {
+				return true
+			}
+		}
+		return false
+	}
+	return seg == ""
+}
