@@ -1,0 +1,77 @@
+package coverage
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzLoadOpenAPI: no input panics the loader; an error is always a
+// diagnostic list wrapping ErrInvalidSpec; a loaded Spec is consistent
+// and its matcher takes any path.
+func FuzzLoadOpenAPI(f *testing.F) {
+	for _, name := range []string{"petstore-expanded.yaml", "redocly-museum-api.yaml", "features.yaml"} {
+		src, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src, "/v2/pets/1")
+	}
+	f.Add([]byte(`{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a/{b}.{c}":{"get":{"responses":{"2XX":{"description":"d"}}}}}}`), "/a/x.y")
+	f.Add([]byte("openapi: 3.0.0\npaths: {/a: {$ref: '#/paths/~1a'}}\n"), "/a")
+	f.Add([]byte("openapi: 3.0.0\nservers: [{url: 'http://{h}:{p}/{b}', variables: {b: {default: x, enum: [x, y]}}}]\n"), "/x")
+	f.Fuzz(func(t *testing.T, src []byte, path string) {
+		s, err := LoadOpenAPIFile("fuzz.yaml", src)
+		if err != nil {
+			var l ErrorList
+			if !errors.Is(err, ErrInvalidSpec) || !errors.As(err, &l) || len(l) == 0 {
+				t.Fatalf("LoadOpenAPIFile() error %T %v; want an ErrorList wrapping ErrInvalidSpec", err, err)
+			}
+			return
+		}
+		for i, op := range s.Operations() {
+			if op.ID != OpID(i) {
+				t.Fatalf("Operations()[%d].ID = %d; want %d", i, op.ID, i)
+			}
+		}
+		for _, m := range oracleMethods {
+			id, err := s.Match(m, path)
+			if (err == nil) == (id == NoOp) {
+				t.Fatalf("Match(%q, %q) = %d, %v; want an id or an error", m, path, id, err)
+			}
+			if op, ok := s.Operation(id); err == nil && (!ok || op.Method != m) {
+				t.Fatalf("Match(%q, %q) = %d, the operation %v", m, path, id, op)
+			}
+		}
+	})
+}
+
+// pathChars are the bytes fuzzed path values are made of: what a URL path
+// carries unescaped, and "/" to add or remove segments.
+const pathChars = "abcAC019-._~/"
+
+// FuzzMatchOracle checks the matcher against kin-openapi's router on the
+// real documents: a route of a document, with one of its segments
+// replaced by fuzzed text, must match the same operation, or miss the
+// same way, in both.
+func FuzzMatchOracle(f *testing.F) {
+	f.Add(uint8(2), uint16(7), "Calls", uint8(3), uint8(0))
+	f.Add(uint8(2), uint16(40), "abc.json", uint8(5), uint8(1))
+	f.Add(uint8(0), uint16(1), "", uint8(2), uint8(2))
+	f.Add(uint8(1), uint16(3), "tickets/", uint8(1), uint8(3))
+	f.Fuzz(func(t *testing.T, doc uint8, route uint16, value string, seg, method uint8) {
+		o := newOracle(t, oracleSpecs[int(doc)%len(oracleSpecs)])
+		r := o.routes[int(route)%len(o.routes)]
+		var b strings.Builder
+		for i := 0; i < len(value) && i < 40; i++ {
+			b.WriteByte(pathChars[int(value[i])%len(pathChars)])
+		}
+		p := fill(r.segs, "AC0123abc", int(seg)%len(r.segs), b.String())
+		m := oracleMethods[int(method)%len(oracleMethods)]
+		if got, want := o.got(m, p), o.want(t, r, m, p); got != want {
+			t.Errorf("Match(%q, %q) = %s; want %s (kin-openapi)", m, p, got, want)
+		}
+	})
+}
