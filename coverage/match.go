@@ -7,7 +7,7 @@ import (
 )
 
 // The matcher is a trie of path segments. At each node a literal child
-// (a map lookup keyed by the segment, which does not allocate) is tried
+// (found in a small hash table) is tried
 // before the templated children, and a failed subtree backtracks to the
 // next candidate, so a concrete path wins over a templated one as OpenAPI
 // asks ("/pets/mine" before "/pets/{id}") while "/a/{x}/c" still matches
@@ -43,13 +43,60 @@ type patEdge struct {
 	next *node
 }
 
-type node struct {
-	lit  map[string]*node
-	pats []*patEdge
-	term *terminal
+type litEdge struct {
+	seg  string
+	hash uint32
+	next *node
 }
 
-func newNode() *node { return &node{lit: map[string]*node{}} }
+type node struct {
+	// lits are the literal children in insertion order; table is an
+	// open-addressing hash table over them (a power-of-two size at least
+	// twice theirs), built by finish: one FNV-1a pass over the segment and
+	// a probe or two cost less than a Go map's hashing and bucket walk.
+	lits  []litEdge
+	table []litEdge
+	pats  []*patEdge
+	term  *terminal
+}
+
+func newNode() *node { return &node{} }
+
+func fnv(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// lit returns the literal child for seg, whose fnv hash is h, or nil.
+func (n *node) lit(seg string, h uint32) *node {
+	if len(n.table) == 0 {
+		return nil
+	}
+	mask := uint32(len(n.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := &n.table[i]
+		if e.next == nil {
+			return nil
+		}
+		if e.hash == h && e.seg == seg {
+			return e.next
+		}
+	}
+}
+
+// litBuilding is lit before finish built the table.
+func (n *node) litBuilding(seg string) *node {
+	for _, e := range n.lits {
+		if e.seg == seg {
+			return e.next
+		}
+	}
+	return nil
+}
 
 var (
 	errBraces   = errors.New("unbalanced or nested braces")
@@ -127,10 +174,10 @@ func (n *node) insert(segs []segment, t *terminal) error {
 
 func (n *node) child(s segment) *node {
 	if s.parts == nil {
-		c := n.lit[s.lit]
+		c := n.litBuilding(s.lit)
 		if c == nil {
 			c = newNode()
-			n.lit[s.lit] = c
+			n.lits = append(n.lits, litEdge{seg: s.lit, hash: fnv(s.lit), next: c})
 		}
 		return c
 	}
@@ -147,17 +194,32 @@ func (n *node) child(s segment) *node {
 	return e.next
 }
 
-// finish orders templated children, most literal first, for a
-// deterministic and specific-first match.
+// finish builds the literal table and orders templated children, most
+// literal first, for a deterministic and specific-first match.
 func (n *node) finish() {
+	if len(n.lits) > 0 {
+		size := 2
+		for size < 2*len(n.lits) {
+			size *= 2
+		}
+		n.table = make([]litEdge, size)
+		mask := uint32(size - 1)
+		for _, e := range n.lits {
+			i := e.hash & mask
+			for n.table[i].next != nil {
+				i = (i + 1) & mask
+			}
+			n.table[i] = e
+		}
+	}
 	slices.SortStableFunc(n.pats, func(a, b *patEdge) int {
 		if a.litN != b.litN {
 			return b.litN - a.litN
 		}
 		return strings.Compare(b.seg.shape, a.seg.shape)
 	})
-	for _, c := range n.lit {
-		c.finish()
+	for _, e := range n.lits {
+		e.next.finish()
 	}
 	for _, e := range n.pats {
 		e.next.finish()
@@ -202,11 +264,19 @@ func (s *Spec) MatchTemplate(path string) (string, bool) {
 // walk matches p, the rest of the path after a "/", and returns the node
 // holding the terminal, or nil.
 func (n *node) walk(p string) *node {
+	// One pass finds the end of the segment and hashes it (fnv, inlined).
 	seg, tail, more := p, "", false
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		seg, tail, more = p[:i], p[i+1:], true
+	h := uint32(2166136261)
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c == '/' {
+			seg, tail, more = p[:i], p[i+1:], true
+			break
+		}
+		h ^= uint32(c)
+		h *= 16777619
 	}
-	if c := n.lit[seg]; c != nil {
+	if c := n.lit(seg, h); c != nil {
 		if r := c.next(tail, more); r != nil {
 			return r
 		}

@@ -26,6 +26,7 @@ var oracleMethods = []string{"GET", "POST", "DELETE", "PATCH", "PUT"}
 // kin-openapi's gorillamux router, the slow obvious reference.
 type oracle struct {
 	spec   *Spec
+	doc    *openapi3.T
 	router routers.Router
 	routes []oracleRoute
 }
@@ -58,7 +59,7 @@ func newOracle(t testing.TB, file string) *oracle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &oracle{spec: spec, router: router}
+	o := &oracle{spec: spec, doc: doc, router: router}
 	for _, tmpl := range doc.Paths.Keys() {
 		item := doc.Paths.Value(tmpl)
 		servers := doc.Servers
