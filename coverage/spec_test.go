@@ -167,3 +167,35 @@ func TestLoadOpenAPIErrors(t *testing.T) {
 		})
 	}
 }
+
+// OpenAPI 3.1 only: path items through components.pathItems, webhooks
+// (which no request path selects, so they are not operations), type arrays.
+func TestLoadOpenAPI31(t *testing.T) {
+	s, err := LoadOpenAPIFile("v31.yaml", []byte(`
+openapi: 3.1.0
+info: {title: t, version: "1"}
+jsonSchemaDialect: https://json-schema.org/draft/2020-12/schema
+paths:
+  /a:
+    $ref: "#/components/pathItems/A"
+webhooks:
+  created: {post: {responses: {"200": {description: ok}}}}
+components:
+  pathItems:
+    A:
+      put:
+        requestBody:
+          content: {application/json: {schema: {type: [string, "null"]}}}
+        responses: {"204": {description: ok}}
+`))
+	if err != nil {
+		t.Fatalf("LoadOpenAPIFile() = %v; want no error", err)
+	}
+	want := []Operation{{ID: 0, Method: "PUT", Path: "/a", RequestBody: true, Responses: []Response{{Key: "204", Kind: ResponseCode, Code: 204}}}}
+	if diff := cmp.Diff(want, s.Operations()); diff != "" {
+		t.Errorf("Operations() (-want +got):\n%s", diff)
+	}
+	if id, err := s.Match("PUT", "/a"); id != 0 || err != nil {
+		t.Errorf(`Match("PUT", "/a") = %d, %v; want 0, nil`, id, err)
+	}
+}
