@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -74,4 +75,46 @@ func FuzzMatchOracle(f *testing.F) {
 			t.Errorf("Match(%q, %q) = %s; want %s (kin-openapi)", m, p, got, want)
 		}
 	})
+}
+
+// FuzzMatchParts checks one templated segment against the regular
+// expression gorilla/mux (kin-openapi's router) builds for it: a
+// parameter is [^/]+.
+func FuzzMatchParts(f *testing.F) {
+	f.Add("{a}-{b}-{c}", "1---3")
+	f.Add("x{a}y{b}z", "xyyBz")
+	f.Add("{Sid}.json", "CA1.json")
+	f.Fuzz(func(t *testing.T, tmpl, seg string) {
+		// Escaped paths are ASCII, and the regexp reads runes, not bytes.
+		if strings.Contains(seg, "/") || strings.Contains(tmpl, "/") || !ascii(seg) || !ascii(tmpl) {
+			return
+		}
+		s, err := parseSegment(tmpl)
+		if err != nil || s.parts == nil {
+			return
+		}
+		var re strings.Builder
+		re.WriteString("^")
+		for _, p := range s.parts {
+			if p.param {
+				re.WriteString("[^/]+")
+			} else {
+				re.WriteString(regexp.QuoteMeta(p.lit))
+			}
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String()).MatchString(seg)
+		if got := matchParts(s.parts, seg); got != want {
+			t.Errorf("matchParts(%q, %q) = %v; want %v (%s)", tmpl, seg, got, want, re.String())
+		}
+	})
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

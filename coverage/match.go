@@ -305,31 +305,40 @@ func (n *node) next(tail string, more bool) *node {
 }
 
 // matchParts reports whether seg matches the literals and parameters of
-// parts, each parameter taking one or more bytes.
+// parts, each parameter taking one or more bytes. Literals at either end
+// are anchored; each literal in between is taken at its leftmost place
+// after the bytes its preceding parameters need, which is enough for
+// patterns whose only wildcard is "one or more of anything": what a
+// later place would leave to the following parts, the leftmost leaves
+// too. So a request segment costs linear time, however many parameters
+// a document puts in one segment.
 func matchParts(parts []part, seg string) bool {
-	for len(parts) > 0 {
-		p := parts[0]
-		if !p.param {
-			if !strings.HasPrefix(seg, p.lit) {
-				return false
-			}
-			seg, parts = seg[len(p.lit):], parts[1:]
+	if len(parts) > 0 && !parts[0].param {
+		if !strings.HasPrefix(seg, parts[0].lit) {
+			return false
+		}
+		seg, parts = seg[len(parts[0].lit):], parts[1:]
+	}
+	if k := len(parts) - 1; k >= 0 && !parts[k].param {
+		if !strings.HasSuffix(seg, parts[k].lit) {
+			return false
+		}
+		seg, parts = seg[:len(seg)-len(parts[k].lit)], parts[:k]
+	}
+	need := 0 // bytes the parameters since the last literal still need
+	for _, p := range parts {
+		if p.param {
+			need++
 			continue
 		}
-		rest := parts[1:]
-		if len(rest) == 0 {
-			return seg != ""
+		if need > len(seg) {
+			return false
 		}
-		if !rest[0].param && len(rest) == 1 {
-			// The common case, "{Sid}.json": the literal ends the segment.
-			return len(seg) > len(rest[0].lit) && strings.HasSuffix(seg, rest[0].lit)
+		i := strings.Index(seg[need:], p.lit)
+		if i < 0 {
+			return false
 		}
-		for end := len(seg); end >= 1; end-- {
-			if matchParts(rest, seg[end:]) {
-				return true
-			}
-		}
-		return false
+		seg, need = seg[need+i+len(p.lit):], 0
 	}
-	return seg == ""
+	return len(seg) >= need && (need > 0 || seg == "")
 }

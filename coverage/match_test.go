@@ -87,3 +87,44 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchParts(t *testing.T) {
+	tests := []struct {
+		tmpl, seg string
+		want      bool
+	}{
+		{"{a}", "x", true},
+		{"{a}", "", false},
+		{"{a}.json", "x.json", true},
+		{"{a}.json", ".json", false},
+		{"{a}.json", "x.json.json", true},
+		{"{a}.json", "xjson", false},
+		{"v{a}", "v1", true},
+		{"v{a}", "v", false},
+		{"{a}.{b}", "a.b", true},
+		{"{a}.{b}", "a.b.c", true},
+		{"{a}.{b}", "a.", false},
+		{"{a}.{b}", ".b", false},
+		{"{a}{b}", "x", false},
+		{"{a}{b}", "xy", true},
+		{"a{b}a", "a", false},
+		{"a{b}a", "aa", false},
+		{"a{b}a", "axa", true},
+		{"{a}-{b}-{c}", "1-2-3", true},
+		{"{a}-{b}-{c}", "1--3", false},
+		{"{a}-{b}-{c}", "1---3", true},
+		{"{a}-{b}-{c}", "1-2", false},
+		{"x{a}y{b}z", "xAyBz", true},
+		{"x{a}y{b}z", "xyyBz", true},
+		{"x{a}y{b}z", "xAyz", false},
+	}
+	for _, tt := range tests {
+		s, err := parseSegment(tt.tmpl)
+		if err != nil {
+			t.Fatalf("parseSegment(%q) = %v", tt.tmpl, err)
+		}
+		if got := matchParts(s.parts, tt.seg); got != tt.want {
+			t.Errorf("matchParts(%q, %q) = %v; want %v", tt.tmpl, tt.seg, got, tt.want)
+		}
+	}
+}
