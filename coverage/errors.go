@@ -2,6 +2,7 @@ package coverage
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -18,7 +19,7 @@ var (
 	ErrInvalidSpec = errors.New("coverage: invalid OpenAPI document")
 	// ErrUnsupportedVersion reports a document whose "openapi" field is
 	// not 3.0.x or 3.1.x (Swagger 2.0, OpenAPI 3.2, a missing field).
-	ErrUnsupportedVersion = &versionError{}
+	ErrUnsupportedVersion = fmt.Errorf("coverage: unsupported OpenAPI version: %w", ErrInvalidSpec)
 
 	// ErrPathNotFound is returned by Spec.Match for a path that no path
 	// template of the document matches.
@@ -27,11 +28,6 @@ var (
 	// template matches but whose path item has no operation for the method.
 	ErrMethodNotAllowed = errors.New("coverage: method not declared for the path")
 )
-
-type versionError struct{}
-
-func (*versionError) Error() string { return "coverage: unsupported OpenAPI version" }
-func (*versionError) Unwrap() error { return ErrInvalidSpec }
 
 // Pos is a position in an OpenAPI document's source. Line and Col are
 // 1-based; zero means unknown.

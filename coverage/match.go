@@ -247,9 +247,10 @@ func (s *Spec) Match(method, path string) (OpID, error) {
 	return NoOp, ErrMethodNotAllowed
 }
 
-// MatchTemplate is Match returning the path template of the matched path
-// item as the document declares it ("" with ErrPathNotFound), for
-// requests whose method the item does not declare.
+// MatchTemplate returns the path template (as the document declares it,
+// without the server base path) that Match would select for path,
+// whatever the method, and false when none matches: the template to
+// report a request with an undeclared method under. It does not allocate.
 func (s *Spec) MatchTemplate(path string) (string, bool) {
 	if len(path) == 0 || path[0] != '/' {
 		return "", false

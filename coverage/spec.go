@@ -103,7 +103,6 @@ type Spec struct {
 	title   string
 	ops     []Operation
 	root    *node
-	routes  int
 }
 
 // Version returns the document's "openapi" field ("3.0.1", "3.1.0").
@@ -294,9 +293,7 @@ func (c *compiler) compile(doc *openapi3.T) {
 			}
 			if err := c.spec.root.insert(all, &terminal{template: tmpl, methods: mops}); err != nil {
 				c.errs.add(pos, ErrInvalidSpec, fmt.Sprintf("path %q: %v", b+tmpl, err))
-				continue
 			}
-			c.spec.routes++
 		}
 	}
 	c.spec.root.finish()
