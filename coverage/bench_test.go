@@ -3,13 +3,13 @@ package coverage
 import (
 	"net/http"
 	"testing"
-
-	"github.com/getkin/kin-openapi/routers/legacy"
 )
 
 // BenchmarkMatch maps Twilio paths to their operations: our matcher, and
-// beside it kin-openapi's routers on the same document and paths (the
-// baseline the matcher replaces on the hot path).
+// beside it kin-openapi's gorillamux router on the same document and
+// paths, the baseline the matcher keeps off the hot path. (kin-openapi's
+// legacy router refuses Twilio's document: it validates it first, and
+// some of its examples do not match their schemas.)
 func BenchmarkMatch(b *testing.B) {
 	o := newOracle(b, "twilio-api-v2010.json")
 	paths := []string{
@@ -44,20 +44,6 @@ func BenchmarkMatch(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			if _, _, err := o.router.FindRoute(reqs[i%len(reqs)]); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
-	b.Run("kin-openapi-legacy", func(b *testing.B) {
-		router, err := legacy.NewRouter(o.doc)
-		if err != nil {
-			b.Skipf("legacy.NewRouter: %v", err)
-		}
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			if _, _, err := router.FindRoute(reqs[i%len(reqs)]); err != nil {
 				b.Fatal(err)
 			}
 			i++

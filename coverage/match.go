@@ -52,8 +52,8 @@ type litEdge struct {
 type node struct {
 	// lits are the literal children in insertion order; table is an
 	// open-addressing hash table over them (a power-of-two size at least
-	// twice theirs), built by finish: one FNV-1a pass over the segment and
-	// a probe or two cost less than a Go map's hashing and bucket walk.
+	// twice theirs), built by finish: segHash and a probe or two cost less
+	// than a Go map's hashing and bucket walk.
 	lits  []litEdge
 	table []litEdge
 	pats  []*patEdge
@@ -62,16 +62,21 @@ type node struct {
 
 func newNode() *node { return &node{} }
 
-func fnv(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
+// segHash is a cheap hash of a segment: its length and three of its
+// bytes. Chaining a multiply through every byte costs more than the rest
+// of a match; the table compares the strings anyway, so a rare collision
+// only costs one comparison.
+func segHash(s string) uint32 {
+	n := len(s)
+	if n == 0 {
+		return 0
 	}
-	return h
+	h := uint32(n) * 0x9e3779b1
+	h ^= uint32(s[0]) | uint32(s[n/2])<<8 | uint32(s[n-1])<<16
+	return h * 0x85ebca6b
 }
 
-// lit returns the literal child for seg, whose fnv hash is h, or nil.
+// lit returns the literal child for seg, whose segHash is h, or nil.
 func (n *node) lit(seg string, h uint32) *node {
 	if len(n.table) == 0 {
 		return nil
@@ -177,7 +182,7 @@ func (n *node) child(s segment) *node {
 		c := n.litBuilding(s.lit)
 		if c == nil {
 			c = newNode()
-			n.lits = append(n.lits, litEdge{seg: s.lit, hash: fnv(s.lit), next: c})
+			n.lits = append(n.lits, litEdge{seg: s.lit, hash: segHash(s.lit), next: c})
 		}
 		return c
 	}
@@ -265,19 +270,11 @@ func (s *Spec) MatchTemplate(path string) (string, bool) {
 // walk matches p, the rest of the path after a "/", and returns the node
 // holding the terminal, or nil.
 func (n *node) walk(p string) *node {
-	// One pass finds the end of the segment and hashes it (fnv, inlined).
 	seg, tail, more := p, "", false
-	h := uint32(2166136261)
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c == '/' {
-			seg, tail, more = p[:i], p[i+1:], true
-			break
-		}
-		h ^= uint32(c)
-		h *= 16777619
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		seg, tail, more = p[:i], p[i+1:], true
 	}
-	if c := n.lit(seg, h); c != nil {
+	if c := n.lit(seg, segHash(seg)); c != nil {
 		if r := c.next(tail, more); r != nil {
 			return r
 		}
