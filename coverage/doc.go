@@ -31,6 +31,20 @@
 //
 // A Spec is immutable and safe for concurrent use.
 //
+// # kin-openapi
+//
+// Documents are read by kin-openapi v0.153.0; v0.136.0 is the first
+// release that knows OpenAPI 3.1 (webhooks, type arrays, JSON Schema
+// 2020-12 keywords, components.pathItems). What this package does not
+// take from it: its whole-document validation, which rejects real
+// documents over examples that do not match their schemas (Twilio's) and
+// does not change which operations exist; its routers, which are test
+// oracles only (gorillamux reads a server variable in a base path as a
+// free path parameter, where this package expands it to its values);
+// its partial OpenAPI 3.2 support (3.2 documents are refused with
+// ErrUnsupportedVersion); and external $refs, refused so that loading
+// never reads files or the network.
+//
 // # Not built yet
 //
 // The collector (NewCollector, Middleware, Record, the federation
