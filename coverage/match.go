@@ -1,0 +1,342 @@
+package coverage
+
+import (
+	"errors"
+	"slices"
+	"strings"
+)
+
+// The matcher is a trie of path segments. At each node a literal child
+// (found in a small hash table) is tried
+// before the templated children, and a failed subtree backtracks to the
+// next candidate, so a concrete path wins over a templated one as OpenAPI
+// asks ("/pets/mine" before "/pets/{id}") while "/a/{x}/c" still matches
+// when "/a/b" exists but has no "/c" below it. A templated segment is a
+// sequence of literals and parameters ("{Sid}.json", "v{major}-{minor}");
+// each parameter matches one or more characters of the segment, never a
+// "/", like kin-openapi's gorilla/mux router.
+
+type part struct {
+	lit   string
+	param bool
+}
+
+type segment struct {
+	lit   string // a literal segment, when parts is nil
+	parts []part // a templated segment
+	shape string // parts with parameter names left out: "{}.json"
+}
+
+type terminal struct {
+	template string
+	methods  []methodOp
+}
+
+type methodOp struct {
+	method string
+	id     OpID
+}
+
+type patEdge struct {
+	seg  segment
+	litN int // literal bytes in the pattern: more is more specific
+	next *node
+}
+
+type litEdge struct {
+	seg  string
+	hash uint32
+	next *node
+}
+
+type node struct {
+	// lits are the literal children in insertion order; table is an
+	// open-addressing hash table over them (a power-of-two size at least
+	// twice theirs), built by finish: segHash and a probe or two cost less
+	// than a Go map's hashing and bucket walk.
+	lits  []litEdge
+	table []litEdge
+	pats  []*patEdge
+	term  *terminal
+}
+
+func newNode() *node { return &node{} }
+
+// segHash is a cheap hash of a segment: its length and three of its
+// bytes. Chaining a multiply through every byte costs more than the rest
+// of a match; the table compares the strings anyway, so a rare collision
+// only costs one comparison.
+func segHash(s string) uint32 {
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	h := uint32(n) * 0x9e3779b1
+	h ^= uint32(s[0]) | uint32(s[n/2])<<8 | uint32(s[n-1])<<16
+	return h * 0x85ebca6b
+}
+
+// lit returns the literal child for seg, whose segHash is h, or nil.
+func (n *node) lit(seg string, h uint32) *node {
+	if len(n.table) == 0 {
+		return nil
+	}
+	mask := uint32(len(n.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		e := &n.table[i]
+		if e.next == nil {
+			return nil
+		}
+		if e.hash == h && e.seg == seg {
+			return e.next
+		}
+	}
+}
+
+// litBuilding is lit before finish built the table.
+func (n *node) litBuilding(seg string) *node {
+	for _, e := range n.lits {
+		if e.seg == seg {
+			return e.next
+		}
+	}
+	return nil
+}
+
+var (
+	errBraces   = errors.New("unbalanced or nested braces")
+	errNoSlash  = errors.New("a path template starts with /")
+	errConflict = errors.New("another path template matches the same paths")
+)
+
+// parseTemplate splits a path template ("/a/{b}.json") into segments; ""
+// has none.
+func parseTemplate(t string) ([]segment, error) {
+	if t == "" {
+		return nil, nil
+	}
+	if t[0] != '/' {
+		return nil, errNoSlash
+	}
+	raw := strings.Split(t[1:], "/")
+	segs := make([]segment, len(raw))
+	for i, r := range raw {
+		s, err := parseSegment(r)
+		if err != nil {
+			return nil, err
+		}
+		segs[i] = s
+	}
+	return segs, nil
+}
+
+func parseSegment(r string) (segment, error) {
+	if !strings.ContainsAny(r, "{}") {
+		return segment{lit: r}, nil
+	}
+	var s segment
+	var shape strings.Builder
+	for r != "" {
+		open := strings.IndexByte(r, '{')
+		if cl := strings.IndexByte(r, '}'); cl >= 0 && (open < 0 || cl < open) {
+			return segment{}, errBraces
+		}
+		if open < 0 {
+			s.parts = append(s.parts, part{lit: r})
+			shape.WriteString(r)
+			break
+		}
+		if open > 0 {
+			s.parts = append(s.parts, part{lit: r[:open]})
+			shape.WriteString(r[:open])
+		}
+		r = r[open+1:]
+		cl := strings.IndexByte(r, '}')
+		if cl <= 0 || strings.IndexByte(r[:cl], '{') >= 0 {
+			return segment{}, errBraces
+		}
+		s.parts = append(s.parts, part{param: true})
+		shape.WriteString("{}")
+		r = r[cl+1:]
+	}
+	s.shape = shape.String()
+	return s, nil
+}
+
+func (n *node) insert(segs []segment, t *terminal) error {
+	for _, s := range segs {
+		n = n.child(s)
+	}
+	if n.term != nil {
+		if n.term.template == t.template {
+			return nil // the same path through two servers with one base path
+		}
+		return errConflict
+	}
+	n.term = t
+	return nil
+}
+
+func (n *node) child(s segment) *node {
+	if s.parts == nil {
+		c := n.litBuilding(s.lit)
+		if c == nil {
+			c = newNode()
+			n.lits = append(n.lits, litEdge{seg: s.lit, hash: segHash(s.lit), next: c})
+		}
+		return c
+	}
+	for _, e := range n.pats {
+		if e.seg.shape == s.shape {
+			return e.next
+		}
+	}
+	e := &patEdge{seg: s, next: newNode()}
+	for _, p := range s.parts {
+		e.litN += len(p.lit)
+	}
+	n.pats = append(n.pats, e)
+	return e.next
+}
+
+// finish builds the literal table and orders templated children, most
+// literal first, for a deterministic and specific-first match.
+func (n *node) finish() {
+	if len(n.lits) > 0 {
+		size := 2
+		for size < 2*len(n.lits) {
+			size *= 2
+		}
+		n.table = make([]litEdge, size)
+		mask := uint32(size - 1)
+		for _, e := range n.lits {
+			i := e.hash & mask
+			for n.table[i].next != nil {
+				i = (i + 1) & mask
+			}
+			n.table[i] = e
+		}
+	}
+	slices.SortStableFunc(n.pats, func(a, b *patEdge) int {
+		if a.litN != b.litN {
+			return b.litN - a.litN
+		}
+		return strings.Compare(b.seg.shape, a.seg.shape)
+	})
+	for _, e := range n.lits {
+		e.next.finish()
+	}
+	for _, e := range n.pats {
+		e.next.finish()
+	}
+}
+
+// Match maps a request to its operation: method exactly as sent, path the
+// escaped path without the query (r.URL.EscapedPath()), server base path
+// included ("/v2/pets/7"). It returns ErrPathNotFound when no template
+// matches and ErrMethodNotAllowed when the matched path item has no
+// operation for the method, with NoOp. It does not allocate.
+func (s *Spec) Match(method, path string) (OpID, error) {
+	if len(path) == 0 || path[0] != '/' {
+		return NoOp, ErrPathNotFound
+	}
+	n := s.root.walk(path[1:])
+	if n == nil {
+		return NoOp, ErrPathNotFound
+	}
+	for _, m := range n.term.methods {
+		if m.method == method {
+			return m.id, nil
+		}
+	}
+	return NoOp, ErrMethodNotAllowed
+}
+
+// MatchTemplate returns the path template (as the document declares it,
+// without the server base path) that Match would select for path,
+// whatever the method, and false when none matches: the template to
+// report a request with an undeclared method under. It does not allocate.
+func (s *Spec) MatchTemplate(path string) (string, bool) {
+	if len(path) == 0 || path[0] != '/' {
+		return "", false
+	}
+	n := s.root.walk(path[1:])
+	if n == nil {
+		return "", false
+	}
+	return n.term.template, true
+}
+
+// walk matches p, the rest of the path after a "/", and returns the node
+// holding the terminal, or nil.
+func (n *node) walk(p string) *node {
+	seg, tail, more := p, "", false
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		seg, tail, more = p[:i], p[i+1:], true
+	}
+	if c := n.lit(seg, segHash(seg)); c != nil {
+		if r := c.next(tail, more); r != nil {
+			return r
+		}
+	}
+	if seg == "" {
+		return nil // a parameter never matches an empty segment
+	}
+	for _, e := range n.pats {
+		if matchParts(e.seg.parts, seg) {
+			if r := e.next.next(tail, more); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+func (n *node) next(tail string, more bool) *node {
+	if more {
+		return n.walk(tail)
+	}
+	if n.term != nil {
+		return n
+	}
+	return nil
+}
+
+// matchParts reports whether seg matches the literals and parameters of
+// parts, each parameter taking one or more bytes. Literals at either end
+// are anchored; each literal in between is taken at its leftmost place
+// after the bytes its preceding parameters need, which is enough for
+// patterns whose only wildcard is "one or more of anything": what a
+// later place would leave to the following parts, the leftmost leaves
+// too. So a request segment costs linear time, however many parameters
+// a document puts in one segment.
+func matchParts(parts []part, seg string) bool {
+	if len(parts) > 0 && !parts[0].param {
+		if !strings.HasPrefix(seg, parts[0].lit) {
+			return false
+		}
+		seg, parts = seg[len(parts[0].lit):], parts[1:]
+	}
+	if k := len(parts) - 1; k >= 0 && !parts[k].param {
+		if !strings.HasSuffix(seg, parts[k].lit) {
+			return false
+		}
+		seg, parts = seg[:len(seg)-len(parts[k].lit)], parts[:k]
+	}
+	need := 0 // bytes the parameters since the last literal still need
+	for _, p := range parts {
+		if p.param {
+			need++
+			continue
+		}
+		if need > len(seg) {
+			return false
+		}
+		i := strings.Index(seg[need:], p.lit)
+		if i < 0 {
+			return false
+		}
+		seg, need = seg[need+i+len(p.lit):], 0
+	}
+	return len(seg) >= need && (need > 0 || seg == "")
+}
