@@ -15,14 +15,15 @@
 //     into immutable plans that say which events trigger them and render
 //     each step's configuration.
 //   - federation: one http.Handler that routes each request to a service
-//     and serves it from a mock workspace or the real upstream.
+//     and serves it from a mock workspace, the real upstream, a blend of
+//     both (with mock/real comparisons: drift) or with chaos injected.
+//   - coverage: OpenAPI documents compiled into operations, with a
+//     zero-allocation request matcher.
 //
 // Not built yet: the pipeline engine (so nothing runs the steps for an
-// event yet), the blended and chaos_driven reality levels (parsed and
-// validated; the router answers them with 501), scenario activation, shared
-// state, the federation registry, the admin APIs, and the coverage package
-// (what traffic exercised, as JSON, a CI gate and a dashboard). README.md
-// keeps the status.
+// event yet), scenario activation, shared state, the federation registry,
+// the admin APIs, and the coverage collector, metrics, gate and dashboard.
+// README.md keeps the status.
 //
 // The library owns no main, no signals and no global state. A host wires it
 // roughly like this (examples/quickstart is the runnable version):
