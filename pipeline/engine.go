@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/steps"
 	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/memory"
-	"github.com/mockops/mockops/steps"
 )
 
 // Errors of the Engine callers branch on (wrapped; test with errors.Is).

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/mockops/mockops/events"
-	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/steps"
+	"github.com/mockops/mockops/store"
 )
 
 // errPanicked marks a step that panicked: recorded as a failure, not retried.

@@ -235,9 +235,11 @@ steps:
 func testFailures(t *testing.T, st store.Store) {
 	c := &calls{}
 	h := start(t, pipeline.Config{Store: st, Steps: registry(map[string]probeFunc{
-		"fail":      func(context.Context, steps.Input, probeConfig) (steps.Output, error) { return steps.Output{}, errBoom },
-		"permanent": func(context.Context, steps.Input, probeConfig) (steps.Output, error) { return steps.Output{}, steps.Permanent(errBoom) },
-		"panic":     func(context.Context, steps.Input, probeConfig) (steps.Output, error) { panic("kaboom") },
+		"fail": func(context.Context, steps.Input, probeConfig) (steps.Output, error) { return steps.Output{}, errBoom },
+		"permanent": func(context.Context, steps.Input, probeConfig) (steps.Output, error) {
+			return steps.Output{}, steps.Permanent(errBoom)
+		},
+		"panic": func(context.Context, steps.Input, probeConfig) (steps.Output, error) { panic("kaboom") },
 		"twice": func(_ context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
 			if in.Attempt < 3 {
 				return steps.Output{}, errBoom
@@ -332,4 +334,3 @@ steps:
 		t.Errorf("stored execution holds the secret: %s", s)
 	}
 }
-
