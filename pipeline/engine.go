@@ -51,8 +51,8 @@ type Config struct {
 	Steps *steps.Registry
 	// Secrets resolves `${{ secrets.NAME }}`. Nil: steps.EnvSecrets{}.
 	Secrets steps.SecretSource
-	// Workers bounds the steps running at once across all executions, and
-	// the executions in flight. 0 means 8.
+	// Workers bounds the steps running at once across all executions; the
+	// engine holds claims on at most 4*Workers executions. 0 means 8.
 	Workers int
 	// Logger receives records with pipeline, execution and step ids. Nil
 	// discards.

@@ -83,13 +83,13 @@ func registry(funcs map[string]probeFunc, c *calls) *steps.Registry {
 // storeKinds are the stores every store-independent engine test runs on.
 var storeKinds = []struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }{
-	{"memory", func(t *testing.T) store.Store { return memory.New() }},
+	{"memory", func(testing.TB) store.Store { return memory.New() }},
 	{"sqlite", openSQLite},
 }
 
-func openSQLite(t *testing.T) store.Store {
+func openSQLite(t testing.TB) store.Store {
 	t.Helper()
 	st, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "engine.db"))
 	if err != nil {

@@ -329,7 +329,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 // whether it filled the room (there may be more to claim).
 func (e *Engine) claim(ctx context.Context) bool {
 	e.mu.Lock()
-	free := e.cfg.Workers - len(e.inflight)
+	free := e.maxInflight() - len(e.inflight)
 	stopping := e.stopping
 	e.mu.Unlock()
 	if free <= 0 || stopping {
@@ -348,6 +348,11 @@ func (e *Engine) claim(ctx context.Context) bool {
 	}
 	return len(xs) == free
 }
+
+// maxInflight bounds the executions claimed at once: more than Workers,
+// since an execution mostly waits (for a step slot, a backoff, a slow
+// step), and claiming ahead keeps the slots busy between finishes.
+func (e *Engine) maxInflight() int { return 4 * e.cfg.Workers }
 
 // renewLoop extends the leases of the executions in flight every Lease/3,
 // and with the same write learns of cancellations requested elsewhere.
