@@ -207,8 +207,7 @@
 // refused with ErrNotImplemented, and without one the runs of a pipeline
 // are not serialised either), per-pipeline Stats(name), retention and
 // pruning of finished executions, batched completions, OpenTelemetry
-// spans and traceparent propagation, the idempotency key in steps.Input,
-// failing (rather than resuming) expired executions by option, and the
+// spans and traceparent propagation, failing (rather than resuming) expired executions by option, and the
 // HTTP admin API.
 //
 // # Execution state machine
@@ -243,7 +242,8 @@
 // claims) -> succeeded | failed | timed_out | cancelled; queued -> skipped
 // (its `if:` was false, or the execution ended before it could start). A
 // step left running by an interrupted or dead owner is run again by the
-// next claim with the next attempt number; steps in a terminal state are
+// next claim with the next attempt number (and so the next
+// steps.Input.IdempotencyKey, execution/step/attempt); steps in a terminal state are
 // never run again. Outcome is the step's own result, Conclusion the result
 // after continue_on_error.
 package pipeline

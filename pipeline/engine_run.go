@@ -71,6 +71,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if sub != nil {
 		_ = sub.Close()
+		// A durable subscription ends (and saves its position)
+		// asynchronously; wait, so a successor may take the consumer name
+		// as soon as Run returns.
+		if d, ok := sub.(interface{ Done() <-chan struct{} }); ok {
+			<-d.Done()
+		}
 	}
 	cancelLoops()
 	loops.Wait()

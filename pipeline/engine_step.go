@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/mockops/mockops/events"
@@ -151,7 +152,7 @@ func (r *run) attempt(ctx context.Context, s *Step, typ *steps.Type, with map[st
 	}
 	in := steps.Input{
 		Event: r.evv.ev, With: with, Pipeline: r.x.Pipeline, Execution: r.x.ID, StepID: s.id,
-		Attempt: attempt, Steps: outputs, Logger: r.log.With("step", s.id, "attempt", attempt),
+		Attempt: attempt, IdempotencyKey: r.x.ID + "/" + s.id + "/" + strconv.Itoa(attempt), Steps: outputs, Logger: r.log.With("step", s.id, "attempt", attempt),
 		Publisher: &causedPublisher{e: r.e, parent: r.evv.ev},
 	}
 	res := make(chan stepResult, 1)

@@ -14,6 +14,7 @@ import (
 	"github.com/mockops/mockops/steps"
 	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/memory"
+	"github.com/mockops/mockops/store/sqlstore"
 )
 
 const onePipeline = `name: one
@@ -241,6 +242,9 @@ func testFailures(t *testing.T, st store.Store) {
 		},
 		"panic": func(context.Context, steps.Input, probeConfig) (steps.Output, error) { panic("kaboom") },
 		"twice": func(_ context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+			if want := in.Execution + "/s/" + fmt.Sprint(in.Attempt); in.IdempotencyKey != want {
+				return steps.Output{}, steps.Permanent(fmt.Errorf("IdempotencyKey = %q; want %q", in.IdempotencyKey, want))
+			}
 			if in.Attempt < 3 {
 				return steps.Output{}, errBoom
 			}
@@ -332,5 +336,32 @@ steps:
 	}
 	if s := fmt.Sprintf("%+v", x); strings.Contains(s, secret) {
 		t.Errorf("stored execution holds the secret: %s", s)
+	}
+}
+
+// TestEngineDurableConsumer: on the SQL store's bus the engine is a named
+// consumer, so events published while no engine runs start executions
+// when the next one does.
+func TestEngineDurableConsumer(t *testing.T) {
+	st := openSQLite(t).(*sqlstore.Store)
+	bus := st.Bus(sqlstore.BusConfig{})
+	ran := make(chan string, 10)
+	reg := registry(map[string]probeFunc{
+		"a": func(_ context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+			ran <- in.Execution
+			return steps.Output{}, nil
+		},
+	}, nil)
+	first := start(t, pipeline.Config{Store: st, Bus: bus, Steps: reg})
+	first.put(onePipeline)
+	first.stop() // the consumer's position is now stored
+	ev := event(t, events.TypeSchemaChanged, "ws", map[string]any{})
+	if err := bus.Publish(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	second := start(t, pipeline.Config{Store: st, Bus: bus, Steps: reg})
+	x := second.wait(<-ran)
+	if x.Status != store.StatusSucceeded || x.EventID != ev.ID {
+		t.Errorf("execution %s for %s; want succeeded for the event published while stopped (%s)", x.Status, x.EventID, ev.ID)
 	}
 }

@@ -344,3 +344,66 @@ func TestEngineResumeAfterShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestEngineReplicas: two engines on one store and one bus run every
+// (pipeline, event) once; a definition put through one reaches the other
+// at its next poll; a cancel asked of one reaches an execution the other
+// runs at that one's next lease renewal.
+func TestEngineReplicas(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st := memory.New()
+		bus := events.NewMemoryBus(events.MemoryConfig{})
+		defer bus.Close()
+		c := &calls{}
+		reg := registry(map[string]probeFunc{"slow": sleepStep(time.Hour)}, c)
+		a := start(t, pipeline.Config{Store: st, Bus: bus, Owner: "a", Steps: reg})
+		b := start(t, pipeline.Config{Store: st, Bus: bus, Owner: "b", Lease: 3 * time.Second, Steps: reg})
+		a.put(onePipeline)
+		if ds, _ := b.eng.Test(ctx, event(t, events.TypeSchemaChanged, "ws", nil)); len(ds) != 0 {
+			t.Errorf("b knows %d pipelines before its poll; want 0 (the test must see the poll)", len(ds))
+		}
+		time.Sleep(pipeline.DefaultPollInterval)
+		synctest.Wait()
+		if ds, _ := b.eng.Test(ctx, event(t, events.TypeSchemaChanged, "ws", nil)); len(ds) != 1 || !ds[0].Matched {
+			t.Fatalf("b after its poll: %+v; want pipeline one matched", ds)
+		}
+		const n = 50
+		for range n {
+			if err := bus.Publish(ctx, event(t, events.TypeSchemaChanged, "ws", nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		xs := listAll(t, st, "one")
+		owners := map[string]int{}
+		for _, x := range xs {
+			x = a.wait(x.ID)
+			owners[x.Owner]++
+			if x.Status != store.StatusSucceeded {
+				t.Errorf("execution %s: %s", x.ID, x.Status)
+			}
+		}
+		if order, _ := c.got(); len(xs) != n || len(order) != n {
+			t.Errorf("%d executions, %d step runs for %d events; want %d of each", len(xs), len(order), n, n)
+		}
+		t.Logf("executions by owner: %v", owners)
+
+		a.put("name: slow\non: [{event: acme.slow}]\nsteps: [{id: s, uses: probe, with: {key: slow}}]\n")
+		a.stop() // only b runs from now on
+		time.Sleep(pipeline.DefaultPollInterval)
+		id, err := b.eng.Trigger(ctx, "slow", events.Event{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if _, err := a.eng.Cancel(ctx, id); err != nil { // a runs nothing: b must learn of it
+			t.Fatal(err)
+		}
+		start := time.Now()
+		x := b.wait(id)
+		if x.Status != store.StatusCancelled || time.Since(start) > time.Second {
+			t.Errorf("remotely cancelled execution: %s after %v; want cancelled within one renewal (1s)", x.Status, time.Since(start))
+		}
+	})
+}
