@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -364,4 +366,58 @@ func TestEngineDurableConsumer(t *testing.T) {
 	if x.Status != store.StatusSucceeded || x.EventID != ev.ID {
 		t.Errorf("execution %s for %s; want succeeded for the event published while stopped (%s)", x.Status, x.EventID, ev.ID)
 	}
+}
+
+// TestEngineOutputsAndPanicLog: outputs past MaxOutputSize are stored as a
+// truncation marker; a panic's stack goes to the log, not the record.
+func TestEngineOutputsAndPanicLog(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &logs}, nil))
+	h := start(t, pipeline.Config{MaxOutputSize: 64, Logger: logger, Steps: registry(map[string]probeFunc{
+		"big": func(context.Context, steps.Input, probeConfig) (steps.Output, error) {
+			return steps.Output{Outputs: map[string]any{"blob": strings.Repeat("x", 100)}}, nil
+		},
+		"small": func(context.Context, steps.Input, probeConfig) (steps.Output, error) {
+			return steps.Output{Outputs: map[string]any{"n": 1}}, nil
+		},
+		"panic": func(context.Context, steps.Input, probeConfig) (steps.Output, error) { panic("kaboom") },
+	}, nil)})
+	h.put(`name: out
+on: [{event: schema.changed}]
+steps:
+  - {id: big, uses: probe, with: {key: big}}
+  - {id: small, uses: probe, with: {key: small}}
+  - {id: p, uses: probe, with: {key: panic}}
+`)
+	x := h.trigger("out", events.Event{})
+	tests := []struct{ step, want string }{
+		{"big", `{"size":111,"truncated":true}`},
+		{"small", `{"n":1}`},
+	}
+	for _, tt := range tests {
+		if got := string(stepRun(t, x, tt.step).Output); got != tt.want {
+			t.Errorf("step %s output = %s; want %s", tt.step, got, tt.want)
+		}
+	}
+	p := stepRun(t, x, "p")
+	if p.Status != store.StatusFailed || !strings.Contains(p.Error, "kaboom") || strings.Contains(p.Error, "goroutine") {
+		t.Errorf("panicking step = %s, error %q; want failed with the panic value and no stack", p.Status, p.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), `"msg":"pipeline: step panicked"`) || !strings.Contains(logs.String(), "runtime/debug.Stack") {
+		t.Errorf("log lacks the panic with its stack:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
