@@ -177,7 +177,9 @@
 // UpdateExecution, and an execution whose owner died is claimed by another
 // engine once its lease expires and resumed from its first unfinished
 // step. Wait, Cancel and Executions read and steer executions wherever
-// they run.
+// they run. Stats is this engine's counters; PipelineStats(ctx, name)
+// summarises a pipeline's newest executions from the store (runs by
+// status, success rate, p50/p95 duration), so it agrees on every replica.
 //
 // Steps start as soon as the steps they need have finished (Plan.Order,
 // Step.Needs), independent steps in parallel, at most Workers steps at
@@ -205,7 +207,7 @@
 //
 // Not built yet: concurrency groups (a definition with `concurrency:` is
 // refused with ErrNotImplemented, and without one the runs of a pipeline
-// are not serialised either), per-pipeline Stats(name), retention and
+// are not serialised either), retention and
 // pruning of finished executions, batched completions, OpenTelemetry
 // spans and traceparent propagation, failing (rather than resuming) expired executions by option, and the
 // HTTP admin API.

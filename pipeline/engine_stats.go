@@ -1,7 +1,11 @@
 package pipeline
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/mockops/mockops/store"
 )
@@ -75,4 +79,75 @@ func (e *Engine) Stats() Stats {
 	out.InFlight = len(e.inflight)
 	e.mu.Unlock()
 	return out
+}
+
+// StatsWindow is how many of a pipeline's newest executions PipelineStats
+// reads.
+const StatsWindow = 1000
+
+// PipelineStats summarises a pipeline's newest executions (at most
+// StatsWindow), as every replica stored them.
+type PipelineStats struct {
+	Pipeline string
+	// Executions read, by status (queued and running included).
+	ByStatus map[store.Status]int
+	// Finished is how many of them are in a terminal state; SuccessRate is
+	// succeeded / Finished, nil when nothing finished (never a made-up
+	// 100%).
+	Finished    int
+	SuccessRate *float64
+	// P50 and P95 are nearest-rank percentiles of the finished executions'
+	// durations (FinishedAt - StartedAt); zero when nothing finished.
+	P50, P95 time.Duration
+}
+
+// PipelineStats reads the newest executions of pipeline name from the
+// store and summarises them (see PipelineStats).
+func (e *Engine) PipelineStats(ctx context.Context, name string) (PipelineStats, error) {
+	out := PipelineStats{Pipeline: name, ByStatus: map[store.Status]int{}}
+	var durations []time.Duration
+	succeeded, read := 0, 0
+	q := store.ExecutionQuery{Pipeline: name, Limit: StatsWindow}
+	for read < StatsWindow {
+		page, err := e.st.ListExecutions(ctx, q)
+		if err != nil {
+			return PipelineStats{}, fmt.Errorf("pipeline: stats %s: %w", name, err)
+		}
+		for _, x := range page.Executions {
+			if read == StatsWindow {
+				break
+			}
+			read++
+			out.ByStatus[x.Status]++
+			if !x.Status.Terminal() {
+				continue
+			}
+			out.Finished++
+			if x.Status == store.StatusSucceeded {
+				succeeded++
+			}
+			if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
+				durations = append(durations, x.FinishedAt.Sub(x.StartedAt))
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if out.Finished > 0 {
+		r := float64(succeeded) / float64(out.Finished)
+		out.SuccessRate = &r
+	}
+	if len(durations) > 0 {
+		slices.Sort(durations)
+		out.P50, out.P95 = rank(durations, 50), rank(durations, 95)
+	}
+	return out, nil
+}
+
+// rank is the nearest-rank percentile p of sorted ds.
+func rank(ds []time.Duration, p int) time.Duration {
+	i := (p*len(ds) + 99) / 100 // ceil(p/100 * n)
+	return ds[max(i, 1)-1]
 }

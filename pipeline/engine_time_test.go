@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -404,6 +406,44 @@ func TestEngineReplicas(t *testing.T) {
 		x := b.wait(id)
 		if x.Status != store.StatusCancelled || time.Since(start) > time.Second {
 			t.Errorf("remotely cancelled execution: %s after %v; want cancelled within one renewal (1s)", x.Status, time.Since(start))
+		}
+	})
+}
+
+func TestEnginePipelineStats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, pipeline.Config{Steps: registry(map[string]probeFunc{
+			"wait": func(ctx context.Context, in steps.Input, cfg probeConfig) (steps.Output, error) {
+				secs, err := strconv.ParseFloat(fmt.Sprint(cfg.Value), 64)
+				if err != nil {
+					return steps.Output{}, err
+				}
+				if secs < 0 {
+					return steps.Output{}, steps.Permanent(errBoom)
+				}
+				return sleepStep(time.Duration(secs) * time.Second)(ctx, in, cfg)
+			},
+		}, nil)})
+		ctx := context.Background()
+		if st, err := h.eng.PipelineStats(ctx, "stats"); err != nil || st.SuccessRate != nil || st.Finished != 0 {
+			t.Errorf("PipelineStats before any run = %+v, %v; want nothing finished, no rate", st, err)
+		}
+		h.put("name: stats\non: [{event: schema.changed}]\nsteps: [{id: s, uses: probe, with: {key: wait, value: \"${{ event.data.secs }}\"}}]\n")
+		// Durations 1s..19s and one failure (0s): the 10th and 19th of 20 are 9s and 18s.
+		for _, secs := range []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, -1} {
+			h.trigger("stats", event(t, events.TypeSchemaChanged, "ws", map[string]any{"secs": secs}))
+		}
+		st, err := h.eng.PipelineStats(ctx, "stats")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rate := 0.95
+		want := pipeline.PipelineStats{
+			Pipeline: "stats", ByStatus: map[store.Status]int{store.StatusSucceeded: 19, store.StatusFailed: 1},
+			Finished: 20, SuccessRate: &rate, P50: 9 * time.Second, P95: 18 * time.Second,
+		}
+		if diff := cmp.Diff(want, st); diff != "" {
+			t.Errorf("PipelineStats mismatch (-want +got):\n%s", diff)
 		}
 	})
 }
