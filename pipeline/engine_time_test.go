@@ -421,7 +421,7 @@ func TestEnginePipelineStats(t *testing.T) {
 				if secs < 0 {
 					return steps.Output{}, steps.Permanent(errBoom)
 				}
-				return sleepStep(time.Duration(secs) * time.Second)(ctx, in, cfg)
+				return sleepStep(time.Duration(secs)*time.Second)(ctx, in, cfg)
 			},
 		}, nil)})
 		ctx := context.Background()
