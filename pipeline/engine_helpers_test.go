@@ -2,7 +2,11 @@ package pipeline_test
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -87,6 +91,38 @@ var storeKinds = []struct {
 }{
 	{"memory", func(testing.TB) store.Store { return memory.New() }},
 	{"sqlite", openSQLite},
+	{"postgres", openPostgres},
+}
+
+// openPostgres opens a store in a fresh schema of the server at
+// MOCKOPS_TEST_POSTGRES_DSN, dropped when the test ends; without the
+// variable the test is skipped.
+func openPostgres(t testing.TB) store.Store {
+	t.Helper()
+	dsn := os.Getenv("MOCKOPS_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("MOCKOPS_TEST_POSTGRES_DSN is not set")
+	}
+	var raw [6]byte
+	_, _ = rand.Read(raw[:])
+	schema := "mockops_engine_test_" + hex.EncodeToString(raw[:])
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Errorf("sql.Open(pgx): %v", err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	st, err := sqlstore.OpenConfig(context.Background(), dsn, sqlstore.Config{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func openSQLite(t testing.TB) store.Store {
