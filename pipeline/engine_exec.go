@@ -166,11 +166,12 @@ func (r *run) execute(base, exec context.Context) {
 
 	r.mu.Lock()
 	r.prepareSteps()
-	r.x.Status = store.StatusRunning
+	r.x.Status = store.StatusRunning // as the claim stored it
 	if x.CancelRequested {
 		r.requestCancel()
 	}
-	r.persistLocked()
+	// Nothing to write yet: the claim recorded the running status, and
+	// the first step's start writes the step list.
 	r.mu.Unlock()
 
 	r.schedule(base, exec)
