@@ -17,6 +17,7 @@ import (
 // of a one-step no-op pipeline stored as succeeded, in executions/s,
 // beside the store-only storetest.BenchExecution (create, claim, finish
 // one execution with two step runs) of the same store in the same run.
+// The engine runs with its default 8 workers.
 func BenchmarkEngine(b *testing.B) {
 	for _, sk := range []struct {
 		name string
@@ -24,6 +25,7 @@ func BenchmarkEngine(b *testing.B) {
 	}{
 		{"memory", func(testing.TB) store.Store { return memory.New() }},
 		{"sqlite", openSQLite},
+		{"postgres", openPostgres}, // skipped without MOCKOPS_TEST_POSTGRES_DSN
 	} {
 		b.Run(sk.name+"/engine", func(b *testing.B) { benchEngine(b, sk.open(b)) })
 		b.Run(sk.name+"/store-only", func(b *testing.B) { storetest.BenchExecution(b, sk.open(b)) })
