@@ -447,3 +447,38 @@ func TestEnginePipelineStats(t *testing.T) {
 		}
 	})
 }
+
+// TestEngineRunCtxEnds: when Run's ctx ends, Run interrupts what is in
+// flight, releases it, and returns ctx's error after its goroutines end.
+func TestEngineRunCtxEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		eng, err := pipeline.NewEngine(pipeline.Config{Store: st, Steps: registry(map[string]probeFunc{"slow": sleepStep(time.Hour)}, nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.PutSource(context.Background(), "t.yaml", []byte("name: slow\non: [{event: acme.slow}]\nsteps: [{id: s, uses: probe, with: {key: slow}}]\n"), 0); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- eng.Run(ctx) }()
+		<-eng.Ready()
+		id, err := eng.Trigger(context.Background(), "slow", events.Event{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run after its ctx ended = %v; want context.Canceled", err)
+		}
+		x, err := st.GetExecution(context.Background(), id)
+		if err != nil || x.Status != store.StatusRunning || x.LeaseUntil.After(time.Now()) {
+			t.Errorf("interrupted execution: %s, lease until %v (now %v), %v; want running with its lease released", x.Status, x.LeaseUntil, time.Now(), err)
+		}
+		if err := eng.Shutdown(context.Background()); err != nil {
+			t.Errorf("Shutdown after Run returned = %v; want nil", err)
+		}
+	})
+}
