@@ -1,6 +1,6 @@
 // Package pipeline turns YAML pipeline definitions into compiled,
-// immutable plans: which events trigger them, which steps run in which
-// order, and with what configuration.
+// immutable plans (which events trigger them, which steps run in which
+// order, and with what configuration) and runs them with an Engine.
 //
 // # Definitions
 //
@@ -150,4 +150,102 @@
 // grow with the candidates for an event, not with the plans loaded;
 // Index.Match(ctx, ev) returns the hits and, apart, the plans whose
 // filter failed (*FilterError).
+//
+// # The engine
+//
+// NewEngine(Config{Bus, Store, Steps, Secrets, ...}) builds an Engine; every
+// Config field has a working zero value (see Config). Definitions live in
+// the store: Put and PutSource validate a definition against the engine's
+// step types before storing it as a new version, Remove deletes it, List
+// and Get read the records. Every engine reloads the stored definitions
+// every PollInterval (and at once after its own Put or Remove), so a change
+// made through one replica reaches the others without a restart; a stored
+// definition that does not load here (a step type this host lacks) is
+// logged and left out. Test(ctx, ev) is the dry run: one Decision per
+// loaded pipeline, with the trigger verdicts and, for a match, each step's
+// `if:` result and redacted rendered config.
+//
+// Run(ctx) subscribes to the bus (as the durable consumer Config.Consumer
+// when the bus has SubscribeNamed, as store/sqlstore's does, so a
+// restarted engine resumes after the last event it handled) and claims
+// executions until Shutdown. Each matching (pipeline, event) becomes one
+// stored execution; the store refuses a second one with ErrConflict, so a
+// redelivered or duplicate event is a no-op. Trigger stores an execution
+// by hand. Executions run only when an engine's Run claims them
+// (ClaimExecutions, several per round trip, up to 4*Workers held at
+// once); the engine renews its leases every Lease/3 with the fenced
+// UpdateExecution, and an execution whose owner died is claimed by another
+// engine once its lease expires and resumed from its first unfinished
+// step. Wait, Cancel and Executions read and steer executions wherever
+// they run. Stats is this engine's counters; PipelineStats(ctx, name)
+// summarises a pipeline's newest executions from the store (runs by
+// status, success rate, p50/p95 duration), so it agrees on every replica.
+//
+// Steps start as soon as the steps they need have finished (Plan.Order,
+// Step.Needs), independent steps in parallel, at most Workers steps at
+// once across the engine. A step's `if:` (default success()) sees the
+// status of the steps it transitively needs: failure() is true when one of
+// them failed without continue_on_error, cancelled() after a Cancel or the
+// pipeline timeout; a skipped step is not a failure. Each attempt runs
+// under the step's timeout and the execution's (Plan.Timeout, measured
+// from the first claim); a step still running Grace after its ctx ended is
+// abandoned (its goroutine is left to return on its own, counted in Stats)
+// and recorded timed_out. Failed and timed-out attempts are retried up to
+// retry.attempts, after a backoff drawn uniformly from [0, min(max_backoff,
+// backoff*2^(n-1))] (full jitter); errors marked steps.Permanent, render
+// errors and panics are not retried. A panic is recovered, recorded as a
+// failure with its value, and logged with its stack (never stored). Events
+// a step publishes carry the causation of the execution's event
+// (events.Event.CausedBy); one deeper than MaxDepth (default 8) is refused
+// to the step, and such an event arriving on the bus starts nothing.
+//
+// Every change of a step is written with the whole execution: status,
+// attempts, start and finish times, the rendered config with secrets
+// redacted (Rendered.Redacted), outputs as JSON with secrets redacted
+// (larger than MaxOutputSize: {"truncated":true,"size":N}, also what later
+// steps see after a resume) and the error, redacted and made valid text.
+//
+// Not built yet: concurrency groups (a definition with `concurrency:` is
+// refused with ErrNotImplemented, and without one the runs of a pipeline
+// are not serialised either), retention and
+// pruning of finished executions, batched completions, OpenTelemetry
+// spans and traceparent propagation, failing (rather than resuming) expired executions by option, and the
+// HTTP admin API.
+//
+// # Execution state machine
+//
+// Execution statuses (store.Status) and who moves them, under which fence:
+//
+//	(none)  -> queued     intake or Trigger: CreateExecution, unique on
+//	                      (pipeline, event id)
+//	queued  -> running    ClaimExecutions by an engine: sets Owner, a new
+//	                      Attempt (the fence) and LeaseUntil
+//	running -> running    the owner's UpdateExecution (step progress, lease
+//	                      renewal), accepted only for the same Owner and
+//	                      Attempt; a lease left to expire, or released by a
+//	                      Shutdown that had to interrupt, lets another
+//	                      ClaimExecutions take it with a new Attempt, after
+//	                      which the old owner's writes fail (ErrConflict)
+//	                      and it stops touching the record
+//	running -> succeeded  the owner, when every step concluded succeeded
+//	                      or skipped
+//	running -> failed     the owner, when a step concluded failed (or its
+//	                      `if:` failed to evaluate), or its pipeline is no
+//	                      longer loaded, or its version changed after a
+//	                      step started
+//	running -> timed_out  the owner, when the pipeline timeout passed
+//	running -> cancelled  the owner, after CancelExecution set
+//	                      CancelRequested (seen at once by a local Cancel,
+//	                      else at the owner's next write)
+//	queued  -> cancelled  CancelExecution, by anyone
+//
+// Step statuses, written only by the execution's owner under the same
+// fence: queued -> running (an attempt starts; Attempts counts them across
+// claims) -> succeeded | failed | timed_out | cancelled; queued -> skipped
+// (its `if:` was false, or the execution ended before it could start). A
+// step left running by an interrupted or dead owner is run again by the
+// next claim with the next attempt number (and so the next
+// steps.Input.IdempotencyKey, execution/step/attempt); steps in a terminal state are
+// never run again. Outcome is the step's own result, Conclusion the result
+// after continue_on_error.
 package pipeline

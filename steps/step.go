@@ -28,10 +28,14 @@ type Input struct {
 	Pipeline  string
 	Execution string
 	StepID    string
-	Attempt   int               // 1 for the first attempt
-	Steps     map[string]Output // outputs of earlier steps, by step id
-	Logger    *slog.Logger      // never nil when called by the engine
-	Publisher events.Publisher  // for steps that emit events
+	Attempt   int // 1 for the first attempt
+	// IdempotencyKey is unique to this attempt of this step of this
+	// execution ("<execution>/<step>/<attempt>"), stable if the attempt's
+	// request is retried: pass it to systems that accept one.
+	IdempotencyKey string
+	Steps          map[string]Output // outputs of earlier steps, by step id
+	Logger         *slog.Logger      // never nil when called by the engine
+	Publisher      events.Publisher  // for steps that emit events
 }
 
 // Output is what a step produces. Outputs are readable by later steps as

@@ -1,0 +1,399 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/store"
+)
+
+// namedSubscriber is the durable bus's extra method (store/sqlstore.Bus),
+// found by type assertion so this package does not import sqlstore.
+type namedSubscriber interface {
+	SubscribeNamed(ctx context.Context, consumer string, f events.Filter, h events.Handler) (events.Subscription, error)
+}
+
+// Run loads the stored definitions, subscribes to the bus, and claims and
+// runs executions until Shutdown is called or ctx ends. It returns after
+// every goroutine it started has ended (a step abandoned for ignoring its
+// ctx excepted: Go cannot stop it; see Stats): nil after Shutdown, ctx's
+// error when ctx ended. When ctx ends, running executions are interrupted
+// at once and released for another engine to resume, as by a Shutdown
+// whose ctx has ended.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.running {
+		e.mu.Unlock()
+		return errors.New("pipeline: Run called twice")
+	}
+	e.running = true
+	stopped := e.stopping
+	e.mu.Unlock()
+	defer close(e.doneCh)
+	if stopped {
+		return nil
+	}
+	if err := e.reload(ctx); err != nil {
+		e.stop()
+		return err
+	}
+	var sub events.Subscription
+	if b := e.cfg.Bus; b != nil {
+		var err error
+		if ns, ok := b.(namedSubscriber); ok {
+			sub, err = ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, e.intake)
+		} else {
+			sub, err = b.Subscribe(ctx, events.Filter{}, e.intake)
+		}
+		if err != nil {
+			e.stop()
+			return fmt.Errorf("pipeline: run: subscribe: %w", err)
+		}
+	}
+	close(e.readyCh)
+	loopCtx, cancelLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	loops.Go(func() { e.claimLoop(loopCtx) })
+	loops.Go(func() { e.renewLoop(loopCtx) })
+	loops.Go(func() { e.reloadLoop(loopCtx) })
+
+	var err error
+	select {
+	case <-ctx.Done():
+		err = ctx.Err()
+		e.stop()
+		e.interrupt()
+	case <-e.stopCh:
+	}
+	if sub != nil {
+		_ = sub.Close()
+		// A durable subscription ends (and saves its position)
+		// asynchronously; wait, so a successor may take the consumer name
+		// as soon as Run returns.
+		if d, ok := sub.(interface{ Done() <-chan struct{} }); ok {
+			<-d.Done()
+		}
+	}
+	cancelLoops()
+	loops.Wait()
+	e.runs.Wait()
+	return err
+}
+
+// Ready is closed once Run has loaded the definitions and subscribed to
+// the bus: events published from then on reach the engine.
+func (e *Engine) Ready() <-chan struct{} { return e.readyCh }
+
+// Shutdown stops intake and claims, lets the executions in flight finish,
+// and when ctx ends first interrupts them: each is left running in the
+// store with its lease released (its completed steps kept), so the next
+// engine that claims it resumes from its first unfinished step. It
+// returns once Run has returned (ctx's error if it had to interrupt). It
+// may be called before, during or after Run, and more than once.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.stop()
+	e.mu.Lock()
+	running := e.running
+	e.mu.Unlock()
+	if !running {
+		return nil
+	}
+	select {
+	case <-e.doneCh:
+		return nil
+	case <-ctx.Done():
+		e.interrupt()
+		<-e.doneCh
+		return ctx.Err()
+	}
+}
+
+// stop starts stopping: no more intake or claims.
+func (e *Engine) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.stopping {
+		e.stopping = true
+		close(e.stopCh)
+	}
+}
+
+// interrupt ends every execution in flight without finishing it.
+func (e *Engine) interrupt() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.hardCh:
+	default:
+		close(e.hardCh)
+	}
+	for _, r := range e.inflight {
+		r.interrupt(errInterrupted)
+	}
+}
+
+func (e *Engine) isStopping() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopping
+}
+
+// poke wakes the claim loop.
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// intake is the bus handler: one execution per matching pipeline. A
+// duplicate (pipeline, event) is a no-op, so a redelivered event starts
+// nothing twice. An error (the store failing) makes an at-least-once bus
+// deliver the event again.
+func (e *Engine) intake(ctx context.Context, ev events.Event) error {
+	if e.isStopping() {
+		return ErrStopped
+	}
+	if e.tooDeep(ev) {
+		e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
+		e.stats.depthRefused.Add(1)
+		return nil
+	}
+	s := e.snap.Load()
+	hits, failed := s.index.Match(ctx, NewEventVars(ev))
+	for _, f := range failed {
+		e.stats.triggerErrors.Add(1)
+		e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
+	}
+	if len(hits) == 0 && len(failed) == 0 {
+		e.stats.triggerNoMatch.Add(1)
+	}
+	var errs []error
+	created := false
+	for _, h := range hits {
+		e.stats.triggerMatches.Add(1)
+		l, ok := s.byName[h.Plan.name]
+		if !ok {
+			continue
+		}
+		_, err := e.create(ctx, l, ev)
+		switch {
+		case err == nil:
+			created = true
+		case errors.Is(err, store.ErrConflict):
+			e.stats.duplicates.Add(1) // already created: a redelivery
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if created {
+		e.poke()
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) create(ctx context.Context, l *loaded, ev events.Event) (store.Execution, error) {
+	x, err := e.st.CreateExecution(ctx, store.Execution{
+		Pipeline: l.rec.Name, Version: l.rec.Version, EventID: ev.ID, Event: ev, Status: store.StatusQueued,
+	})
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("pipeline: %s: create execution for event %s: %w", l.rec.Name, ev.ID, err)
+	}
+	return x, nil
+}
+
+// Trigger creates an execution of pipeline for ev by hand (whether or not
+// its triggers match ev, and even when it is disabled) and returns its id
+// once it is stored. ev's missing ID, Source, Type and Time are filled in
+// (an ID unique to this call, source "mockops/pipeline", type
+// "pipeline.manual"). A second Trigger with the same ev.ID fails wrapping
+// store.ErrConflict. The execution runs when an engine's Run claims it.
+func (e *Engine) Trigger(ctx context.Context, pipeline string, ev events.Event) (string, error) {
+	if e.isStopping() {
+		return "", ErrStopped
+	}
+	l, err := e.loadedPlan(pipeline)
+	if errors.Is(err, ErrNotLoaded) {
+		if rerr := e.reload(ctx); rerr != nil {
+			return "", rerr
+		}
+		l, err = e.loadedPlan(pipeline)
+	}
+	if err != nil {
+		return "", err
+	}
+	now := e.now()
+	if ev.ID == "" {
+		ev.ID = events.NewID(now)
+	}
+	if ev.Source == "" {
+		ev.Source = "mockops/pipeline"
+	}
+	if ev.Type == "" {
+		ev.Type = "pipeline.manual"
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now.UTC()
+	}
+	if e.tooDeep(ev) {
+		return "", fmt.Errorf("%w: event %s has depth %d", ErrCausationDepth, ev.ID, ev.Depth())
+	}
+	x, err := e.create(ctx, l, ev)
+	if err != nil {
+		return "", err
+	}
+	e.poke()
+	return x.ID, nil
+}
+
+// Wait blocks until execution id is in a terminal state, and returns it.
+func (e *Engine) Wait(ctx context.Context, id string) (store.Execution, error) {
+	for {
+		e.mu.Lock()
+		fin := e.finished
+		e.mu.Unlock()
+		x, err := e.st.GetExecution(ctx, id)
+		if err != nil {
+			return store.Execution{}, fmt.Errorf("pipeline: wait %s: %w", id, err)
+		}
+		if x.Status.Terminal() {
+			return x, nil
+		}
+		t := time.NewTimer(e.cfg.PollInterval) // for executions run elsewhere
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return x, fmt.Errorf("pipeline: wait %s: %w", id, ctx.Err())
+		case <-fin:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Cancel cancels execution id: a queued one at once, a running one as soon
+// as its owner sees the request (at once when it is this engine, at its
+// next lease renewal otherwise). Steps whose `if:` calls cancelled() or
+// always() still run. It returns the execution as the store has it.
+func (e *Engine) Cancel(ctx context.Context, id string) (store.Execution, error) {
+	x, err := e.st.CancelExecution(ctx, id)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("pipeline: cancel %s: %w", id, err)
+	}
+	e.mu.Lock()
+	r := e.inflight[id]
+	e.mu.Unlock()
+	if r != nil {
+		r.requestCancel()
+	}
+	if x.Status.Terminal() {
+		e.signalFinished()
+	}
+	return x, nil
+}
+
+// Executions lists stored executions, newest first.
+func (e *Engine) Executions(ctx context.Context, q store.ExecutionQuery) (store.ExecutionPage, error) {
+	p, err := e.st.ListExecutions(ctx, q)
+	if err != nil {
+		return store.ExecutionPage{}, fmt.Errorf("pipeline: executions: %w", err)
+	}
+	return p, nil
+}
+
+func (e *Engine) signalFinished() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	close(e.finished)
+	e.finished = make(chan struct{})
+}
+
+// claimLoop claims executions while there is room, when woken (an
+// execution created or finished here) and every PollInterval.
+func (e *Engine) claimLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		for e.claim(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.stopCh:
+			return
+		case <-e.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// claim claims as many executions as there is room for, and reports
+// whether it filled the room (there may be more to claim).
+func (e *Engine) claim(ctx context.Context) bool {
+	e.mu.Lock()
+	free := e.maxInflight() - len(e.inflight)
+	stopping := e.stopping
+	e.mu.Unlock()
+	if free <= 0 || stopping {
+		return false
+	}
+	xs, err := e.st.ClaimExecutions(ctx, e.owner, e.cfg.Lease, free)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("pipeline: claim executions", "owner", e.owner, "err", err)
+		}
+		return false
+	}
+	claimed := time.Now()
+	for _, x := range xs {
+		e.start(x, claimed)
+	}
+	return len(xs) == free
+}
+
+// maxInflight bounds the executions claimed at once: more than Workers,
+// since an execution mostly waits (for a step slot, a backoff, a slow
+// step), and claiming ahead keeps the slots busy between finishes.
+func (e *Engine) maxInflight() int { return 4 * e.cfg.Workers }
+
+// renewLoop extends the leases of the executions in flight every Lease/3,
+// and with the same write learns of cancellations requested elsewhere.
+func (e *Engine) renewLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		rs := make([]*run, 0, len(e.inflight))
+		for _, r := range e.inflight {
+			rs = append(rs, r)
+		}
+		e.mu.Unlock()
+		for _, r := range rs {
+			r.persist()
+		}
+	}
+}
+
+func (e *Engine) reloadLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := e.reload(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("pipeline: reload definitions", "err", err)
+		}
+	}
+}
