@@ -12,17 +12,17 @@
 //     emit, auto_promote, regenerate_sdk, create_pr) with their outbound
 //     client and egress policy.
 //   - pipeline: YAML pipelines triggered by events, parsed and checked
-//     into immutable plans that say which events trigger them and render
-//     each step's configuration.
+//     into immutable plans, and the Engine that runs them: durably, once
+//     per (pipeline, event), on one process or several sharing a store.
 //   - federation: one http.Handler that routes each request to a service
 //     and serves it from a mock workspace, the real upstream, a blend of
 //     both (with mock/real comparisons: drift) or with chaos injected.
 //   - coverage: OpenAPI documents compiled into operations, with a
 //     zero-allocation request matcher.
 //
-// Not built yet: the pipeline engine (so nothing runs the steps for an
-// event yet), scenario activation, shared state, the federation registry,
-// the admin APIs, and the coverage collector, metrics, gate and dashboard.
+// Not built yet: the engine's concurrency groups, scenario activation,
+// shared state, the federation registry, the admin APIs, and the coverage
+// collector, metrics, gate and dashboard.
 // README.md keeps the status.
 //
 // The library owns no main, no signals and no global state. A host wires it
