@@ -179,13 +179,7 @@ func (r *Router) serveRealFirst(x *exchange, out *http.Request, s *snapshot, b *
 // false means it answered.
 func (r *Router) proxyVia(x *exchange, p *httputil.ReverseProxy, out *http.Request, s *snapshot, prepare func() bool, w ...http.ResponseWriter) {
 	s.inflight.Add(1)
-	defer func() {
-		if s.inflight.Add(-1) == 0 && s.retired.Load() {
-			r.mu.Lock()
-			r.release(s)
-			r.mu.Unlock()
-		}
-	}()
+	defer r.leave(s)
 	if x.body.rc != nil {
 		x.body.x = x
 	}

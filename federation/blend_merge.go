@@ -104,13 +104,7 @@ func (r *Router) serveMerge(x *exchange, out *http.Request, s *snapshot, b *Blen
 // mergeReal sends the upstream side of a merge into w.
 func (r *Router) mergeReal(x *exchange, s *snapshot, req *http.Request, w *capture) (err error) {
 	s.inflight.Add(1)
-	defer func() {
-		if s.inflight.Add(-1) == 0 && s.retired.Load() {
-			r.mu.Lock()
-			r.release(s)
-			r.mu.Unlock()
-		}
-	}()
+	defer r.leave(s)
 	p := *x.route.c.proxy
 	p.ModifyResponse = nil // no deadline of its own: the merge's context bounds it
 	p.ErrorHandler = func(_ http.ResponseWriter, _ *http.Request, e error) { err = e }

@@ -106,13 +106,7 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 	x.servedBy = ServedByReal
 	s.inflight.Add(1)
-	defer func() {
-		if s.inflight.Add(-1) == 0 && s.retired.Load() {
-			r.mu.Lock()
-			r.release(s)
-			r.mu.Unlock()
-		}
-	}()
+	defer r.leave(s)
 	c := x.route.c
 	withBody := x.body.rc != nil
 	if withBody {

@@ -207,6 +207,17 @@ type sharedTransport struct {
 	refs int
 }
 
+// leave ends a request that proxied on s (counted in s.inflight when it
+// began): the last one to leave a replaced snapshot releases its
+// transports.
+func (r *Router) leave(s *snapshot) {
+	if s.inflight.Add(-1) == 0 && s.retired.Load() {
+		r.mu.Lock()
+		r.release(s)
+		r.mu.Unlock()
+	}
+}
+
 // release lets go of the transports of snapshot s, which no request uses
 // any more: a transport no other live snapshot uses is removed and its
 // idle connections closed. It runs once per snapshot for the counts; a
