@@ -2,14 +2,20 @@
 // wires MockOps together on the embedded defaults and shows it working.
 //
 // It opens the embedded SQLite store (a file in a temporary directory, or
-// the one -db names) and its durable event bus; loads the pipeline
-// definitions in config/ (one in MockOps's DSL, one in MockForge's format)
-// against the host's step registry and stores them; raises one event of
-// each of the seven platform kinds and, for each, prints it as CloudEvents
-// JSON with the pipelines it triggers and their rendered step config (a
-// dry run); then stores and serves a small federation, a real users service
-// it starts on loopback and a mock orders workspace, and sends requests
-// through it.
+// the one -db names) and its durable event bus, and starts the pipeline
+// engine on them with the built-in step types plus the quickstart's own
+// "log" step, and secrets from the quickstart's own SecretSource. It
+// stores the four definitions in config/pipelines (one in MockForge's
+// format) through the engine, prints the engine's dry run (Test) for the
+// drift event, publishes one event of each of the seven platform kinds
+// (printing each as CloudEvents JSON), waits for the executions they start
+// (one calls a deploy hook it serves on loopback with a bearer token, one
+// emits an event that runs a second pipeline) and prints each stored
+// execution: pipeline, status, steps with their status, outcome and
+// redacted rendered config. It shuts the engine down, then stores and
+// serves a small federation, a real users service it starts on loopback
+// and a mock orders workspace, and sends requests through it. It exits 1
+// when an execution did not succeed.
 package main
 
 import (

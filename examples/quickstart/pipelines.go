@@ -29,9 +29,8 @@ type logConfig struct {
 
 // newRegistry returns the host's step types: the built-ins (http, notify,
 // emit, create_pr) and the quickstart's "log", which writes its message as
-// a log record and reports the execution it ran in on ran (without ever
-// blocking the step).
-func newRegistry(ran chan<- string) (*steps.Registry, error) {
+// a log record (with the run's ids, which the engine's logger carries).
+func newRegistry() (*steps.Registry, error) {
 	reg := steps.NewRegistry()
 	if err := steps.RegisterBuiltins(reg, steps.Deps{}); err != nil {
 		return nil, err
@@ -39,10 +38,6 @@ func newRegistry(ran chan<- string) (*steps.Registry, error) {
 	err := steps.Register(reg, "log", func(cfg logConfig) (steps.Step, error) {
 		return steps.StepFunc(func(ctx context.Context, in steps.Input) (steps.Output, error) {
 			in.Logger.InfoContext(ctx, "quickstart log", "message", cfg.Message)
-			select {
-			case ran <- in.Execution:
-			default:
-			}
 			return steps.Output{Outputs: map[string]any{"message": cfg.Message}}, nil
 		}), nil
 	})
@@ -115,12 +110,12 @@ func printDecisions(ctx context.Context, eng *pipeline.Engine, e events.Event, o
 	return nil
 }
 
-// expectedRuns counts the executions e starts: one per matching pipeline,
-// plus those the events its emit steps raise start in turn.
-func expectedRuns(ctx context.Context, eng *pipeline.Engine, e events.Event) (int, error) {
+// expectedRuns counts the executions e starts: direct is one per matching
+// pipeline, total adds those the events its emit steps raise start in turn.
+func expectedRuns(ctx context.Context, eng *pipeline.Engine, e events.Event) (total, direct int, err error) {
 	ds, err := eng.Test(ctx, e)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	n := 0
 	for _, d := range ds {
@@ -139,41 +134,88 @@ func expectedRuns(ctx context.Context, eng *pipeline.Engine, e events.Event) (in
 			}
 			child, err := events.New(events.Type(typ), ws, s.With["data"])
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
-			m, err := expectedRuns(ctx, eng, child.CausedBy(e))
+			m, _, err := expectedRuns(ctx, eng, child.CausedBy(e))
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			n += m
 		}
 	}
-	return n, nil
+	for _, d := range ds {
+		if d.Matched {
+			direct++
+		}
+	}
+	return n, direct, nil
 }
 
-// waitRuns waits for n executions, learnt from the log step every
-// quickstart pipeline ends with, to finish, and returns them.
-func waitRuns(ctx context.Context, eng *pipeline.Engine, ran <-chan string, n int) ([]store.Execution, error) {
+// waitRuns waits until the executions the published events started
+// (want of them, direct of those for the published events themselves) are
+// stored and finished, and returns them. It stops early, with what there
+// is, once every execution has finished and one did not succeed: a failed
+// step may have cut a chain short.
+func waitRuns(ctx context.Context, eng *pipeline.Engine, published []events.Event, want, direct int) ([]store.Execution, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	xs := make([]store.Execution, 0, n)
-	seen := map[string]bool{}
-	for len(xs) < n {
-		var id string
-		select {
-		case id = <-ran:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("quickstart: %d of %d executions ran: %w", len(xs), n, ctx.Err())
-		}
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		x, err := eng.Wait(ctx, id)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		xs, err := related(ctx, eng, published)
 		if err != nil {
 			return nil, err
 		}
-		xs = append(xs, x)
+		finished, succeeded, roots := 0, 0, 0
+		for _, x := range xs {
+			if x.Status.Terminal() {
+				finished++
+			}
+			if x.Status == store.StatusSucceeded {
+				succeeded++
+			}
+			if x.Event.Depth() == 0 {
+				roots++
+			}
+		}
+		if len(xs) >= want || (roots >= direct && finished == len(xs) && succeeded < finished) {
+			for i, x := range xs {
+				if xs[i], err = eng.Wait(ctx, x.ID); err != nil {
+					return nil, err
+				}
+			}
+			return xs, nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("quickstart: %d of %d executions stored, %d finished: %w", len(xs), want, finished, ctx.Err())
+		}
+	}
+}
+
+// related returns the newest stored executions whose event is one of
+// published or was caused, through any chain, by one of them.
+func related(ctx context.Context, eng *pipeline.Engine, published []events.Event) ([]store.Execution, error) {
+	page, err := eng.Executions(ctx, store.ExecutionQuery{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, e := range published {
+		known[e.ID] = true
+	}
+	taken := map[string]bool{}
+	var xs []store.Execution
+	for grew := true; grew; {
+		grew = false
+		for _, x := range page.Executions {
+			if taken[x.ID] || !(known[x.EventID] || known[x.Event.Extensions[events.ExtCausationID]]) {
+				continue
+			}
+			taken[x.ID], known[x.EventID], grew = true, true, true
+			xs = append(xs, x)
+		}
 	}
 	return xs, nil
 }
@@ -233,8 +275,7 @@ func runPipelines(ctx context.Context, st store.Store, bus events.Bus, logw io.W
 		err = errors.Join(err, hook.srv.shutdown(sctx))
 	}()
 
-	ran := make(chan string, 64)
-	reg, err := newRegistry(ran)
+	reg, err := newRegistry()
 	if err != nil {
 		return err
 	}
@@ -272,18 +313,18 @@ func runPipelines(ctx context.Context, st store.Store, bus events.Bus, logw io.W
 	if err != nil {
 		return err
 	}
-	want := 0
+	want, direct := 0, 0
 	for _, e := range evs {
 		if e.Type == events.TypeDriftThresholdExceeded {
 			if err := printDecisions(ctx, eng, e, out); err != nil {
 				return err
 			}
 		}
-		n, err := expectedRuns(ctx, eng, e)
+		n, d, err := expectedRuns(ctx, eng, e)
 		if err != nil {
 			return err
 		}
-		want += n
+		want, direct = want+n, direct+d
 	}
 	for _, e := range evs {
 		b, err := json.Marshal(e)
@@ -295,13 +336,22 @@ func runPipelines(ctx context.Context, st store.Store, bus events.Bus, logw io.W
 			return err
 		}
 	}
-	xs, err := waitRuns(ctx, eng, ran, want)
+	xs, err := waitRuns(ctx, eng, evs, want, direct)
 	if err != nil {
 		return err
 	}
 	printExecutions(xs, evs, out)
 	for _, r := range hook.received() {
 		fmt.Fprintf(out, "deploy hook got %s\n", r)
+	}
+	failed := 0
+	for _, x := range xs {
+		if x.Status != store.StatusSucceeded {
+			failed++
+		}
+	}
+	if failed > 0 || len(xs) != want {
+		return fmt.Errorf("quickstart: %d of %d executions ran, %d did not succeed", len(xs), want, failed)
 	}
 	return nil
 }
