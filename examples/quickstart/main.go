@@ -2,20 +2,25 @@
 // wires MockOps together on the embedded defaults and shows it working.
 //
 // It opens the embedded SQLite store (a file in a temporary directory, or
-// the one -db names) and its durable event bus; loads the pipeline
-// definitions in config/ (one in MockOps's DSL, one in MockForge's format)
-// against the host's step registry and stores them; raises one event of
-// each of the seven platform kinds and, for each, prints it as CloudEvents
-// JSON with the pipelines it triggers and their rendered step config (a
-// dry run); then stores and serves a small federation, a real users service
-// it starts on loopback and a mock orders workspace, and sends requests
-// through it.
+// the one -db names) and its durable event bus, and starts the pipeline
+// engine on them with the built-in step types plus the quickstart's own
+// "log" step, and secrets from the quickstart's own SecretSource. It
+// stores the four definitions in config/pipelines (one in MockForge's
+// format) through the engine, prints the engine's dry run (Test) for the
+// drift event, publishes one event of each of the seven platform kinds
+// (printing each as CloudEvents JSON), waits for the executions they start
+// (one calls a deploy hook it serves on loopback with a bearer token, one
+// emits an event that runs a second pipeline) and prints each stored
+// execution: pipeline, status, steps with their status, outcome and
+// redacted rendered config. It shuts the engine down, then stores and
+// serves a small federation, a real users service it starts on loopback
+// and a mock orders workspace, and sends requests through it. It exits 1
+// when an execution did not succeed.
 package main
 
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -53,48 +58,26 @@ func main1(ctx context.Context, dbPath string) error {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "mockops.db")
 	}
-	return run(ctx, dbPath, os.Stdout)
+	return run(ctx, dbPath, os.Stdout, os.Stderr)
 }
 
-// run is the whole program, so its test can drive it.
-func run(ctx context.Context, dbPath string, out io.Writer) error {
+// run is the whole program, so its test can drive it. It prints to out
+// and sends the engine's log records to logw.
+func run(ctx context.Context, dbPath string, out, logw io.Writer) error {
 	st, err := sqlstore.Open(ctx, "sqlite:"+dbPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	idx, defs, err := loadPipelines(configFS)
-	if err != nil {
-		return err
-	}
-	for _, d := range defs {
-		p, err := st.PutPipeline(ctx, store.Pipeline{Name: d.Name, Version: store.AnyVersion, Source: d.Source, Enabled: d.Enabled, Workspace: d.Workspace})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "stored pipeline %s (%s format) as version %d\n", d.Name, d.Format, p.Version)
-	}
-
-	// The durable bus keeps events as rows; the named consumer resumes
-	// where it stopped when the program runs again on the same -db.
+	// The durable bus keeps events as rows; the engine subscribes to it as
+	// a named consumer, which resumes where it stopped when the program
+	// runs again on the same -db.
 	bus := st.Bus(sqlstore.BusConfig{})
 	defer bus.Close()
-	_, err = bus.SubscribeNamed(ctx, "quickstart", events.Filter{}, func(ctx context.Context, e events.Event) error {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "event %s\n", b)
-		return dryRun(ctx, idx, e, out)
-	})
-	if err != nil {
+	if err := runPipelines(ctx, st, bus, logw, out); err != nil {
 		return err
 	}
-	if err := raiseEvents(ctx, bus); err != nil {
-		return err
-	}
-	// Deliver everything stored before going on.
 	if err := bus.Shutdown(ctx); err != nil {
 		return err
 	}
@@ -123,9 +106,9 @@ func run(ctx context.Context, dbPath string, out io.Writer) error {
 	return shop.shutdown(sctx)
 }
 
-// raiseEvents publishes one event of each platform kind, as a mock server
-// would when these things happen.
-func raiseEvents(ctx context.Context, bus events.Publisher) error {
+// platformEvents returns one event of each platform kind, as a mock server
+// would raise them when these things happen.
+func platformEvents() ([]events.Event, error) {
 	const ws = "payments"
 	raise := []func() (events.Event, error){
 		func() (events.Event, error) {
@@ -150,14 +133,13 @@ func raiseEvents(ctx context.Context, bus events.Publisher) error {
 			return events.ConfigChanged(ws, events.ConfigChange{Scope: "workspace", Keys: []string{"latency.p99"}})
 		},
 	}
+	evs := make([]events.Event, 0, len(raise))
 	for _, f := range raise {
 		e, err := f()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := bus.Publish(ctx, e); err != nil {
-			return err
-		}
+		evs = append(evs, e)
 	}
-	return nil
+	return evs, nil
 }
