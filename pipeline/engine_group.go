@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mockops/mockops/store"
+)
+
+// GroupScope is the store.State scope holding the concurrency groups'
+// locks: one entry per (pipeline, group), keyed "pipeline\x1fgroup", whose
+// value names the execution holding the group.
+const GroupScope = "mockops.pipeline.concurrency"
+
+// groupLock is the value of a group's state entry.
+type groupLock struct {
+	Holder string `json:"holder"`
+}
+
+// groupVerdict is what acquireGroup decided for a claimed execution.
+type groupVerdict int
+
+const (
+	groupRun  groupVerdict = iota // the group is ours: run the steps
+	groupWait                     // another execution has it: release and retry later
+	groupDone                     // the execution was concluded (skipped or superseded)
+)
+
+// groupRetries bounds the compare-and-swap attempts of one acquisition
+// round; losing them all is a wait, retried at the next claim round.
+const groupRetries = 4
+
+// groupKey is the state key of a group of pipeline.
+func groupKey(pipeline, group string) string { return pipeline + "\x1f" + group }
+
+// acquireGroup takes the execution's concurrency group, or concludes it
+// (skip mode, superseded in cancel_in_progress mode, cancel requested), or
+// says to wait. The lock lives in the store, so it holds across replicas:
+// the holder is an execution id, and a holder that is terminal (or gone)
+// no longer holds it, so a lock left by a dead engine is taken over once
+// its execution finishes elsewhere (a dead owner's execution is resumed,
+// still holding its group). r.mu is not held.
+func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
+	e, p := r.e, r.plan
+	group, err := p.ConcurrencyGroup(ctx, r.evv)
+	if err != nil {
+		return groupDone, err
+	}
+	r.group = groupKey(r.x.Pipeline, group)
+	for range groupRetries {
+		holder, version, err := r.readGroup(ctx)
+		if err != nil {
+			return groupWait, err
+		}
+		if holder == r.x.ID {
+			return groupRun, nil // a resumed execution keeps its group
+		}
+		if r.x.CancelRequested {
+			return r.concludeWithout(store.StatusCancelled, "cancelled before it started")
+		}
+		if holder != "" {
+			switch p.mode {
+			case ModeSkip:
+				return r.concludeWithout(store.StatusCancelled, fmt.Sprintf("skipped: concurrency group %q is busy with execution %s", group, holder))
+			case ModeCancelInProgress:
+				if holder > r.x.ID {
+					return r.concludeWithout(store.StatusCancelled, fmt.Sprintf("superseded: concurrency group %q runs the newer execution %s", group, holder))
+				}
+				if _, err := e.Cancel(ctx, holder); err != nil {
+					return groupWait, err
+				}
+			}
+			return groupWait, nil // until the holder has finished
+		}
+		if p.mode != ModeSkip {
+			older, err := r.olderInGroup(ctx, group)
+			if err != nil {
+				return groupWait, err
+			}
+			if len(older) > 0 {
+				if p.mode == ModeQueue {
+					return groupWait, nil // creation order: the oldest goes first
+				}
+				for _, id := range older {
+					if _, err := e.Cancel(ctx, id); err != nil {
+						return groupWait, err
+					}
+				}
+			}
+		}
+		val, _ := json.Marshal(groupLock{Holder: r.x.ID})
+		_, err = e.st.PutState(ctx, store.StateEntry{Scope: GroupScope, Key: r.group, Value: val, Version: version})
+		if err == nil {
+			return groupRun, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return groupWait, fmt.Errorf("pipeline: %s: take concurrency group %q: %w", r.x.Pipeline, group, err)
+		}
+	}
+	return groupWait, nil
+}
+
+// readGroup returns the live holder of r's group ("" when it is free) and
+// the entry's version to swap against (0 when there is none).
+func (r *run) readGroup(ctx context.Context) (string, int64, error) {
+	e := r.e
+	ent, err := e.st.GetState(ctx, GroupScope, r.group)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("pipeline: %s: read concurrency group: %w", r.x.Pipeline, err)
+	}
+	var l groupLock
+	if err := json.Unmarshal(ent.Value, &l); err != nil || l.Holder == "" || l.Holder == r.x.ID {
+		return l.Holder, ent.Version, nil
+	}
+	hx, err := e.st.GetExecution(ctx, l.Holder)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", ent.Version, nil
+	case err != nil:
+		return "", 0, fmt.Errorf("pipeline: %s: read concurrency group holder: %w", r.x.Pipeline, err)
+	case hx.Status.Terminal():
+		return "", ent.Version, nil
+	}
+	return l.Holder, ent.Version, nil
+}
+
+// olderInGroup returns the unfinished executions of r's pipeline created
+// before r (smaller ID) that belong to the same group.
+func (r *run) olderInGroup(ctx context.Context, group string) ([]string, error) {
+	var out []string
+	for _, status := range []store.Status{store.StatusQueued, store.StatusRunning} {
+		q := store.ExecutionQuery{Pipeline: r.x.Pipeline, Status: status, Limit: 1000}
+		for {
+			page, err := r.e.st.ListExecutions(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: %s: list executions of the concurrency group: %w", r.x.Pipeline, err)
+			}
+			for _, x := range page.Executions {
+				if x.ID >= r.x.ID || x.Status.Terminal() {
+					continue
+				}
+				if r.plan.group != nil {
+					g, err := r.plan.ConcurrencyGroup(ctx, NewEventVars(x.Event))
+					if err != nil || g != group {
+						continue // an unrenderable group never ran
+					}
+				}
+				out = append(out, x.ID)
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+	}
+	return out, nil
+}
+
+// concludeWithout ends the execution without running a step.
+func (r *run) concludeWithout(status store.Status, msg string) (groupVerdict, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prepareSteps()
+	r.conclude(status, msg)
+	return groupDone, nil
+}
+
+// releaseWaiting hands a claimed execution that must wait for its group
+// back to the queue: queued again, unowned lease ended, StartedAt cleared
+// so its pipeline timeout counts from the claim that runs it.
+func (r *run) releaseWaiting() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lost {
+		return
+	}
+	r.x.Status = store.StatusQueued
+	r.x.StartedAt = time.Time{}
+	r.x.LeaseUntil = r.claimLease.Add(-r.e.cfg.Lease)
+	if _, err := r.e.st.UpdateExecution(context.Background(), r.x); err != nil {
+		r.log.Warn("pipeline: release waiting execution", "err", err)
+	}
+	r.e.stats.groupWaits.Add(1)
+	r.e.groupWaited.Store(true)
+}
+
+// releaseGroup frees r's group once the execution is terminal, so the
+// next claim round need not look the holder up. A failure is harmless: a
+// terminal holder no longer holds its group.
+func (r *run) releaseGroup() {
+	r.mu.Lock()
+	done := r.x.Status.Terminal()
+	r.mu.Unlock()
+	if r.group == "" || !done {
+		return // an interrupted execution keeps its group for its resumption
+	}
+	ctx := context.Background()
+	ent, err := r.e.st.GetState(ctx, GroupScope, r.group)
+	if err != nil {
+		return
+	}
+	var l groupLock
+	if json.Unmarshal(ent.Value, &l) == nil && l.Holder == r.x.ID {
+		if err := r.e.st.DeleteState(ctx, GroupScope, r.group, ent.Version); err != nil && !errors.Is(err, store.ErrConflict) {
+			r.log.Warn("pipeline: release concurrency group", "err", err)
+		}
+	}
+}
