@@ -145,7 +145,7 @@ type Engine struct {
 	// for its concurrency group: the claim loop then stops claiming until
 	// the next wake-up or poll, instead of claiming it again at once.
 	groupWaited atomic.Bool
-	stats        engineStats
+	stats       engineStats
 }
 
 // snapshot is an immutable view of the loaded definitions.

@@ -69,7 +69,7 @@ func (e *Engine) Stats() Stats {
 		TriggerErrors: s.triggerErrors.Load(), DepthRefused: s.depthRefused.Load(),
 		Duplicates: s.duplicates.Load(), Retries: s.retries.Load(), Abandoned: s.abandoned.Load(),
 		StepGoroutines: e.stepsRunning.Load(), GroupWaits: s.groupWaits.Load(),
-		Executions:     map[store.Status]int64{}, Steps: map[store.Status]int64{},
+		Executions: map[store.Status]int64{}, Steps: map[store.Status]int64{},
 	}
 	for i, st := range statuses {
 		if n := s.execs[i].Load(); n > 0 {
