@@ -222,9 +222,15 @@
 //     (status queued, lease and StartedAt cleared, so the pipeline timeout
 //     counts from the claim that runs it; counted in Stats.GroupWaits) and
 //     tried again at the next claim round: when an execution ends on this
-//     engine, or every PollInterval. A free group goes to the oldest
-//     unfinished execution of the group (smallest ID), so runs start in
-//     creation order and none is dropped.
+//     engine, or every PollInterval. None is dropped. A waiting execution
+//     marks the group's entry (Waiting), and whoever takes a marked group
+//     first checks that no older execution of it is unfinished, so once
+//     one has waited the group goes to its executions in creation (ID)
+//     order. Executions that find the group free and unmarked (none has
+//     waited: claimed in the same round while nothing held it) race for
+//     it, and the others then wait in order; that check lists the
+//     pipeline's unfinished executions, which is why it is skipped when
+//     no one waits.
 //   - cancel_in_progress: a newer execution cancels the holder (Cancel:
 //     it is recorded cancelled) and any older unfinished one of its group,
 //     waits for the holder to end as in queue, then runs; an execution
@@ -235,9 +241,9 @@
 //     a step status only, so the execution's is cancelled).
 //
 // A group that fails to render fails the execution. Each wait costs a
-// claim (Attempt grows by one per round) and, in queue and
-// cancel_in_progress modes, a listing of the pipeline's unfinished
-// executions.
+// claim (Attempt grows by one per round) and taking a marked group a
+// listing of the pipeline's unfinished executions; an unmarked group costs
+// a read, a create and a delete of its entry per execution.
 //
 // Not built yet: retention and
 // pruning of finished executions, batched completions, OpenTelemetry

@@ -18,6 +18,11 @@ const GroupScope = "mockops.pipeline.concurrency"
 // groupLock is the value of a group's state entry.
 type groupLock struct {
 	Holder string `json:"holder"`
+	// Waiting is set by an execution handed back to wait for the group:
+	// whoever takes a group marked so first checks that no older
+	// execution of it is unfinished (creation order), and a holder
+	// releasing it keeps the entry, empty, instead of deleting it.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // groupVerdict is what acquireGroup decided for a claimed execution.
@@ -51,10 +56,11 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 	}
 	r.group = groupKey(r.x.Pipeline, group)
 	for range groupRetries {
-		holder, version, err := r.readGroup(ctx)
+		lock, version, err := r.readGroup(ctx)
 		if err != nil {
 			return groupWait, err
 		}
+		holder := lock.Holder
 		if holder == r.x.ID {
 			return groupRun, nil // a resumed execution keeps its group
 		}
@@ -73,13 +79,23 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 					return groupWait, err
 				}
 			}
+			if !lock.Waiting {
+				lock.Waiting = true
+				if err := r.writeGroup(ctx, lock, version); errors.Is(err, store.ErrConflict) {
+					continue
+				} else if err != nil {
+					return groupWait, err
+				}
+			}
 			return groupWait, nil // until the holder has finished
 		}
-		if p.mode != ModeSkip {
-			older, err := r.olderInGroup(ctx, group)
+		next := groupLock{Holder: r.x.ID}
+		if p.mode != ModeSkip && lock.Waiting {
+			older, newer, err := r.othersInGroup(ctx, group)
 			if err != nil {
 				return groupWait, err
 			}
+			next.Waiting = newer
 			if len(older) > 0 {
 				if p.mode == ModeQueue {
 					return groupWait, nil // creation order: the oldest goes first
@@ -91,58 +107,69 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 				}
 			}
 		}
-		val, _ := json.Marshal(groupLock{Holder: r.x.ID})
-		_, err = e.st.PutState(ctx, store.StateEntry{Scope: GroupScope, Key: r.group, Value: val, Version: version})
+		err = r.writeGroup(ctx, next, version)
 		if err == nil {
 			return groupRun, nil
 		}
 		if !errors.Is(err, store.ErrConflict) {
-			return groupWait, fmt.Errorf("pipeline: %s: take concurrency group %q: %w", r.x.Pipeline, group, err)
+			return groupWait, err
 		}
 	}
 	return groupWait, nil
 }
 
-// readGroup returns the live holder of r's group ("" when it is free) and
-// the entry's version to swap against (0 when there is none).
-func (r *run) readGroup(ctx context.Context) (string, int64, error) {
+// writeGroup swaps r's group entry for l if it is still at version.
+func (r *run) writeGroup(ctx context.Context, l groupLock, version int64) error {
+	val, _ := json.Marshal(l)
+	_, err := r.e.st.PutState(ctx, store.StateEntry{Scope: GroupScope, Key: r.group, Value: val, Version: version})
+	if err != nil {
+		return fmt.Errorf("pipeline: %s: write concurrency group: %w", r.x.Pipeline, err)
+	}
+	return nil
+}
+
+// readGroup returns r's group entry with Holder "" when no live execution
+// holds it, and the entry's version to swap against (0 when there is
+// none).
+func (r *run) readGroup(ctx context.Context) (groupLock, int64, error) {
 	e := r.e
+	var l groupLock
 	ent, err := e.st.GetState(ctx, GroupScope, r.group)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", 0, nil
+		return l, 0, nil
 	}
 	if err != nil {
-		return "", 0, fmt.Errorf("pipeline: %s: read concurrency group: %w", r.x.Pipeline, err)
+		return l, 0, fmt.Errorf("pipeline: %s: read concurrency group: %w", r.x.Pipeline, err)
 	}
-	var l groupLock
-	if err := json.Unmarshal(ent.Value, &l); err != nil || l.Holder == "" || l.Holder == r.x.ID {
-		return l.Holder, ent.Version, nil
+	if err := json.Unmarshal(ent.Value, &l); err != nil {
+		return groupLock{}, ent.Version, nil // unreadable: free, overwritten by the taker
+	}
+	if l.Holder == "" || l.Holder == r.x.ID {
+		return l, ent.Version, nil
 	}
 	hx, err := e.st.GetExecution(ctx, l.Holder)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return "", ent.Version, nil
+	case errors.Is(err, store.ErrNotFound), err == nil && hx.Status.Terminal():
+		l.Holder = ""
 	case err != nil:
-		return "", 0, fmt.Errorf("pipeline: %s: read concurrency group holder: %w", r.x.Pipeline, err)
-	case hx.Status.Terminal():
-		return "", ent.Version, nil
+		return l, 0, fmt.Errorf("pipeline: %s: read concurrency group holder: %w", r.x.Pipeline, err)
 	}
-	return l.Holder, ent.Version, nil
+	return l, ent.Version, nil
 }
 
-// olderInGroup returns the unfinished executions of r's pipeline created
-// before r (smaller ID) that belong to the same group.
-func (r *run) olderInGroup(ctx context.Context, group string) ([]string, error) {
-	var out []string
+// othersInGroup returns the unfinished executions of r's pipeline created
+// before r (smaller ID) that belong to the same group, and whether a newer
+// one exists.
+func (r *run) othersInGroup(ctx context.Context, group string) (older []string, newer bool, err error) {
 	for _, status := range []store.Status{store.StatusQueued, store.StatusRunning} {
 		q := store.ExecutionQuery{Pipeline: r.x.Pipeline, Status: status, Limit: 1000}
 		for {
 			page, err := r.e.st.ListExecutions(ctx, q)
 			if err != nil {
-				return nil, fmt.Errorf("pipeline: %s: list executions of the concurrency group: %w", r.x.Pipeline, err)
+				return nil, false, fmt.Errorf("pipeline: %s: list executions of the concurrency group: %w", r.x.Pipeline, err)
 			}
 			for _, x := range page.Executions {
-				if x.ID >= r.x.ID || x.Status.Terminal() {
+				if x.ID == r.x.ID || x.Status.Terminal() {
 					continue
 				}
 				if r.plan.group != nil {
@@ -151,7 +178,11 @@ func (r *run) olderInGroup(ctx context.Context, group string) ([]string, error) 
 						continue // an unrenderable group never ran
 					}
 				}
-				out = append(out, x.ID)
+				if x.ID > r.x.ID {
+					newer = true
+				} else {
+					older = append(older, x.ID)
+				}
 			}
 			if page.Next == "" {
 				break
@@ -159,7 +190,7 @@ func (r *run) olderInGroup(ctx context.Context, group string) ([]string, error) 
 			q.Cursor = page.Next
 		}
 	}
-	return out, nil
+	return older, newer, nil
 }
 
 // concludeWithout ends the execution without running a step.
@@ -206,9 +237,15 @@ func (r *run) releaseGroup() {
 		return
 	}
 	var l groupLock
-	if json.Unmarshal(ent.Value, &l) == nil && l.Holder == r.x.ID {
-		if err := r.e.st.DeleteState(ctx, GroupScope, r.group, ent.Version); err != nil && !errors.Is(err, store.ErrConflict) {
-			r.log.Warn("pipeline: release concurrency group", "err", err)
-		}
+	if json.Unmarshal(ent.Value, &l) != nil || l.Holder != r.x.ID {
+		return
+	}
+	if l.Waiting {
+		err = r.writeGroup(ctx, groupLock{Waiting: true}, ent.Version)
+	} else {
+		err = r.e.st.DeleteState(ctx, GroupScope, r.group, ent.Version)
+	}
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		r.log.Warn("pipeline: release concurrency group", "err", err)
 	}
 }

@@ -119,7 +119,7 @@ func TestEngineConcurrencyGroups(t *testing.T) {
 	}
 }
 
-// TestEngineQueueOrderManyWaiting: more queued executions of one group
+// TestEngineQueueOrderManyWaiting: more executions waiting for one group
 // than the engine holds claims on still run one at a time in creation
 // order, none dropped.
 func TestEngineQueueOrderManyWaiting(t *testing.T) {
@@ -138,6 +138,9 @@ func TestEngineQueueOrderManyWaiting(t *testing.T) {
 				t.Fatal(err)
 			}
 			ids = append(ids, id)
+			if i == 0 {
+				synctest.Wait() // the first one holds the group
+			}
 		}
 		var xs []store.Execution
 		for _, id := range ids {
