@@ -218,9 +218,10 @@
 // a dead engine is taken over as soon as its execution has finished.
 // When a claimed execution finds its group held by another unfinished one:
 //
-//   - queue (default): it waits. It is handed back to the queue at once
-//     (status queued, lease and StartedAt cleared, so the pipeline timeout
-//     counts from the claim that runs it; counted in Stats.GroupWaits) and
+//   - queue (default): it waits. Its claim is handed back at once (lease
+//     ended, so any engine's next claim takes it; StartedAt cleared, so the
+//     pipeline timeout counts from the claim that runs it; counted in
+//     Stats.GroupWaits; it stays running, with no step started) and it is
 //     tried again at the next claim round: when an execution ends on this
 //     engine, or every PollInterval. None is dropped. A waiting execution
 //     marks the group's entry (Waiting), and whoever takes a marked group
@@ -258,10 +259,12 @@
 //	                      (pipeline, event id)
 //	queued  -> running    ClaimExecutions by an engine: sets Owner, a new
 //	                      Attempt (the fence) and LeaseUntil
-//	running -> queued     the owner, at once after the claim, when another
-//	                      unfinished execution holds the concurrency
-//	                      group (queue, cancel_in_progress): no step has
-//	                      run; the next claim round tries again
+//	running -> running    also the owner, at once after the claim, when
+//	                      another unfinished execution holds the
+//	                      concurrency group (queue, cancel_in_progress):
+//	                      no step has run; the lease is ended and
+//	                      StartedAt cleared, and the next claim round (a
+//	                      new Attempt) tries again
 //	running -> running    the owner's UpdateExecution (step progress, lease
 //	                      renewal), accepted only for the same Owner and
 //	                      Attempt; a lease left to expire, or released by a

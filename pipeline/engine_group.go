@@ -55,6 +55,9 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 		return groupDone, err
 	}
 	r.group = groupKey(r.x.Pipeline, group)
+	// marked: this round tried to mark the group; if the mark was lost to
+	// a concurrent release, the order must still be checked.
+	marked := false
 	for range groupRetries {
 		lock, version, err := r.readGroup(ctx)
 		if err != nil {
@@ -80,6 +83,7 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 				}
 			}
 			if !lock.Waiting {
+				marked = true
 				lock.Waiting = true
 				if err := r.writeGroup(ctx, lock, version); errors.Is(err, store.ErrConflict) {
 					continue
@@ -90,7 +94,7 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 			return groupWait, nil // until the holder has finished
 		}
 		next := groupLock{Holder: r.x.ID}
-		if p.mode != ModeSkip && lock.Waiting {
+		if p.mode != ModeSkip && (lock.Waiting || marked) {
 			older, newer, err := r.othersInGroup(ctx, group)
 			if err != nil {
 				return groupWait, err
@@ -203,15 +207,17 @@ func (r *run) concludeWithout(status store.Status, msg string) (groupVerdict, er
 }
 
 // releaseWaiting hands a claimed execution that must wait for its group
-// back to the queue: queued again, unowned lease ended, StartedAt cleared
-// so its pipeline timeout counts from the claim that runs it.
+// back: its lease ended, so the next claim round takes it again, and
+// StartedAt cleared so its pipeline timeout counts from the claim that
+// runs it. It stays running rather than queued: othersInGroup lists the
+// queued executions and then the running ones, and an execution moving
+// only from queued to running is seen by one of the two listings.
 func (r *run) releaseWaiting() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.lost {
 		return
 	}
-	r.x.Status = store.StatusQueued
 	r.x.StartedAt = time.Time{}
 	r.x.LeaseUntil = r.claimLease.Add(-r.e.cfg.Lease)
 	if _, err := r.e.st.UpdateExecution(context.Background(), r.x); err != nil {
@@ -232,20 +238,27 @@ func (r *run) releaseGroup() {
 		return // an interrupted execution keeps its group for its resumption
 	}
 	ctx := context.Background()
-	ent, err := r.e.st.GetState(ctx, GroupScope, r.group)
-	if err != nil {
-		return
-	}
-	var l groupLock
-	if json.Unmarshal(ent.Value, &l) != nil || l.Holder != r.x.ID {
-		return
-	}
-	if l.Waiting {
-		err = r.writeGroup(ctx, groupLock{Waiting: true}, ent.Version)
-	} else {
-		err = r.e.st.DeleteState(ctx, GroupScope, r.group, ent.Version)
-	}
-	if err != nil && !errors.Is(err, store.ErrConflict) {
-		r.log.Warn("pipeline: release concurrency group", "err", err)
+	for range groupRetries {
+		ent, err := r.e.st.GetState(ctx, GroupScope, r.group)
+		if err != nil {
+			return
+		}
+		var l groupLock
+		if json.Unmarshal(ent.Value, &l) != nil || l.Holder != r.x.ID {
+			return
+		}
+		// A waiter's mark written meanwhile makes this a conflict: read
+		// again, so the mark is kept.
+		if l.Waiting {
+			err = r.writeGroup(ctx, groupLock{Waiting: true}, ent.Version)
+		} else {
+			err = r.e.st.DeleteState(ctx, GroupScope, r.group, ent.Version)
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			if err != nil {
+				r.log.Warn("pipeline: release concurrency group", "err", err)
+			}
+			return
+		}
 	}
 }

@@ -111,6 +111,7 @@ func TestEngineConcurrencyGroups(t *testing.T) {
 						t.Errorf("Stats().GroupWaits = 0; want the queued executions counted")
 					}
 				}
+				h.stop() // the run goroutines release the groups after the final write
 				if ents, err := h.st.ListState(ctx, pipeline.GroupScope); err != nil || len(ents) != 0 {
 					t.Errorf("group locks left after every execution ended: %+v, %v; want none", ents, err)
 				}
