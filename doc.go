@@ -20,7 +20,7 @@
 //   - coverage: OpenAPI documents compiled into operations, with a
 //     zero-allocation request matcher.
 //
-// Not built yet: the engine's concurrency groups, scenario activation,
+// Not built yet: scenario activation,
 // shared state, the federation registry, the admin APIs, and the coverage
 // collector, metrics, gate and dashboard.
 // README.md keeps the status.

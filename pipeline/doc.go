@@ -205,9 +205,48 @@
 // (larger than MaxOutputSize: {"truncated":true,"size":N}, also what later
 // steps see after a resume) and the error, redacted and made valid text.
 //
-// Not built yet: concurrency groups (a definition with `concurrency:` is
-// refused with ErrNotImplemented, and without one the runs of a pipeline
-// are not serialised either), retention and
+// Concurrency groups: every execution belongs to the group
+// Plan.ConcurrencyGroup renders for its event (without `concurrency:`,
+// one group named after the pipeline, mode queue). Groups are per
+// pipeline: the same rendered name in two pipelines is two groups. The
+// group is a compare-and-swap entry in the store's State (scope
+// GroupScope, key "pipeline\x1fgroup") naming the holding execution, so it
+// holds across replicas sharing the store; no in-process lock is
+// involved. The holder keeps it while it runs, across an interruption and
+// a resumption elsewhere; it deletes the entry when it ends, and a holder
+// that has ended (or no longer exists) holds nothing, so an entry left by
+// a dead engine is taken over as soon as its execution has finished.
+// When a claimed execution finds its group held by another unfinished one:
+//
+//   - queue (default): it waits. Its claim is handed back at once (lease
+//     ended, so any engine's next claim takes it; StartedAt cleared, so the
+//     pipeline timeout counts from the claim that runs it; counted in
+//     Stats.GroupWaits; it stays running, with no step started) and it is
+//     tried again at the next claim round: when an execution ends on this
+//     engine, or every PollInterval. None is dropped. A waiting execution
+//     marks the group's entry (Waiting), and whoever takes a marked group
+//     first checks that no older execution of it is unfinished, so once
+//     one has waited the group goes to its executions in creation (ID)
+//     order. Executions that find the group free and unmarked (none has
+//     waited: claimed in the same round while nothing held it) race for
+//     it, and the others then wait in order; that check lists the
+//     pipeline's unfinished executions, which is why it is skipped when
+//     no one waits.
+//   - cancel_in_progress: a newer execution cancels the holder (Cancel:
+//     it is recorded cancelled) and any older unfinished one of its group,
+//     waits for the holder to end as in queue, then runs; an execution
+//     that finds a newer one holding the group is recorded cancelled
+//     ("superseded: ...") without running a step.
+//   - skip: it is recorded cancelled, error "skipped: concurrency group
+//     ... is busy with execution ...", without running a step (skipped is
+//     a step status only, so the execution's is cancelled).
+//
+// A group that fails to render fails the execution. Each wait costs a
+// claim (Attempt grows by one per round) and taking a marked group a
+// listing of the pipeline's unfinished executions; an unmarked group costs
+// a read, a create and a delete of its entry per execution.
+//
+// Not built yet: retention and
 // pruning of finished executions, batched completions, OpenTelemetry
 // spans and traceparent propagation, failing (rather than resuming) expired executions by option, and the
 // HTTP admin API.
@@ -220,6 +259,12 @@
 //	                      (pipeline, event id)
 //	queued  -> running    ClaimExecutions by an engine: sets Owner, a new
 //	                      Attempt (the fence) and LeaseUntil
+//	running -> running    also the owner, at once after the claim, when
+//	                      another unfinished execution holds the
+//	                      concurrency group (queue, cancel_in_progress):
+//	                      no step has run; the lease is ended and
+//	                      StartedAt cleared, and the next claim round (a
+//	                      new Attempt) tries again
 //	running -> running    the owner's UpdateExecution (step progress, lease
 //	                      renewal), accepted only for the same Owner and
 //	                      Attempt; a lease left to expire, or released by a
@@ -236,7 +281,11 @@
 //	running -> timed_out  the owner, when the pipeline timeout passed
 //	running -> cancelled  the owner, after CancelExecution set
 //	                      CancelRequested (seen at once by a local Cancel,
-//	                      else at the owner's next write)
+//	                      else at the owner's next write; a newer
+//	                      execution of a cancel_in_progress group sets it);
+//	                      or at once after the claim, without running a
+//	                      step, when its group is busy (skip) or held by a
+//	                      newer execution (cancel_in_progress)
 //	queued  -> cancelled  CancelExecution, by anyone
 //
 // Step statuses, written only by the execution's owner under the same

@@ -28,8 +28,8 @@ var (
 	// Config.MaxDepth, so it starts no execution (and a step cannot emit it).
 	ErrCausationDepth = errors.New("pipeline: causation chain too deep")
 	// ErrNotImplemented: a definition uses a feature the engine does not
-	// enforce yet (concurrency groups), so it is refused rather than run
-	// with different semantics than it asks for.
+	// enforce yet, so it is refused rather than run with different
+	// semantics than it asks for. (No feature of the DSL is refused today.)
 	ErrNotImplemented = errors.New("pipeline: not implemented")
 	// ErrStopped: the engine is shutting down or has stopped.
 	ErrStopped = errors.New("pipeline: engine stopped")
@@ -141,7 +141,11 @@ type Engine struct {
 	// alive, abandoned ones included.
 	runs         sync.WaitGroup
 	stepsRunning atomic.Int64
-	stats        engineStats
+	// groupWaited is set when a claimed execution was handed back to wait
+	// for its concurrency group: the claim loop then stops claiming until
+	// the next wake-up or poll, instead of claiming it again at once.
+	groupWaited atomic.Bool
+	stats       engineStats
 }
 
 // snapshot is an immutable view of the loaded definitions.
@@ -236,9 +240,6 @@ func (e *Engine) validate(file string, src []byte) (*Definition, error) {
 	d, err := e.parser.Parse(file, src)
 	if err != nil {
 		return nil, err
-	}
-	if p := d.plan; p.group != nil || p.mode != ModeQueue {
-		return nil, fmt.Errorf("%w: %s: concurrency groups are not enforced by this engine yet; remove `concurrency:`", ErrNotImplemented, d.Name)
 	}
 	return d, nil
 }

@@ -55,6 +55,12 @@ type run struct {
 	x      store.Execution
 	states map[string]StepState // finished steps, as expressions see them
 	lost   bool                 // an update was refused: write nothing more
+
+	// group is the state key of the concurrency group once acquireGroup
+	// computed it; waited is set when the claim was handed back to wait
+	// for it (its end then wakes no claim round).
+	group  string
+	waited bool
 }
 
 // start runs a claimed execution in its own goroutine.
@@ -98,7 +104,9 @@ func (e *Engine) finish(r *run) {
 	delete(e.inflight, r.x.ID)
 	e.mu.Unlock()
 	e.signalFinished()
-	e.poke() // room for another claim
+	if !r.waited {
+		e.poke() // room for another claim; a waiting one would be claimed again at once
+	}
 }
 
 func (r *run) interrupt(cause error) { r.cancelBase(cause) }
@@ -155,6 +163,24 @@ func (r *run) execute(base, exec context.Context) {
 		r.log.Info("pipeline: running the loaded version", "created_with", x.Version, "loaded", l.rec.Version)
 	}
 	r.plan = l.def.plan
+	switch v, err := r.acquireGroup(base); {
+	case v == groupDone && err != nil:
+		r.mu.Lock()
+		r.prepareSteps()
+		r.conclude(store.StatusFailed, err.Error())
+		r.mu.Unlock()
+		return
+	case v == groupDone:
+		return
+	case v == groupWait:
+		if err != nil && base.Err() == nil {
+			r.log.Error("pipeline: concurrency group", "err", err)
+		}
+		r.waited = true
+		r.releaseWaiting()
+		return
+	}
+	defer r.releaseGroup()
 	if t := r.plan.timeout; t > 0 {
 		// StartedAt is the store's time of the first claim; the claim's
 		// own store time is claimLease - Lease.

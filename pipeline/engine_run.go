@@ -318,7 +318,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	t := time.NewTicker(e.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		for e.claim(ctx) {
+		for e.claim(ctx) && !e.groupWaited.Swap(false) {
 		}
 		select {
 		case <-ctx.Done():

@@ -29,6 +29,9 @@ type Stats struct {
 	// abandoned ones included.
 	Abandoned      int64
 	StepGoroutines int64
+	// GroupWaits counts claims handed back to the queue because another
+	// execution held their concurrency group.
+	GroupWaits int64
 	// InFlight is how many executions this engine holds claims on.
 	InFlight int
 }
@@ -37,6 +40,7 @@ type Stats struct {
 type engineStats struct {
 	triggerMatches, triggerNoMatch, triggerErrors atomic.Int64
 	depthRefused, duplicates, retries, abandoned  atomic.Int64
+	groupWaits                                    atomic.Int64
 	execs, steps                                  [len(statuses)]atomic.Int64
 }
 
@@ -64,8 +68,8 @@ func (e *Engine) Stats() Stats {
 		TriggerMatches: s.triggerMatches.Load(), TriggerNoMatch: s.triggerNoMatch.Load(),
 		TriggerErrors: s.triggerErrors.Load(), DepthRefused: s.depthRefused.Load(),
 		Duplicates: s.duplicates.Load(), Retries: s.retries.Load(), Abandoned: s.abandoned.Load(),
-		StepGoroutines: e.stepsRunning.Load(),
-		Executions:     map[store.Status]int64{}, Steps: map[store.Status]int64{},
+		StepGoroutines: e.stepsRunning.Load(), GroupWaits: s.groupWaits.Load(),
+		Executions: map[store.Status]int64{}, Steps: map[store.Status]int64{},
 	}
 	for i, st := range statuses {
 		if n := s.execs[i].Load(); n > 0 {

@@ -42,7 +42,7 @@ func TestEngineDefinitions(t *testing.T) {
 		{"replace", strings.Replace(onePipeline, "key: a", "key: b", 1), store.AnyVersion, nil},
 		{"stale version", onePipeline, 1, store.ErrConflict},
 		{"unknown step type", strings.Replace(onePipeline, "uses: probe", "uses: nope", 1), store.AnyVersion, pipeline.ErrorList{}},
-		{"concurrency", onePipeline + "concurrency: {mode: skip}\n", store.AnyVersion, pipeline.ErrNotImplemented},
+		{"unknown concurrency mode", onePipeline + "concurrency: {mode: drop}\n", store.AnyVersion, pipeline.ErrorList{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -259,7 +259,9 @@ func TestEngineLeases(t *testing.T) {
 		st := memory.New()
 		c := &calls{}
 		reg := registry(map[string]probeFunc{"slow": sleepStep(20 * time.Second)}, c)
-		src := "name: lease\non: [{event: schema.changed}]\nsteps: [{id: s, uses: probe, with: {key: slow}}]\n"
+		// One group per event, so the rescued execution does not queue
+		// behind the live one.
+		src := "name: lease\non: [{event: schema.changed}]\nconcurrency: {group: \"${{ event.id }}\"}\nsteps: [{id: s, uses: probe, with: {key: slow}}]\n"
 		a := start(t, pipeline.Config{Store: st, Owner: "a", Lease: 3 * time.Second, PollInterval: time.Hour, Steps: reg})
 		a.put(src)
 		live, err := a.eng.Trigger(ctx, "lease", events.Event{})
