@@ -20,10 +20,9 @@
 //   - coverage: OpenAPI documents compiled into operations, with a
 //     zero-allocation request matcher.
 //
-// Not built yet: scenario activation,
-// shared state, the federation registry, the admin APIs, and the coverage
-// collector, metrics, gate and dashboard.
-// README.md keeps the status.
+// Not built yet: scenario activation, shared state, the federation
+// registry, the admin APIs, and the coverage collector, metrics, gate and
+// dashboard. README.md keeps the status.
 //
 // The library owns no main, no signals and no global state. A host wires it
 // roughly like this (examples/quickstart is the runnable version):
