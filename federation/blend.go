@@ -234,11 +234,15 @@ func (r *Router) resolveMock(x *exchange, out *http.Request) (http.Handler, bool
 	return h, true
 }
 
-// mockFor rewrites out for the mock and resolves its handler.
+// mockFor rewrites out for the mock and resolves its handler. The request
+// is rewritten first, so that Exchange.Request is the one the service would
+// have seen even when its workspace is unavailable.
 func (r *Router) mockFor(x *exchange, out *http.Request) (http.Handler, error) {
 	in, c := x.in, x.route.c
 	if x.route.RawPath != in.URL.EscapedPath() || x.route.Path != in.URL.Path {
 		x.url = *in.URL
+		// The client's escaping is kept even where Go's default escaping
+		// would differ (for example "!" versus "%21").
 		x.url.Path, x.url.RawPath = x.route.Path, escapedRaw(x.route)
 		out.URL = &x.url
 		out.RequestURI = requestURI(in.RequestURI, &x.url)

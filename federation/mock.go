@@ -27,28 +27,8 @@ var ErrNoMockHandler = errors.New("federation: the mock resolver returned no han
 // mock and real without its handler noticing.
 func (r *Router) serveMock(x *exchange, out *http.Request) {
 	x.servedBy = ServedByMock
-	in := x.in
-	c := x.route.c
-	if x.route.RawPath != in.URL.EscapedPath() || x.route.Path != in.URL.Path {
-		x.url = *in.URL
-		// The client's escaping is kept even where Go's default escaping
-		// would differ (for example "!" versus "%21").
-		x.url.Path, x.url.RawPath = x.route.Path, escapedRaw(x.route)
-		out.URL = &x.url
-		out.RequestURI = requestURI(in.RequestURI, &x.url)
-	}
-	out.Header = r.forwardHeader(x, in)
-	if c.upstream != nil && !c.svc.PreserveHost {
-		out.Host = c.upstream.Host
-	}
-	// The request is rewritten first, so that Exchange.Request is the one
-	// the service would have seen even when its workspace is unavailable.
-	h, err := r.cfg.Mocks.MockHandler(x.route.Workspace)
-	if err == nil && h == nil {
-		err = ErrNoMockHandler
-	}
+	h, err := r.mockFor(x, out)
 	if err != nil {
-		r.log.Warn("federation: mock workspace unavailable", "service", x.route.Service, "workspace", x.route.Workspace, "error", err)
 		// The client learns only that the workspace is unavailable; the
 		// resolver's error goes to the log and, wrapped, to Exchange.Err.
 		x.fail(http.StatusBadGateway, fmt.Errorf("%w: workspace %q of service %q", ErrMockUnavailable, x.route.Workspace, x.route.Service), err)

@@ -27,10 +27,6 @@ var (
 	// ErrCausationDepth: an event's causation chain is deeper than
 	// Config.MaxDepth, so it starts no execution (and a step cannot emit it).
 	ErrCausationDepth = errors.New("pipeline: causation chain too deep")
-	// ErrNotImplemented: a definition uses a feature the engine does not
-	// enforce yet, so it is refused rather than run with different
-	// semantics than it asks for. (No feature of the DSL is refused today.)
-	ErrNotImplemented = errors.New("pipeline: not implemented")
 	// ErrStopped: the engine is shutting down or has stopped.
 	ErrStopped = errors.New("pipeline: engine stopped")
 )
