@@ -74,10 +74,18 @@ func unquote(q string) string { return q[1 : len(q)-1] }
 // \uXXXX and surrogate pairs (Python's json.dumps), and U+2028 and U+2029
 // escaped or not. Go's own form is json.Marshal's.
 func jsonEscapes(s string) []string {
+	// Only the choices s has characters for make different forms.
+	choices := func(matters bool) []bool {
+		if matters {
+			return []bool{false, true}
+		}
+		return []bool{false}
+	}
+	nonASCII := strings.IndexFunc(s, func(r rune) bool { return r > 0x7f }) >= 0
 	var out []string
-	for _, html := range []bool{false, true} {
-		for _, ascii := range []bool{false, true} {
-			for _, seps := range []bool{false, true} {
+	for _, html := range choices(strings.ContainsAny(s, "<>&")) {
+		for _, ascii := range choices(nonASCII) {
+			for _, seps := range choices(strings.ContainsAny(s, "\u2028\u2029")) {
 				if f := escapeJSON(s, html, ascii, seps); !slices.Contains(out, f) {
 					out = append(out, f)
 				}
