@@ -65,6 +65,20 @@ var chainKinds = []struct {
 		t.Cleanup(func() { bus.Close() })
 		return chainBackend{st: memory.New(), bus: bus, raw: func(*testing.T) []blob { return nil }}
 	}},
+	{"postgres", openPostgresBackend},
+}
+
+// openPostgresBackend is the durable bus over a fresh schema of the
+// server at MOCKOPS_TEST_POSTGRES_DSN (skipped without it, see
+// openPostgres).
+func openPostgresBackend(t *testing.T, log *slog.Logger) chainBackend {
+	t.Helper()
+	st := openPostgres(t).(*sqlstore.Store)
+	bus := st.Bus(sqlstore.BusConfig{Logger: log})
+	t.Cleanup(func() { bus.Close() })
+	return chainBackend{st: st, bus: bus, raw: func(t *testing.T) []blob {
+		return sqlCells(t, st.DB(), `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	}}
 }
 
 func openSQLiteBackend(t *testing.T, log *slog.Logger) chainBackend {
@@ -78,16 +92,16 @@ func openSQLiteBackend(t *testing.T, log *slog.Logger) chainBackend {
 	bus := st.Bus(sqlstore.BusConfig{Logger: log})
 	t.Cleanup(func() { bus.Close() })
 	return chainBackend{st: st, bus: bus, raw: func(t *testing.T) []blob {
-		return append(sqliteCells(t, st.DB()), dirFiles(t, dir)...)
+		return append(sqlCells(t, st.DB(), `SELECT name FROM sqlite_master WHERE type = 'table'`), dirFiles(t, dir)...)
 	}}
 }
 
-// sqliteCells reads every text and blob cell of every table, whatever
-// the schema: a column added later is searched too.
-func sqliteCells(t *testing.T, db *sql.DB) []blob {
+// sqlCells reads every text and blob cell of every table that listTables
+// names, whatever the schema: a column added later is searched too.
+func sqlCells(t *testing.T, db *sql.DB, listTables string) []blob {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'`)
+	rows, err := db.QueryContext(ctx, listTables)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,7 @@ type chainRun struct {
 	deliveries []delivery
 	promotions []steps.PromotionRequest
 	seen       []events.Event // every event on the bus
+	logs       string         // the engine's and the steps' log (JSON lines)
 	blobs      []blob
 }
 
@@ -239,7 +240,8 @@ func runChain(t *testing.T, open func(*testing.T, *slog.Logger) chainBackend, ge
 		}
 		run.blobs = append(run.blobs, blob{"bus event " + string(ev.Type), string(b)})
 	}
-	for i, line := range strings.Split(logs.String(), "\n") {
+	run.logs = logs.String()
+	for i, line := range strings.Split(run.logs, "\n") {
 		run.blobs = append(run.blobs, blob{"log line " + strconv.Itoa(i+1), line})
 	}
 	run.blobs = append(run.blobs, be.raw(t)...)
@@ -478,22 +480,28 @@ func TestChainSecretsNeverStored(t *testing.T) {
 		for j := range key {
 			key[j] = byte(rng.UintN(256))
 		}
-		sec := chainSecrets{token: token, signing: "whsec_" + base64.StdEncoding.EncodeToString(key), style: jsonStyles[i/len(chainKinds)%len(jsonStyles)]}
-		kind := chainKinds[i%len(chainKinds)]
-		t.Run(kind.name+"/"+sec.style+"/"+strconv.Itoa(i), func(t *testing.T) {
-			run := runChain(t, kind.open, gen, sec)
-			if run.tell.Status != store.StatusSucceeded || len(run.deliveries) != 1 || run.deliveries[0].err != nil {
-				// A run that never used the secrets would prove nothing.
-				t.Fatalf("chain did not deliver (status %s, %d deliveries): %+v", run.tell.Status, len(run.deliveries), run.deliveries)
-			}
-			leaks := findLeaks(run.blobs, map[string]map[string]string{
-				"TOKEN":          secretForms(sec.token),
-				"WEBHOOK_SECRET": signingKeyForms(sec.signing),
+		sec := chainSecrets{token: token, signing: "whsec_" + base64.StdEncoding.EncodeToString(key), style: jsonStyles[i%len(jsonStyles)]}
+		for _, kind := range chainKinds {
+			t.Run(kind.name+"/"+sec.style+"/"+strconv.Itoa(i), func(t *testing.T) {
+				run := runChain(t, kind.open, gen, sec)
+				if run.tell.Status != store.StatusSucceeded || len(run.deliveries) != 1 || run.deliveries[0].err != nil {
+					// A run that never used the secrets would prove nothing.
+					t.Fatalf("chain did not deliver (status %s, %d deliveries): %+v", run.tell.Status, len(run.deliveries), run.deliveries)
+				}
+				for _, msg := range []string{"steps: notify target delivered", "steps: notify target failed", "steps: http request done"} {
+					if !strings.Contains(run.logs, msg) {
+						t.Errorf("the log lacks %q: the search of the log would prove little", msg)
+					}
+				}
+				leaks := findLeaks(run.blobs, map[string]map[string]string{
+					"TOKEN":          secretForms(sec.token),
+					"WEBHOOK_SECRET": signingKeyForms(sec.signing),
+				})
+				for _, l := range leaks {
+					t.Error(l)
+				}
 			})
-			for _, l := range leaks {
-				t.Error(l)
-			}
-		})
+		}
 	}
 }
 
