@@ -204,6 +204,11 @@
 // redacted (Rendered.Redacted), outputs as JSON with secrets redacted
 // (larger than MaxOutputSize: {"truncated":true,"size":N}, also what later
 // steps see after a resume) and the error, redacted and made valid text.
+// Outputs and errors may hold what an outside system answered: a secret
+// it echoed is found as it is, quoted, or JSON-escaped the ways Go,
+// JavaScript and Python encoders write it (also inside a text output that
+// holds such JSON); one it encoded otherwise (base64, a hash) cannot be
+// recognised, so steps should not store answers that may carry one.
 //
 // Concurrency groups: every execution belongs to the group
 // Plan.ConcurrencyGroup renders for its event (without `concurrency:`,

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/mockops/mockops/steps"
 )
@@ -25,7 +27,11 @@ const mask = "***"
 // holds the secret's bytes, either raw or, inside a list or map
 // interpolated into text, JSON-escaped; errors may quote them (%q). A
 // secret that is not valid UTF-8 is refused before rendering, so every
-// form is the same bytes whatever surrounds them.
+// form is the same bytes whatever surrounds them. Outputs also hold what
+// outside systems answered (an API that echoes a token in its JSON error),
+// so the JSON escapings other encoders write are forms too (jsonEscapes);
+// an answer that encodes a secret otherwise (base64, nested JSON) is
+// beyond what the redactor can recognise.
 type redactor struct {
 	forms []string // longest first: a secret that is part of another goes last
 	// starred is set when a form holds the mask's own character, so that
@@ -40,7 +46,15 @@ func newRedactor(secrets []string) redactor {
 			continue // an empty secret tells nothing
 		}
 		j, _ := json.Marshal(s) // a string always encodes
-		for _, f := range []string{s, string(j[1 : len(j)-1]), unquote(strconv.Quote(s)), unquote(strconv.QuoteToASCII(s))} {
+		forms := append([]string{s, string(j[1 : len(j)-1]), unquote(strconv.Quote(s)), unquote(strconv.QuoteToASCII(s))}, jsonEscapes(s)...)
+		// Outputs are redacted as their JSON text, where a text output
+		// holding an answer's escaped secret is escaped once more.
+		for _, f := range forms[1:] {
+			if jf, _ := json.Marshal(f); !slices.Contains(forms, unquote(string(jf))) {
+				forms = append(forms, unquote(string(jf)))
+			}
+		}
+		for _, f := range forms {
 			if !slices.Contains(r.forms, f) {
 				r.forms = append(r.forms, f)
 				r.starred = r.starred || strings.Contains(f, mask[:1])
@@ -52,6 +66,74 @@ func newRedactor(secrets []string) redactor {
 }
 
 func unquote(q string) string { return q[1 : len(q)-1] }
+
+// jsonEscapes returns s as the inside of a JSON string in the ways other
+// encoders write it, for the answers of outside systems a step stores
+// (an http step's response body is text): without Go's escaping of <, >
+// and & (JavaScript's JSON.stringify, most encoders), ASCII only with
+// \uXXXX and surrogate pairs (Python's json.dumps), and U+2028 and U+2029
+// escaped or not. Go's own form is json.Marshal's.
+func jsonEscapes(s string) []string {
+	// Only the choices s has characters for make different forms.
+	choices := func(matters bool) []bool {
+		if matters {
+			return []bool{false, true}
+		}
+		return []bool{false}
+	}
+	nonASCII := strings.IndexFunc(s, func(r rune) bool { return r > 0x7f }) >= 0
+	var out []string
+	for _, html := range choices(strings.ContainsAny(s, "<>&")) {
+		for _, ascii := range choices(nonASCII) {
+			for _, seps := range choices(strings.ContainsAny(s, "\u2028\u2029")) {
+				if f := escapeJSON(s, html, ascii, seps); !slices.Contains(out, f) {
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func escapeJSON(s string, html, ascii, seps bool) string {
+	const hexDigits = "0123456789abcdef"
+	var b strings.Builder
+	u := func(r rune) {
+		b.WriteString(`\u`)
+		for shift := 12; shift >= 0; shift -= 4 {
+			b.WriteByte(hexDigits[r>>shift&0xf])
+		}
+	}
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r < 0x20, html && (r == '<' || r == '>' || r == '&'), seps && (r == '\u2028' || r == '\u2029'):
+			u(r)
+		case ascii && r > 0x7f:
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				u(r1)
+				u(r2)
+			} else {
+				u(r)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 func (r redactor) active() bool { return len(r.forms) > 0 }
 
