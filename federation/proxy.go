@@ -22,14 +22,20 @@ import (
 
 // transport returns the transport of an upstream origin for snapshot s,
 // creating it once while any live snapshot uses the origin: snapshots
-// share it, so an Update keeps warm connections. Called with r.mu held.
-func (r *Router) transport(s *snapshot, origin string, u *url.URL) http.RoundTripper {
+// share it, so an Update keeps warm connections. An HTTP/2-only service
+// (http2, grpc) has a transport of its own, apart from the HTTP/1 one of
+// the same origin. Called with r.mu held.
+func (r *Router) transport(s *snapshot, u *url.URL, proto Protocol) http.RoundTripper {
+	origin := u.Scheme + "://" + u.Host
+	if proto.http2Upstream() {
+		origin = "h2 " + origin // a key only: never a URL
+	}
 	if tr, ok := s.transports[origin]; ok { // another service of s
 		return tr
 	}
 	st, ok := r.transports[origin]
 	if !ok {
-		st = &sharedTransport{tr: r.newTransport(u)}
+		st = &sharedTransport{tr: r.newTransport(u, proto)}
 		r.transports[origin] = st
 	}
 	st.refs++
@@ -37,7 +43,11 @@ func (r *Router) transport(s *snapshot, origin string, u *url.URL) http.RoundTri
 	return st.tr
 }
 
-func (r *Router) newTransport(u *url.URL) http.RoundTripper {
+// newTransport builds the transport of one upstream origin. For http2 and
+// grpc the transport speaks HTTP/2 only (see upstreamProtocols); a
+// RouterConfig.NewTransport result is used as given, so a host that sets
+// one is responsible for that.
+func (r *Router) newTransport(u *url.URL, proto Protocol) http.RoundTripper {
 	var tr http.RoundTripper
 	switch {
 	case r.cfg.NewTransport != nil:
@@ -45,10 +55,17 @@ func (r *Router) newTransport(u *url.URL) http.RoundTripper {
 	case r.cfg.Transport != nil:
 		t := r.egress.Transport(r.cfg.Transport) // a clone, dialling through the policy
 		t.DisableCompression = true
+		if proto.http2Upstream() {
+			t.Protocols = upstreamProtocols()
+		}
 		tr = t
 	}
 	if tr == nil {
-		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
+		t := defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
+		if proto.http2Upstream() {
+			t.Protocols = upstreamProtocols()
+		}
+		tr = t
 	}
 	return tr
 }
@@ -108,6 +125,13 @@ func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 	s.inflight.Add(1)
 	defer r.leave(s)
 	c := x.route.c
+	if c.svc.Protocol == ProtocolGRPC {
+		r.serveGRPC(x, out) // the call's own deadline, no router timer (grpc.go)
+		if r.closed.Load() {
+			closeIdle(c.proxy.Transport)
+		}
+		return
+	}
 	withBody := x.body.rc != nil
 	if withBody {
 		x.body.x = x
@@ -144,6 +168,13 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 	}
 	x.vals[4] = strconv.Itoa(int(x.hops))
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
+	if c.svc.Protocol == ProtocolGRPC && pr.Out.Header[headerGRPCTimeout] != nil {
+		// Propagated, not copied: the upstream gets the time the call
+		// has left, and the router's own wait ends at the same moment.
+		if dl, ok := pr.Out.Context().Deadline(); ok {
+			pr.Out.Header[headerGRPCTimeout] = []string{formatGRPCTimeout(time.Until(dl))}
+		}
+	}
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	} else {
@@ -188,6 +219,8 @@ func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error)
 	}
 	status, what := http.StatusBadGateway, describeUpstreamError(err)
 	switch {
+	case cause == errGRPCDeadline:
+		status, what = http.StatusGatewayTimeout, "did not answer within the call's deadline (grpc-timeout)"
 	case bodyTimedOut:
 		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not take the request body within %s", x.route.c.timeout)
 	case timedOut || isTimeout(err):

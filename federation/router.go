@@ -329,7 +329,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 				continue
 			}
 			c.upstream = u
-			c.proxy = r.newProxy(c, r.transport(s, u.Scheme+"://"+u.Host, u))
+			c.proxy = r.newProxy(c, r.transport(s, u, svc.Protocol))
 		}
 		if svc.Host == "" {
 			s.any.add(c)
