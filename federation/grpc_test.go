@@ -385,7 +385,7 @@ func TestParseGRPCTimeout(t *testing.T) {
 		{[]string{"5n"}, 5, true},
 		{[]string{"2M"}, 2 * time.Minute, true},
 		{[]string{"3H"}, 3 * time.Hour, true},
-		{[]string{"99999999H"}, 0, false}, // overflows a Duration
+		{[]string{"99999999H"}, 0, false},  // overflows a Duration
 		{[]string{"123456789S"}, 0, false}, // nine digits
 		{[]string{"S"}, 0, false},
 		{[]string{"1s"}, 0, false},
