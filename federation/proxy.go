@@ -91,7 +91,7 @@ func defaultTransport(idlePerHost int, p *egress.Policy) *http.Transport {
 // newProxy builds the reverse proxy of one real service; it is built once
 // per snapshot and shared by every request of that snapshot.
 func (r *Router) newProxy(c *compiled, tr http.RoundTripper) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
+	p := &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { r.rewrite(pr, c) },
 		Transport:      tr,
 		FlushInterval:  -1, // flush every write: server-sent events and streams pass as they come
@@ -100,6 +100,17 @@ func (r *Router) newProxy(c *compiled, tr http.RoundTripper) *httputil.ReversePr
 		ModifyResponse: modifyResponse,
 		BufferPool:     r.buffers,
 	}
+	if c.svc.Protocol == ProtocolGRPC {
+		// A gRPC error without messages is a "Trailers-Only" answer: one
+		// HEADERS frame that ends the stream and holds grpc-status. An
+		// eager flush would send those headers as the response's start
+		// and end the stream with no trailers, which a gRPC client reads
+		// as a broken call. ReverseProxy flushes a response of unknown
+		// length (every stream with messages) at once whatever this
+		// says; 0 only stops it flushing an empty one early.
+		p.FlushInterval = 0
+	}
+	return p
 }
 
 // bufferPool recycles the proxy's copy buffers: without one, ReverseProxy
