@@ -53,12 +53,13 @@ var streamBlendReasons = map[string]string{
 }
 
 func checkStreamBlend(p Protocol, b *Blend, at located, path, realityKey, label string, errs *report) {
-	strategy, where := RealFirst, at.of(realityKey) // no blend block: the default strategy
+	// No strategy written: the default one, reported at the reality.
+	strategy, where, what := RealFirst, at.of(realityKey), "reality blended (strategy real_first by default)"
 	var bat located
 	if b != nil {
 		bat = b.at.in(joinPath(path, "blend"))
 		if b.Strategy != "" {
-			strategy, where = b.Strategy, bat.of("strategy")
+			strategy, where, what = b.Strategy, bat.of("strategy"), "blend strategy "+b.Strategy
 		}
 	}
 	why, known := streamBlendReasons[strategy]
@@ -73,7 +74,7 @@ func checkStreamBlend(p Protocol, b *Blend, at located, path, realityKey, label 
 		}
 		return
 	}
-	errs.Add(where, "%s: blend strategy %s cannot serve protocol %s: it %s", label, strategy, p, why)
+	errs.Add(where, "%s: %s cannot serve protocol %s: it %s", label, what, p, why)
 }
 
 func checkStreamChaos(p Protocol, c *Chaos, path, label string, errs *report) {
