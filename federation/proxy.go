@@ -203,6 +203,13 @@ func modifyResponse(resp *http.Response) error {
 	}
 	x.servedByVal[0] = string(ServedByReal)
 	resp.Header[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request
+	if len(resp.Trailer) > 0 && resp.ProtoMajor >= 2 && x.in.ProtoMajor == 1 {
+		// HTTP/2 frames trailers apart from the body, so an HTTP/2
+		// upstream may send a Content-Length with them; HTTP/1 carries
+		// trailers only in a chunked body, which a length would rule out.
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	}
 	return nil
 }
 
