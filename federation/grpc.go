@@ -15,21 +15,54 @@ var errGRPCDeadline = errors.New("federation: grpc call deadline exceeded")
 // headerGRPCTimeout is the canonical key of gRPC's deadline header.
 const headerGRPCTimeout = "Grpc-Timeout"
 
+// grpcDeadlineGrace is how long past a call's deadline the router waits
+// for the two ends to end the call themselves: the upstream, told the
+// deadline, answers DEADLINE_EXCEEDED in its trailers, and the client's
+// own timer fires. The router stepping in at the same instant would race
+// them and could turn the deadline into another status.
+const grpcDeadlineGrace = time.Second
+
+// grpcDeadlineKey finds, in a proxied gRPC request's context, the
+// call's deadline as the client set it (the context's own deadline is
+// later by grpcDeadlineGrace).
+type grpcDeadlineKey struct{}
+
 // serveGRPC forwards a gRPC call to the upstream. The router runs no
 // timer of its own: a stream's headers and messages may wait as long as
 // the call lasts (a server-streaming Watch, a bidi chat), so neither the
 // service timeout nor the upload idle timeout applies. The call's own
-// deadline does: when the client sent grpc-timeout, the router gives up
-// at that deadline too, and the upstream is told the time that remains
-// (see rewrite). Dials are bounded by the transport's dial timeout.
+// deadline does: when the client sent grpc-timeout, the upstream is told
+// the time that remains (see rewrite), and the router gives up
+// grpcDeadlineGrace after it (see proxyError). Dials are bounded by the
+// transport's dial timeout.
 func (r *Router) serveGRPC(x *exchange, out *http.Request) {
 	c := x.route.c
 	if d, ok := parseGRPCTimeout(out.Header[headerGRPCTimeout]); ok {
-		ctx, cancel := context.WithTimeoutCause(out.Context(), d, errGRPCDeadline)
+		dl := time.Now().Add(d)
+		ctx, cancel := context.WithDeadlineCause(out.Context(), dl.Add(grpcDeadlineGrace), errGRPCDeadline)
 		defer cancel()
-		out = out.WithContext(ctx)
+		out = out.WithContext(context.WithValue(ctx, grpcDeadlineKey{}, dl))
 	}
 	c.proxy.ServeHTTP(&x.w, out)
+}
+
+// grpcDeadline returns the client's deadline of a proxied gRPC call.
+func grpcDeadline(ctx context.Context) (time.Time, bool) {
+	dl, ok := ctx.Value(grpcDeadlineKey{}).(time.Time)
+	return dl, ok
+}
+
+// writeGRPCDeadline answers a call whose deadline passed before the
+// upstream answered as a gRPC server would: a Trailers-Only response
+// with grpc-status 4 (DEADLINE_EXCEEDED). A gRPC client then reports the
+// deadline it set, not an HTTP error it would take for Unavailable and
+// retry.
+func writeGRPCDeadline(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/grpc")
+	h.Set("Grpc-Status", "4")
+	h.Set("Grpc-Message", "deadline exceeded: the upstream did not answer in time")
+	w.WriteHeader(http.StatusOK)
 }
 
 // parseGRPCTimeout reads a grpc-timeout header: at most eight digits

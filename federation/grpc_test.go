@@ -441,3 +441,52 @@ func FuzzParseGRPCTimeout(f *testing.F) {
 		}
 	})
 }
+
+// TestGRPCRouterDeadline: an upstream that ignores the call's deadline,
+// and a client that does not cancel, still see the call end: the router
+// answers grpc-status 4 (DEADLINE_EXCEEDED) once the deadline and its
+// grace have passed. The upstream was told the time left, not the
+// client's value copied.
+func TestGRPCRouterDeadline(t *testing.T) {
+	got := make(chan string, 1)
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Grpc-Timeout")
+		<-r.Context().Done() // deaf to the deadline: only the router ends it
+	}))
+	up.Config.Protocols = new(http.Protocols)
+	up.Config.Protocols.SetUnencryptedHTTP2(true)
+	up.Start()
+	t.Cleanup(up.Close)
+	f := mustParse(t, fmt.Sprintf(`
+name: rpc
+services:
+  - {name: test, base_path: /svc, protocol: grpc, reality: real, upstream: %q}
+`, up.URL))
+	obs := make(exchangeChan, 1)
+	ts := serveH2C(t, newTestRouter(t, f, RouterConfig{Observer: obs}))
+
+	var h2c http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &h2c}
+	t.Cleanup(tr.CloseIdleConnections)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/svc/Method", strings.NewReader("\x00\x00\x00\x00\x00"))
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Te", "trailers")
+	req.Header.Set("Grpc-Timeout", "100m")
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Grpc-Status") != "4" || resp.Header.Get("Content-Type") != "application/grpc" {
+		t.Errorf("answer %d %v; want 200 application/grpc with grpc-status 4", resp.StatusCode, resp.Header)
+	}
+	sent := <-got
+	if d, ok := parseGRPCTimeout([]string{sent}); !ok || d <= 0 || d > 100*time.Millisecond {
+		t.Errorf("upstream was sent grpc-timeout %q; want the time left, at most 100ms", sent)
+	}
+	if x := <-obs; !strings.Contains(fmt.Sprint(x.Err), "deadline") || x.ServedBy != ServedByReal {
+		t.Errorf("Exchange = %s, %v; want real with the deadline in Err", x.ServedBy, x.Err)
+	}
+}

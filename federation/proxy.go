@@ -179,12 +179,10 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 	}
 	x.vals[4] = strconv.Itoa(int(x.hops))
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
-	if c.svc.Protocol == ProtocolGRPC && pr.Out.Header[headerGRPCTimeout] != nil {
+	if dl, ok := grpcDeadline(pr.Out.Context()); ok {
 		// Propagated, not copied: the upstream gets the time the call
-		// has left, and the router's own wait ends at the same moment.
-		if dl, ok := pr.Out.Context().Deadline(); ok {
-			pr.Out.Header[headerGRPCTimeout] = []string{formatGRPCTimeout(time.Until(dl))}
-		}
+		// has left.
+		pr.Out.Header[headerGRPCTimeout] = []string{formatGRPCTimeout(time.Until(dl))}
 	}
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host
@@ -235,10 +233,17 @@ func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error)
 		x.failure = fmt.Errorf("%w: %w", errClientGone, err)
 		return
 	}
+	if cause == errGRPCDeadline {
+		// Not an HTTP failure to a gRPC client: its call's deadline.
+		r.log.Debug("federation: grpc call deadline exceeded", "service", x.route.Service, "error", err)
+		x.servedBy = ServedByReal
+		x.failure = fmt.Errorf("federation: upstream of service %q did not answer within the call's deadline (grpc-timeout): %w", x.route.Service, err)
+		w.Header().Set(HeaderServedBy, string(x.servedBy))
+		writeGRPCDeadline(w)
+		return
+	}
 	status, what := http.StatusBadGateway, describeUpstreamError(err)
 	switch {
-	case cause == errGRPCDeadline:
-		status, what = http.StatusGatewayTimeout, "did not answer within the call's deadline (grpc-timeout)"
 	case bodyTimedOut:
 		status, what = http.StatusGatewayTimeout, fmt.Sprintf("did not take the request body within %s", x.route.c.timeout)
 	case timedOut || isTimeout(err):
