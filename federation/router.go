@@ -313,6 +313,9 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		if c.timeout <= 0 {
 			c.timeout = r.cfg.Timeout
 		}
+		if svc.Reality == Blended {
+			c.comparer = newBlendComparer(blendOf(svc.Blend))
+		}
 		if (svc.Reality == MockV3 || svc.Reality == ChaosDriven && !needsUpstream(svc.Reality, svc.Chaos)) && r.cfg.Mocks == nil {
 			errs = append(errs, fmt.Errorf("federation: service %q is served by its mock but RouterConfig.Mocks is nil", svc.Name))
 		}
