@@ -256,6 +256,12 @@
 //     and chaos (latency before the upgrade; reset, empty, abort, hang
 //     instead of it).
 //
+// For http2 and grpc, a RouterConfig.Transport is cloned with its
+// Protocols set to HTTP/2 only; a RouterConfig.NewTransport is used as
+// given and must itself speak HTTP/2 to those upstreams. Upgrades and
+// streams pass through a service left at http too; declaring the
+// protocol is what gets the transport and the checks below.
+//
 // A mock_v3 gRPC service is a grpc-go server used as the mock handler
 // (*grpc.Server's ServeHTTP), which serves only HTTP/2 requests: the
 // host's server must accept cleartext HTTP/2 (EnableH2C) or serve TLS
