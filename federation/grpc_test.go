@@ -129,7 +129,7 @@ func (s *grpcService) FullDuplexCall(stream grpc.BidiStreamingServer[testpb.Stre
 
 // grpcUpstream runs svc on a real grpc-go server listening in cleartext
 // (h2c with prior knowledge, as grpc-go serves without TLS).
-func grpcUpstream(t *testing.T, svc *grpcService) string {
+func grpcUpstream(t testing.TB, svc *grpcService) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,7 +145,7 @@ func grpcUpstream(t *testing.T, svc *grpcService) string {
 
 // grpcMock is a grpc-go server used as a mock handler: its ServeHTTP
 // serves gRPC over the router's own HTTP/2 connection.
-func grpcMock(t *testing.T, svc *grpcService) MockResolver {
+func grpcMock(t testing.TB, svc *grpcService) MockResolver {
 	srv := grpc.NewServer()
 	testpb.RegisterTestServiceServer(srv, svc)
 	t.Cleanup(srv.Stop)
@@ -153,7 +153,7 @@ func grpcMock(t *testing.T, svc *grpcService) MockResolver {
 }
 
 // serveH2C serves h with EnableH2C, as a host would.
-func serveH2C(t *testing.T, h http.Handler) *httptest.Server {
+func serveH2C(t testing.TB, h http.Handler) *httptest.Server {
 	ts := httptest.NewUnstartedServer(h)
 	EnableH2C(ts.Config)
 	ts.Start()
@@ -161,9 +161,25 @@ func serveH2C(t *testing.T, h http.Handler) *httptest.Server {
 	return ts
 }
 
-func grpcClient(t *testing.T, ts *httptest.Server) testpb.TestServiceClient {
+func grpcClient(t testing.TB, ts *httptest.Server) testpb.TestServiceClient {
 	t.Helper()
-	cc, err := grpc.NewClient("passthrough:///"+ts.Listener.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return grpcClientAt(t, ts.Listener.Addr().String())
+}
+
+func grpcClientAt(t testing.TB, addr string) testpb.TestServiceClient {
+	t.Helper()
+	return grpcClientAuthority(t, addr, "")
+}
+
+// grpcClientAuthority dials addr and, when authority is set, sends it as
+// the calls' :authority (the Host a router routes by).
+func grpcClientAuthority(t testing.TB, addr, authority string) testpb.TestServiceClient {
+	t.Helper()
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if authority != "" {
+		opts = append(opts, grpc.WithAuthority(authority))
+	}
+	cc, err := grpc.NewClient("passthrough:///"+addr, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
