@@ -191,6 +191,7 @@ func TestWebSocketThroughRouter(t *testing.T) {
 		echo                 string // "" when no upgrade
 		servedBy             ServedBy
 		reset                bool // the client sees a connection reset instead of an answer
+		closed               bool // the client sees the connection closed without an answer
 		faults               []ChaosFault
 	}{
 		{name: "real", reality: "real", status: 101, echo: "real:hello", servedBy: ServedByReal},
@@ -200,6 +201,7 @@ func TestWebSocketThroughRouter(t *testing.T) {
 		{name: "latency on real", reality: "chaos_driven", extra: "chaos: {base: real, latency: {p: 1, fixed: 5ms}}",
 			status: 101, echo: "real:hello", servedBy: ServedByReal, faults: []ChaosFault{FaultLatency}},
 		{name: "reset", reality: "chaos_driven", extra: "chaos: {base: real, reset: {p: 1}}", reset: true, servedBy: ServedByChaos, faults: []ChaosFault{FaultReset}},
+		{name: "empty", reality: "chaos_driven", extra: "chaos: {base: mock, empty: {p: 1}}", closed: true, servedBy: ServedByChaos, faults: []ChaosFault{FaultEmpty}},
 		{name: "abort", reality: "chaos_driven", extra: "chaos: {base: mock, abort: {p: 1, status: 503}}", status: 503, servedBy: ServedByChaos, faults: []ChaosFault{FaultAbort}},
 		{name: "real_first falls back to the mock's upgrade", reality: "blended", extra: "blend: {strategy: real_first}",
 			upstreamDown: true, status: 101, echo: "mock:hello", servedBy: ServedByMock},
@@ -233,6 +235,10 @@ services:
 			case tc.reset:
 				if !errors.Is(err, syscall.ECONNRESET) {
 					t.Fatalf("handshake got %v, %v; want a connection reset", resp, err)
+				}
+			case tc.closed:
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("handshake got %v, %v; want the connection closed", resp, err)
 				}
 			case err != nil:
 				t.Fatalf("handshake: %v", err)
