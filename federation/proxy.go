@@ -179,10 +179,12 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 	}
 	x.vals[4] = strconv.Itoa(int(x.hops))
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
-	if dl, ok := grpcDeadline(pr.Out.Context()); ok {
-		// Propagated, not copied: the upstream gets the time the call
-		// has left.
-		pr.Out.Header[headerGRPCTimeout] = []string{formatGRPCTimeout(time.Until(dl))}
+	if c.svc.Protocol == ProtocolGRPC { // the context lookup only for grpc
+		if dl, ok := grpcDeadline(pr.Out.Context()); ok {
+			// Propagated, not copied: the upstream gets the time the
+			// call has left.
+			pr.Out.Header[headerGRPCTimeout] = []string{formatGRPCTimeout(time.Until(dl))}
+		}
 	}
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host
