@@ -30,10 +30,7 @@ var errFallback = errors.New("federation: upstream status calls for the mock")
 
 // serveBlend serves a blended request by its strategy.
 func (r *Router) serveBlend(x *exchange, out *http.Request, s *snapshot) {
-	b := x.route.c.svc.Blend
-	if b == nil {
-		b = &Blend{}
-	}
+	b := blendOf(x.route.c.svc.Blend)
 	switch b.Strategy {
 	case MockFirst:
 		r.serveMockFirst(x, out, s, b)
@@ -47,6 +44,15 @@ func (r *Router) serveBlend(x *exchange, out *http.Request, s *snapshot) {
 		x.servedBy = ServedByRouter
 		x.fail(http.StatusNotImplemented, fmt.Errorf("federation: blend strategy %s is not implemented yet", b.Strategy), nil)
 	}
+}
+
+// blendOf is the blend a blended service is served with: its own, or
+// the defaults.
+func blendOf(b *Blend) *Blend {
+	if b == nil {
+		return &Blend{}
+	}
+	return b
 }
 
 // serveMockFirst asks the mock; when it answers a miss (the miss header,

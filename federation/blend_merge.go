@@ -127,7 +127,7 @@ func (r *Router) mergeReal(x *exchange, s *snapshot, req *http.Request, w *captu
 func (r *Router) answerMerge(x *exchange, b *Blend, mock, real *capture, timedOut bool) {
 	mOK, rOK := mock.ok(), real.ok()
 	if mOK && rOK {
-		c := newBlendComparer(b).compare(mock.answer(), real.answer())
+		c := blendComparer(x, b).compare(mock.answer(), real.answer())
 		r.setComparison(x, c)
 		r.recordDrift(x, c)
 	}
@@ -225,6 +225,16 @@ func copyHeader(dst, src http.Header) {
 	for k, v := range src {
 		dst[k] = v
 	}
+}
+
+// blendComparer is the comparison of blend b, which serves x's route:
+// the one the route's snapshot compiled, so that a request does not
+// compile it again (b is that snapshot's blend of the route).
+func blendComparer(x *exchange, b *Blend) *comparer {
+	if c := x.route.c; c != nil && c.comparer != nil {
+		return c.comparer
+	}
+	return newBlendComparer(b)
 }
 
 // newBlendComparer compiles the comparison a blend asks for. Blend.Ignore

@@ -223,7 +223,7 @@ func (r *Router) runShadow(sx *exchange, req *http.Request, s *snapshot, b *Blen
 		if toReal {
 			mock, real = primary, second
 		}
-		ex.Comparison = newBlendComparer(b).compare(mock.answer(), real.answer())
+		ex.Comparison = blendComparer(sx, b).compare(mock.answer(), real.answer())
 		r.recordDrift(sx, ex.Comparison)
 	} else {
 		ex.Status = StatusClientClosed

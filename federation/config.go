@@ -65,6 +65,11 @@ type Service struct {
 	StripPrefix bool
 	// PreserveHost forwards the client's Host header instead of the upstream's.
 	PreserveHost bool
+	// Protocol is what the service speaks: http (the default, also when
+	// empty), http2, grpc or websocket. It chooses the upstream transport
+	// and rules out the blends and faults that cannot apply to a stream
+	// (see the package documentation, # Protocols).
+	Protocol Protocol
 	// DependsOn names services this one needs; Order puts them first.
 	DependsOn []string
 	Blend     *Blend

@@ -122,7 +122,9 @@ func (d *deadline) answer() error {
 		return causes[d.fired-1]
 	}
 	d.answered = true
-	d.timer.Stop()
+	if d.timer != nil { // nil: never started (a grpc call has no router timer)
+		d.timer.Stop()
+	}
 	return nil
 }
 
@@ -131,7 +133,9 @@ func (d *deadline) stop() {
 	d.mu.Lock()
 	d.answered = true
 	d.mu.Unlock()
-	d.timer.Stop()
+	if d.timer != nil {
+		d.timer.Stop()
+	}
 }
 
 // countingBody counts the request body bytes the service read and, for a

@@ -19,6 +19,7 @@
 //	    strip_prefix: true            # forward /auth/x as /x (default: forward whole)
 //	    preserve_host: false          # send the client's Host upstream
 //	    host: api.example.com         # optional: route only this host
+//	    protocol: http                # http | http2 | grpc | websocket (see Protocols)
 //	  - name: orders
 //	    base_path: /orders
 //	    reality: mock_v3              # workspace defaults to the service name
@@ -229,6 +230,51 @@
 // one wraps ErrChaosFault. Router.ChaosStats counts requests and faults
 // injected per service; the counters and the sequence survive Update.
 // Deciding allocates nothing (BenchmarkChaosDecision).
+//
+// # Protocols
+//
+// A service says what it speaks with `protocol:` (Service.Protocol):
+//
+//   - http (the default): HTTP/1.1 to the upstream, or HTTP/2 when a TLS
+//     upstream offers it by ALPN.
+//   - http2: HTTP/2 to the upstream whatever the scheme: cleartext with
+//     prior knowledge (h2c) for http://, TLS with ALPN h2 for https://.
+//     An HTTP/1 client still gets the upstream's trailers (chunked).
+//   - grpc: HTTP/2 to the upstream as for http2, and gRPC semantics:
+//     trailers (grpc-status) and client, server and bidi streams pass
+//     through as they come, and a gRPC error without messages
+//     (Trailers-Only) arrives whole. The router runs no timer of its own
+//     on a call (a stream may rightly wait), so `timeout:` is refused: a
+//     call's deadline is the client's grpc-timeout, propagated to the
+//     upstream as the time left; a second after it passes, if neither end
+//     has ended the call, the router answers grpc-status 4
+//     (DEADLINE_EXCEEDED). The router's other errors stay problem+json,
+//     which gRPC clients read as Unavailable (502, 503, 504) and retry.
+//   - websocket: the HTTP/1.1 upgrade passes through real (the proxy
+//     hands the connection over after the upstream's 101), mock_v3 (the
+//     mock handler hijacks the connection through the router's writer)
+//     and chaos (latency before the upgrade; reset, empty, abort, hang
+//     instead of it).
+//
+// For http2 and grpc, a RouterConfig.Transport is cloned with its
+// Protocols set to HTTP/2 only; a RouterConfig.NewTransport is used as
+// given and must itself speak HTTP/2 to those upstreams. Upgrades and
+// streams pass through a service left at http too; declaring the
+// protocol is what gets the transport and the checks below.
+//
+// A mock_v3 gRPC service is a grpc-go server used as the mock handler
+// (*grpc.Server's ServeHTTP), which serves only HTTP/2 requests: the
+// host's server must accept cleartext HTTP/2 (EnableH2C) or serve TLS
+// with HTTP/2. WebSocket over HTTP/2 (RFC 8441) is not served.
+//
+// What cannot apply to a stream is refused by Parse and Validate, with
+// the position of the value that asks for it, for the service and for
+// each scenario override: for grpc, the blended level (every strategy
+// buffers, replays or merges a request or an answer) and the truncate
+// fault; for websocket, the blends but real_first (without
+// compare_sample: the mock takes the upgrade when the upstream fails
+// before answering) and the truncate and bandwidth faults (after the
+// upgrade the bytes no longer pass through the router's writer).
 //
 // # Safety
 //

@@ -17,6 +17,7 @@ var (
 		"name", "description", "base_path", "host", "workspace", "workspace_id",
 		"reality", "reality_level", "upstream", "config", "timeout",
 		"strip_prefix", "preserve_host", "depends_on", "dependencies", "blend", "chaos",
+		"protocol",
 	}
 	// aliases pairs each MockForge spelling with the native key it stands for.
 	aliases = map[string]string{
@@ -174,6 +175,10 @@ func (d *decoder) service(n *yaml.Node) Service {
 			s.StripPrefix, ok = d.boolean(fd.Value)
 		case "preserve_host":
 			s.PreserveHost, ok = d.boolean(fd.Value)
+		case "protocol":
+			var v string
+			v, ok = d.str(fd.Value)
+			s.Protocol = Protocol(v)
 		case "depends_on":
 			var pos []yamlpos.Pos
 			s.DependsOn, pos, ok = d.strs(fd.Value)

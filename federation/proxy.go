@@ -22,14 +22,20 @@ import (
 
 // transport returns the transport of an upstream origin for snapshot s,
 // creating it once while any live snapshot uses the origin: snapshots
-// share it, so an Update keeps warm connections. Called with r.mu held.
-func (r *Router) transport(s *snapshot, origin string, u *url.URL) http.RoundTripper {
+// share it, so an Update keeps warm connections. An HTTP/2-only service
+// (http2, grpc) has a transport of its own, apart from the HTTP/1 one of
+// the same origin. Called with r.mu held.
+func (r *Router) transport(s *snapshot, u *url.URL, proto Protocol) http.RoundTripper {
+	origin := u.Scheme + "://" + u.Host
+	if proto.http2Upstream() {
+		origin = "h2 " + origin // a key only: never a URL
+	}
 	if tr, ok := s.transports[origin]; ok { // another service of s
 		return tr
 	}
 	st, ok := r.transports[origin]
 	if !ok {
-		st = &sharedTransport{tr: r.newTransport(u)}
+		st = &sharedTransport{tr: r.newTransport(u, proto)}
 		r.transports[origin] = st
 	}
 	st.refs++
@@ -37,7 +43,11 @@ func (r *Router) transport(s *snapshot, origin string, u *url.URL) http.RoundTri
 	return st.tr
 }
 
-func (r *Router) newTransport(u *url.URL) http.RoundTripper {
+// newTransport builds the transport of one upstream origin. For http2 and
+// grpc the transport speaks HTTP/2 only (see upstreamProtocols); a
+// RouterConfig.NewTransport result is used as given, so a host that sets
+// one is responsible for that.
+func (r *Router) newTransport(u *url.URL, proto Protocol) http.RoundTripper {
 	var tr http.RoundTripper
 	switch {
 	case r.cfg.NewTransport != nil:
@@ -45,10 +55,17 @@ func (r *Router) newTransport(u *url.URL) http.RoundTripper {
 	case r.cfg.Transport != nil:
 		t := r.egress.Transport(r.cfg.Transport) // a clone, dialling through the policy
 		t.DisableCompression = true
+		if proto.http2Upstream() {
+			t.Protocols = upstreamProtocols()
+		}
 		tr = t
 	}
 	if tr == nil {
-		tr = defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
+		t := defaultTransport(r.cfg.MaxIdleConnsPerHost, r.egress)
+		if proto.http2Upstream() {
+			t.Protocols = upstreamProtocols()
+		}
+		tr = t
 	}
 	return tr
 }
@@ -74,7 +91,7 @@ func defaultTransport(idlePerHost int, p *egress.Policy) *http.Transport {
 // newProxy builds the reverse proxy of one real service; it is built once
 // per snapshot and shared by every request of that snapshot.
 func (r *Router) newProxy(c *compiled, tr http.RoundTripper) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
+	p := &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { r.rewrite(pr, c) },
 		Transport:      tr,
 		FlushInterval:  -1, // flush every write: server-sent events and streams pass as they come
@@ -83,6 +100,17 @@ func (r *Router) newProxy(c *compiled, tr http.RoundTripper) *httputil.ReversePr
 		ModifyResponse: modifyResponse,
 		BufferPool:     r.buffers,
 	}
+	if c.svc.Protocol == ProtocolGRPC {
+		// A gRPC error without messages is a "Trailers-Only" answer: one
+		// HEADERS frame that ends the stream and holds grpc-status. An
+		// eager flush would send those headers as the response's start
+		// and end the stream with no trailers, which a gRPC client reads
+		// as a broken call. ReverseProxy flushes a response of unknown
+		// length (every stream with messages) at once whatever this
+		// says; 0 only stops it flushing an empty one early.
+		p.FlushInterval = 0
+	}
+	return p
 }
 
 // bufferPool recycles the proxy's copy buffers: without one, ReverseProxy
@@ -108,6 +136,13 @@ func (r *Router) serveReal(x *exchange, out *http.Request, s *snapshot) {
 	s.inflight.Add(1)
 	defer r.leave(s)
 	c := x.route.c
+	if c.svc.Protocol == ProtocolGRPC {
+		r.serveGRPC(x, out) // the call's own deadline, no router timer (grpc.go)
+		if r.closed.Load() {
+			closeIdle(c.proxy.Transport)
+		}
+		return
+	}
 	withBody := x.body.rc != nil
 	if withBody {
 		x.body.x = x
@@ -144,6 +179,13 @@ func (r *Router) rewrite(pr *httputil.ProxyRequest, c *compiled) {
 	}
 	x.vals[4] = strconv.Itoa(int(x.hops))
 	pr.Out.Header[HeaderHops] = x.vals[4:5:5]
+	if c.svc.Protocol == ProtocolGRPC { // the context lookup only for grpc
+		if dl, ok := grpcDeadline(pr.Out.Context()); ok {
+			// Propagated, not copied: the upstream gets the time the
+			// call has left.
+			pr.Out.Header[headerGRPCTimeout] = []string{formatGRPCTimeout(time.Until(dl))}
+		}
+	}
 	if c.svc.PreserveHost {
 		pr.Out.Host = pr.In.Host
 	} else {
@@ -161,6 +203,13 @@ func modifyResponse(resp *http.Response) error {
 	}
 	x.servedByVal[0] = string(ServedByReal)
 	resp.Header[HeaderServedBy] = x.servedByVal[:1:1] // no slice allocation per request
+	if len(resp.Trailer) > 0 && resp.ProtoMajor >= 2 && x.in.ProtoMajor == 1 {
+		// HTTP/2 frames trailers apart from the body, so an HTTP/2
+		// upstream may send a Content-Length with them; HTTP/1 carries
+		// trailers only in a chunked body, which a length would rule out.
+		resp.Header.Del("Content-Length")
+		resp.ContentLength = -1
+	}
 	return nil
 }
 
@@ -184,6 +233,15 @@ func (r *Router) proxyError(w http.ResponseWriter, req *http.Request, err error)
 	bodyTimedOut := errors.Is(err, errUpstreamBodyTimeout) || cause == errUpstreamBodyTimeout
 	if !timedOut && !bodyTimedOut && x.parent.Err() != nil {
 		x.failure = fmt.Errorf("%w: %w", errClientGone, err)
+		return
+	}
+	if cause == errGRPCDeadline {
+		// Not an HTTP failure to a gRPC client: its call's deadline.
+		r.log.Debug("federation: grpc call deadline exceeded", "service", x.route.Service, "error", err)
+		x.servedBy = ServedByReal
+		x.failure = fmt.Errorf("federation: upstream of service %q did not answer within the call's deadline (grpc-timeout): %w", x.route.Service, err)
+		w.Header().Set(HeaderServedBy, string(x.servedBy))
+		writeGRPCDeadline(w)
 		return
 	}
 	status, what := http.StatusBadGateway, describeUpstreamError(err)

@@ -313,6 +313,9 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 		if c.timeout <= 0 {
 			c.timeout = r.cfg.Timeout
 		}
+		if svc.Reality == Blended {
+			c.comparer = newBlendComparer(blendOf(svc.Blend))
+		}
 		if (svc.Reality == MockV3 || svc.Reality == ChaosDriven && !needsUpstream(svc.Reality, svc.Chaos)) && r.cfg.Mocks == nil {
 			errs = append(errs, fmt.Errorf("federation: service %q is served by its mock but RouterConfig.Mocks is nil", svc.Name))
 		}
@@ -329,7 +332,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 				continue
 			}
 			c.upstream = u
-			c.proxy = r.newProxy(c, r.transport(s, u.Scheme+"://"+u.Host, u))
+			c.proxy = r.newProxy(c, r.transport(s, u, svc.Protocol))
 		}
 		if svc.Host == "" {
 			s.any.add(c)

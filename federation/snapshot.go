@@ -38,6 +38,7 @@ type compiled struct {
 	upstream *url.URL
 	proxy    *httputil.ReverseProxy // for Real; built once per snapshot
 	timeout  time.Duration
+	comparer *comparer // blended: the drift comparison, compiled once per snapshot
 }
 
 // table routes the services of one host (or the host-less ones).

@@ -151,6 +151,7 @@ func validateService(s *Service, at located, errs *report) {
 	}
 	validateBlend(s.Blend, at.path, label, errs)
 	validateChaos(s.Chaos, at.path, label, errs)
+	validateProtocol(s, at, label, errs, realityOK)
 }
 
 // checkReality reports an unknown level; required says whether empty is an error.
@@ -503,6 +504,9 @@ func validateOverride(f *Federation, sc *Scenario, o *Override, at located, name
 	if !checkReality(o.Reality, at, "reality", label, errs, false) {
 		validateBlend(o.Blend, at.path, label, errs)
 		validateChaos(o.Chaos, at.path, label, errs)
+		if o.Reality == "" && !at.failed("reality") { // the service's level, with the override's blend or chaos
+			checkStream(s.Protocol, s.Reality, o.Blend, o.Chaos, at, at.path, "reality", label, errs)
+		}
 		return
 	}
 	chaos := o.Chaos
@@ -514,4 +518,9 @@ func validateOverride(f *Federation, sc *Scenario, o *Override, at located, name
 	}
 	validateBlend(o.Blend, at.path, label, errs)
 	validateChaos(o.Chaos, at.path, label, errs)
+	blend := o.Blend
+	if blend == nil {
+		blend = s.Blend
+	}
+	checkStream(s.Protocol, o.Reality, blend, chaos, at, at.path, "reality", label, errs)
 }
