@@ -132,29 +132,36 @@ func decodeJSON(body []byte, v any) error {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
+		end := dec.InputOffset()
 		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("unexpected data after the JSON value")
-			return jsonError(body, dec.InputOffset(), err.Error())
+			// Point at the first byte after the value that is not space.
+			rest := bytes.TrimLeft(body[end:], " \t\r\n")
+			return jsonError(body, int64(len(body)-len(rest)), "unexpected data after the JSON value")
 		}
 		return nil
 	}
 	if errors.Is(err, io.EOF) {
 		return &apiError{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
 	}
-	var off int64 = -1
-	msg := err.Error()
+	// The decoder's offsets count the bytes read, the culprit included:
+	// the culprit is the byte before.
+	off := dec.InputOffset()
+	msg := strings.TrimPrefix(err.Error(), "json: ")
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		off = se.Offset
+		off = se.Offset - 1
 	} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		off = te.Offset
+		off = te.Offset - 1
 		msg = "member " + strconv.Quote(te.Field) + " must be " + jsonKindName(te.Type.Kind().String())
 	} else if errors.Is(err, io.ErrUnexpectedEOF) {
 		off = int64(len(body))
 		msg = "unexpected end of JSON input"
-	} else {
-		off = dec.InputOffset()
+	} else if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		// No offset for an unknown member: point at its first key.
+		if i := bytes.Index(body, []byte(name)); i >= 0 {
+			off = int64(i)
+		}
 	}
-	return jsonError(body, off, msg)
+	return jsonError(body, max(off, 0), msg)
 }
 
 func jsonKindName(k string) string {
@@ -234,7 +241,7 @@ type eventInput struct {
 	Subject         string            `json:"subject"`
 	Workspace       string            `json:"workspace"`
 	Org             string            `json:"org"`
-	Time            *time.Time        `json:"time"`
+	Time            string            `json:"time"`
 	Data            json.RawMessage   `json:"data"`
 	Extensions      map[string]string `json:"extensions"`
 }
@@ -266,8 +273,12 @@ func decodeEvent(contentType string, body []byte) (events.Event, error) {
 		ID: in.ID, Type: events.Type(in.Type), Source: in.Source, Subject: in.Subject,
 		Workspace: in.Workspace, Org: in.Org, Extensions: in.Extensions,
 	}
-	if in.Time != nil {
-		ev.Time = *in.Time
+	if in.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, in.Time)
+		if err != nil {
+			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "event time must be RFC 3339"}
+		}
+		ev.Time = t
 	}
 	if len(in.Data) > 0 && string(in.Data) != "null" {
 		if c := bytes.TrimSpace(in.Data); len(c) == 0 || c[0] != '{' {
