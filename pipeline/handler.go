@@ -149,10 +149,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			problem.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
 			return
 		}
-		if rec.status >= 300 && rec.status < 400 { // a redirect to the clean path: pass it on
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
+		if loc := rec.header.Get("Location"); loc != "" && rec.status >= 300 && rec.status < 400 {
+			// A redirect to the cleaned path (ServeMux's): pass it on, without
+			// its HTML body.
+			w.Header().Set("Location", loc)
 			w.WriteHeader(rec.status)
 			return
 		}

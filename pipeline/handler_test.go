@@ -52,7 +52,13 @@ type executionAnswer struct {
 }
 
 func TestHandlerPipelineLifecycle(t *testing.T) {
-	a := newAPI(t, apiOptions{})
+	for _, sk := range storeKinds {
+		t.Run(sk.name, func(t *testing.T) { testPipelineLifecycle(t, sk.open(t)) })
+	}
+}
+
+func testPipelineLifecycle(t *testing.T, st store.Store) {
+	a := newAPI(t, apiOptions{store: st})
 	yaml := "application/yaml"
 	admin := func(method, path, ctype, body string, headers ...string) req {
 		return req{method: method, path: path, token: "admin", ctype: ctype, body: body, headers: headers}
@@ -349,6 +355,7 @@ func TestHandlerNotFound(t *testing.T) {
 		{req{method: "GET", path: "/api/v2/pipelines/x/trigger"}, 405, "POST"},
 		{req{method: "GET", path: "/api/v2/executions/x/cancel"}, 405, "POST"},
 		{req{method: "POST", path: "/api/v2/executions"}, 405, "GET, HEAD"},
+		{req{method: "OPTIONS", path: "/api/v2/executions/x"}, 405, "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.req.method+" "+tt.req.path, func(t *testing.T) {
@@ -437,7 +444,13 @@ func TestHandlerTriggerRefusals(t *testing.T) {
 // TestHandlerPagination lists executions page by page through cursors and
 // checks every one is seen once, newest first, with filters.
 func TestHandlerPagination(t *testing.T) {
-	a := newAPI(t, apiOptions{})
+	for _, sk := range storeKinds {
+		t.Run(sk.name, func(t *testing.T) { testPagination(t, sk.open(t)) })
+	}
+}
+
+func testPagination(t *testing.T, st store.Store) {
+	a := newAPI(t, apiOptions{store: st})
 	a.put(payDef)
 	a.put(globalDef)
 	var want []string
