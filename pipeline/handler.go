@@ -77,6 +77,33 @@ type handler struct {
 // workspace gets that workspace when the event names none, and is
 // refused (422) when it names another one.
 //
+// # Answers
+//
+//	pipeline    {name, version, workspace, enabled, updated_at, loaded,
+//	             load_error, source}  (listings leave out source; loaded
+//	             says whether this engine runs the stored version)
+//	validate    {valid, name, description, workspace, enabled, format, steps}
+//	trigger     {execution_id}, 202, Location: /api/v2/executions/{id}
+//	execution   {id, pipeline, version, event_id, event (CloudEvents JSON),
+//	             status, error, attempt, owner, lease_until,
+//	             cancel_requested, created_at, started_at, finished_at,
+//	             steps: [{id, uses, status, outcome, conclusion, attempts,
+//	             started_at, finished_at, with, output, error}]}
+//	executions  {executions: [execution...], next_cursor} ("" on the last
+//	             page; newest first; limit 1 to 1000, 50 by default; a
+//	             cursor this API did not hand out is 400)
+//	cancel      the execution: 200 when it is finished, 202 when its
+//	             owner has been asked to stop it
+//	stats       {pipeline, window, by_status, finished, success_rate
+//	             (null when nothing finished), p50_seconds, p95_seconds};
+//	             404 once the pipeline is no longer stored
+//	test        {decisions: [{pipeline, version, matched, reason, error,
+//	             triggers: [{trigger, event, matched, reason, error}],
+//	             steps: [{id, uses, if, run, if_error, with, render_error}]}]}
+//
+// Unknown query parameters, or one given twice, are 400: a misspelt
+// filter must not silently list everything.
+//
 // # Versions
 //
 // GET and PUT answer an ETag, the stored version as a quoted decimal. PUT
