@@ -1,7 +1,10 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -181,4 +184,24 @@ func TestHandlerPanickingAuthorizer(t *testing.T) {
 	panics := access.AuthorizerFunc(func(*http.Request, access.Request) error { panic("boom") })
 	a := newAPI(t, apiOptions{cfg: pipeline.HandlerConfig{Authorizer: panics}})
 	a.do(req{method: "GET", path: "/api/v2/pipelines"}).want(403)
+}
+
+// TestHandlerDenialLogged checks that the Authorizer's reason goes to the
+// Logger, never to the caller.
+func TestHandlerDenialLogged(t *testing.T) {
+	var logs bytes.Buffer
+	secretReason := access.AuthorizerFunc(func(*http.Request, access.Request) error {
+		return fmt.Errorf("%w: token t-123 belongs to team blue", access.ErrDenied)
+	})
+	a := newAPI(t, apiOptions{cfg: pipeline.HandlerConfig{
+		Authorizer: secretReason,
+		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}})
+	res := a.do(req{method: "GET", path: "/api/v2/pipelines"}).want(403)
+	if strings.Contains(string(res.body), "team blue") {
+		t.Errorf("answer %s carries the Authorizer's reason", res.body)
+	}
+	if !strings.Contains(logs.String(), "team blue") {
+		t.Errorf("log %q lacks the Authorizer's reason", logs.String())
+	}
 }

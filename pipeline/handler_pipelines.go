@@ -238,38 +238,52 @@ func (h *handler) validatePipeline(w http.ResponseWriter, r *http.Request) {
 }
 
 // definition reads and validates the definition in the request body and
-// authorizes action on its workspace: the one it declares, or, when it does
-// not validate, what can be read of it. authorized is the workspace the
-// caller was already authorized on (a PUT's stored pipeline), nil when
-// none; the same workspace is not decided twice. When it answers it
-// returns false.
+// authorizes action on its workspace. The workspace is first read from
+// the YAML alone (cheap), so that a caller who may not act there costs no
+// validation (CEL compilation) and sees no problem list; when validation
+// finds another workspace (a format that spells it differently), that one
+// is decided too. authorized is the workspace the caller was already
+// authorized on (a PUT's stored pipeline), nil when none; the same
+// workspace is not decided twice. When it answers it returns false.
 func (h *handler) definition(w http.ResponseWriter, r *http.Request, action access.Action, fallbackFile string, authorized *string) (string, []byte, *Definition, bool) {
 	body, ok := h.readBody(w, r)
 	if !ok {
 		return "", nil, nil, false
 	}
+	decide := func(req access.Request) bool {
+		if authorized != nil && *authorized == req.Workspace {
+			return true
+		}
+		if n := r.PathValue("name"); n != "" {
+			req.Name = n
+		}
+		if h.allow(w, r, req) {
+			authorized = &req.Workspace
+			return true
+		}
+		return false
+	}
 	file, src, err := decodeDefinition(r.Header.Get("Content-Type"), body, fallbackFile)
 	if err != nil {
 		// Nothing is known of the workspace: decide the request unscoped
 		// first, so that a caller who may do nothing learns nothing.
-		if authorized == nil && !h.allow(w, r, access.Request{Resource: access.Pipelines, Action: action, Name: r.PathValue("name")}) {
+		if authorized == nil && !decide(access.Request{Resource: access.Pipelines, Action: action}) {
 			return "", nil, nil, false
 		}
 		writeAPIError(w, err)
 		return "", nil, nil, false
 	}
-	d, perr := h.e.validate(file, src)
 	req := access.Request{Resource: access.Pipelines, Action: action}
-	if d != nil {
-		req.Name, req.Workspace = d.Name, d.Workspace
-	} else {
-		req.Name, req.Workspace = definitionHeader(src)
-	}
-	if n := r.PathValue("name"); n != "" {
-		req.Name = n
-	}
-	if (authorized == nil || *authorized != req.Workspace) && !h.allow(w, r, req) {
+	req.Name, req.Workspace = definitionHeader(src)
+	if !decide(req) {
 		return "", nil, nil, false
+	}
+	d, perr := h.e.validate(file, src)
+	if d != nil && (d.Workspace != req.Workspace || d.Name != req.Name) {
+		req.Name, req.Workspace = d.Name, d.Workspace
+		if !decide(req) {
+			return "", nil, nil, false
+		}
 	}
 	if perr != nil {
 		h.definitionError(w, r, perr)
