@@ -1,0 +1,338 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/problem"
+)
+
+// requestFile names a JSON request body in the positions of its problems.
+const requestFile = "request"
+
+// defaultDefinitionFile names a definition sent without a file name.
+const defaultDefinitionFile = "definition.yaml"
+
+// readBody reads r's body, bounded by the handler's MaxBodyBytes, and on
+// failure answers (413 when too large, 400 otherwise) and returns false.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > h.maxBody {
+		problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, h.maxBody))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.maxBody))
+			return nil, false
+		}
+		problem.Error(w, http.StatusBadRequest, "reading the request body failed")
+		return nil, false
+	}
+	return body, true
+}
+
+// apiError is a client error found while decoding a request: the status
+// to answer and its detail, with positions when a parser found them.
+type apiError struct {
+	status   int
+	detail   string
+	problems []problemPos
+}
+
+func (e *apiError) Error() string { return e.detail }
+
+func (e *apiError) write(w http.ResponseWriter) {
+	p := problem.New(e.status, e.detail)
+	if len(e.problems) > 0 {
+		p = p.With("errors", e.problems)
+	}
+	problem.Write(w, p)
+}
+
+// problemPos is one positioned problem in an answer: a definition's
+// diagnostic, or where a JSON body stops parsing. Line and column are
+// 1-based; 0 means unknown.
+type problemPos struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// positions turns a definition's ErrorList into the problems of an answer.
+func positions(l ErrorList) []problemPos {
+	out := make([]problemPos, len(l))
+	for i, e := range l {
+		out[i] = problemPos{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg}
+	}
+	return out
+}
+
+// definitionInput is the JSON form of a definition in a request.
+type definitionInput struct {
+	Source *string `json:"source"`
+	File   string  `json:"file"`
+}
+
+// decodeDefinition returns the definition a request carries and the file
+// name its diagnostics use (fallback when the request names none).
+func decodeDefinition(contentType string, body []byte, fallback string) (file string, src []byte, err error) {
+	mt := "application/json"
+	if contentType != "" {
+		m, _, perr := mime.ParseMediaType(contentType)
+		if perr != nil {
+			return "", nil, &apiError{status: http.StatusUnsupportedMediaType, detail: "malformed Content-Type"}
+		}
+		mt = m
+	}
+	switch mt {
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		if len(bytes.TrimSpace(body)) == 0 {
+			return "", nil, &apiError{status: http.StatusBadRequest, detail: "empty definition"}
+		}
+		return fallback, body, nil
+	case "application/json":
+		var in definitionInput
+		if err := decodeJSON(body, &in); err != nil {
+			return "", nil, err
+		}
+		if in.Source == nil || strings.TrimSpace(*in.Source) == "" {
+			return "", nil, &apiError{status: http.StatusBadRequest, detail: `body needs a "source" member holding the definition`}
+		}
+		file = in.File
+		if file == "" {
+			file = fallback
+		}
+		if len(file) > 256 || !utf8.ValidString(file) || strings.ContainsAny(file, "\n\r") {
+			return "", nil, &apiError{status: http.StatusBadRequest, detail: `"file" must be one line of at most 256 bytes`}
+		}
+		return file, []byte(*in.Source), nil
+	}
+	return "", nil, &apiError{status: http.StatusUnsupportedMediaType,
+		detail: "a definition is sent as application/yaml, or as application/json {\"source\": ...}; not " + mt}
+}
+
+// decodeJSON decodes exactly one JSON value into v, refusing unknown
+// members; a syntax or type error carries its line and column.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		end := dec.InputOffset()
+		if _, terr := dec.Token(); terr != io.EOF {
+			// Point at the first byte after the value that is not space.
+			rest := bytes.TrimLeft(body[end:], " \t\r\n")
+			return jsonError(body, int64(len(body)-len(rest)), "unexpected data after the JSON value")
+		}
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return &apiError{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
+	}
+	// The decoder's offsets count the bytes read, the culprit included:
+	// the culprit is the byte before.
+	off := dec.InputOffset()
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		off = se.Offset - 1
+	} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		off = te.Offset - 1
+		msg = "member " + strconv.Quote(te.Field) + " must be " + jsonKindName(te.Type.Kind().String())
+	} else if errors.Is(err, io.ErrUnexpectedEOF) {
+		off = int64(len(body))
+		msg = "unexpected end of JSON input"
+	} else if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		// No offset for an unknown member: point at its first key.
+		if i := bytes.Index(body, []byte(name)); i >= 0 {
+			off = int64(i)
+		}
+	}
+	return jsonError(body, max(off, 0), msg)
+}
+
+func jsonKindName(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "bool":
+		return "a boolean"
+	}
+	return "a " + k
+}
+
+// jsonError is a 400 for a request body that is not the JSON expected,
+// positioned at byte offset off (line and column counted in characters).
+func jsonError(body []byte, off int64, msg string) *apiError {
+	line, col := lineCol(body, off)
+	return &apiError{status: http.StatusBadRequest, detail: "malformed JSON body: " + msg,
+		problems: []problemPos{{File: requestFile, Line: line, Column: col, Message: msg}}}
+}
+
+// lineCol converts a byte offset of body into a 1-based line and column;
+// an offset out of range gives 0, 0.
+func lineCol(body []byte, off int64) (int, int) {
+	if off < 0 || off > int64(len(body)) {
+		return 0, 0
+	}
+	before := body[:off]
+	line := bytes.Count(before, []byte{'\n'}) + 1
+	start := bytes.LastIndexByte(before, '\n') + 1
+	return line, utf8.RuneCount(before[start:]) + 1
+}
+
+// definitionHeader reads the top-level name and workspace of a definition
+// that did not validate, so that its problems are shown only to a caller
+// allowed in its workspace. It never fails: what it cannot read is "".
+func definitionHeader(src []byte) (name, workspace string) {
+	if len(src) > MaxSourceSize {
+		return "", ""
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return "", ""
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return "", ""
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			continue
+		}
+		switch k.Value {
+		case "name":
+			name = v.Value
+		case "workspace":
+			workspace = v.Value
+		}
+	}
+	return name, workspace
+}
+
+// eventInput is the JSON form of an event in a trigger or test request:
+// the fields of events.Event, all optional (the CloudEvents attributes
+// specversion and datacontenttype are accepted and checked, so a
+// structured-mode CloudEvent may be sent as it is).
+type eventInput struct {
+	SpecVersion     string            `json:"specversion"`
+	DataContentType string            `json:"datacontenttype"`
+	ID              string            `json:"id"`
+	Type            string            `json:"type"`
+	Source          string            `json:"source"`
+	Subject         string            `json:"subject"`
+	Workspace       string            `json:"workspace"`
+	Org             string            `json:"org"`
+	Time            string            `json:"time"`
+	Data            json.RawMessage   `json:"data"`
+	Extensions      map[string]string `json:"extensions"`
+}
+
+// decodeEvent decodes an event request body; an empty body is the empty
+// event (for trigger, which fills the rest).
+func decodeEvent(contentType string, body []byte) (events.Event, error) {
+	if contentType != "" {
+		if m, _, err := mime.ParseMediaType(contentType); err != nil || (m != "application/json" && m != "application/cloudevents+json") {
+			return events.Event{}, &apiError{status: http.StatusUnsupportedMediaType, detail: "an event is sent as application/json"}
+		}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return events.Event{}, nil
+	}
+	var in eventInput
+	if err := decodeJSON(body, &in); err != nil {
+		return events.Event{}, err
+	}
+	if in.SpecVersion != "" && in.SpecVersion != events.SpecVersion {
+		return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "specversion must be " + events.SpecVersion}
+	}
+	if ct := in.DataContentType; ct != "" {
+		if m, _, err := mime.ParseMediaType(ct); err != nil || m != "application/json" {
+			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "only JSON event data is supported"}
+		}
+	}
+	ev := events.Event{
+		ID: in.ID, Type: events.Type(in.Type), Source: in.Source, Subject: in.Subject,
+		Workspace: in.Workspace, Org: in.Org, Extensions: in.Extensions,
+	}
+	if in.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, in.Time)
+		if err != nil {
+			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "event time must be RFC 3339"}
+		}
+		ev.Time = t
+	}
+	if len(in.Data) > 0 && string(in.Data) != "null" {
+		if c := bytes.TrimSpace(in.Data); len(c) == 0 || c[0] != '{' {
+			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: `event "data" must be a JSON object`}
+		}
+		ev.Data = in.Data
+	}
+	return ev, nil
+}
+
+// checkEvent validates a completed event, answering 422 with the reason.
+func checkEvent(ev events.Event) error {
+	if err := ev.Validate(); err != nil {
+		return &apiError{status: http.StatusUnprocessableEntity, detail: "invalid event: " + strings.TrimPrefix(err.Error(), "events: ")}
+	}
+	return nil
+}
+
+// precondition is a parsed If-Match or If-None-Match header.
+type precondition struct {
+	set     bool  // the header was sent
+	any     bool  // "*"
+	version int64 // the quoted version otherwise
+}
+
+// parsePrecondition parses the entity tags this API hands out: "*" or one
+// quoted (optionally weak) decimal version. A list of tags or a tag this
+// API did not produce is a 400.
+func parsePrecondition(name, v string) (precondition, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return precondition{}, nil
+	}
+	if v == "*" {
+		return precondition{set: true, any: true}, nil
+	}
+	t := strings.TrimPrefix(v, "W/")
+	if len(t) >= 3 && t[0] == '"' && t[len(t)-1] == '"' {
+		if n, err := strconv.ParseInt(t[1:len(t)-1], 10, 64); err == nil && n > 0 {
+			return precondition{set: true, version: n}, nil
+		}
+	}
+	return precondition{}, &apiError{status: http.StatusBadRequest, detail: name + " must be * or one ETag this API returned (a quoted version)"}
+}
+
+// etag renders a stored version as an entity tag.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// writeAPIError answers a decoding error: its own status and positions
+// when it is an *apiError (always, by construction), 400 otherwise.
+func writeAPIError(w http.ResponseWriter, err error) {
+	if e, ok := errors.AsType[*apiError](err); ok {
+		e.write(w)
+		return
+	}
+	problem.Error(w, http.StatusBadRequest, "malformed request")
+}
