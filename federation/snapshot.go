@@ -38,6 +38,7 @@ type compiled struct {
 	upstream *url.URL
 	proxy    *httputil.ReverseProxy // for Real; built once per snapshot
 	timeout  time.Duration
+	state    *State // the federation's shared state, for StateFrom; nil without a Store
 }
 
 // table routes the services of one host (or the host-less ones).
@@ -79,6 +80,7 @@ func (t *table) find(match string) *compiled {
 // snapshot is an immutable routing table; a Router swaps whole snapshots.
 type snapshot struct {
 	fed      *Federation
+	scenario string // the active scenario, "" for none
 	hosts    map[string]*table // host routes by hostKey
 	any      *table            // host-less routes
 	services []*compiled
