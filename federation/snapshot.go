@@ -80,7 +80,7 @@ func (t *table) find(match string) *compiled {
 // snapshot is an immutable routing table; a Router swaps whole snapshots.
 type snapshot struct {
 	fed      *Federation
-	scenario string // the active scenario, "" for none
+	scenario string            // the active scenario, "" for none
 	hosts    map[string]*table // host routes by hostKey
 	any      *table            // host-less routes
 	services []*compiled
