@@ -2,12 +2,17 @@ package federation
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/sqlstore"
 )
 
@@ -108,4 +113,38 @@ scenarios:
 func shop(t testing.TB, upstream string) *Federation {
 	t.Helper()
 	return mustParse(t, fmt.Sprintf(shopSrc, upstream, upstream))
+}
+
+// openPostgres opens a store in a fresh schema of the server at
+// MOCKOPS_TEST_POSTGRES_DSN, dropped when the test ends; replicas open the
+// same schema. Without the variable the test is skipped: the one allowed
+// skip.
+func openPostgres(t testing.TB) (open func() store.Store) {
+	t.Helper()
+	dsn := os.Getenv("MOCKOPS_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("MOCKOPS_TEST_POSTGRES_DSN is not set: PostgreSQL case not run")
+	}
+	var raw [6]byte
+	_, _ = rand.Read(raw[:])
+	schema := "mockops_federation_test_" + hex.EncodeToString(raw[:])
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Errorf("sql.Open(pgx): %v", err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return func() store.Store {
+		st, err := sqlstore.OpenConfig(context.Background(), dsn, sqlstore.Config{Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
 }
