@@ -25,6 +25,11 @@ const DefaultPollInterval = 30 * time.Second
 // them back. Deactivate the scenario first.
 var ErrScenarioActive = errors.New("federation: a scenario is active")
 
+// ErrInvalidDefinition is wrapped by the errors of definitions Put and
+// Check refuse; a Parse error among them is an ErrorList (errors.As) with
+// the position of every problem.
+var ErrInvalidDefinition = errors.New("federation: invalid definition")
+
 // ErrUnknownFederation is returned (wrapped) for a name the Registry does
 // not serve.
 var ErrUnknownFederation = errors.New("federation: unknown federation")
@@ -75,6 +80,7 @@ type Registry struct {
 	stopped sync.Once
 	done    chan struct{} // closed when Run returns
 	running sync.Once
+	ready   chan struct{} // closed once Run has subscribed
 }
 
 // served is one federation of the Registry.
@@ -98,7 +104,7 @@ func NewRegistry(ctx context.Context, cfg RegistryConfig) (*Registry, error) {
 		cfg.Router.Publisher = cfg.Bus
 	}
 	g := &Registry{cfg: cfg, log: cfg.Logger, routers: make(map[string]*served),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), ready: make(chan struct{})}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -136,16 +142,16 @@ func (g *Registry) Names() []string {
 func (g *Registry) Check(ctx context.Context, name string, spec []byte) (*Federation, error) {
 	f, err := Parse(name+".yaml", spec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
 	}
 	if f.Name != name {
-		return nil, fmt.Errorf("federation: definition is named %q, not %q", f.Name, name)
+		return nil, fmt.Errorf("%w: it is named %q, not %q", ErrInvalidDefinition, f.Name, name)
 	}
 	// The Router's own checks (mocks configured, upstreams allowed), on a
 	// throwaway Router: it dials nothing.
 	r, err := NewRouter(f, g.cfg.Router)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
 	}
 	r.Close()
 	a, err := g.cfg.Store.GetActivation(ctx, name)
@@ -363,6 +369,7 @@ func (g *Registry) Run(ctx context.Context) error {
 		}
 		defer sub.Close()
 	}
+	close(g.ready)
 	var tick <-chan time.Time
 	if g.cfg.PollInterval > 0 {
 		t := time.NewTicker(g.cfg.PollInterval)
@@ -382,6 +389,10 @@ func (g *Registry) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Ready is closed once Run has subscribed to the bus: changes announced
+// from then on reach this Registry.
+func (g *Registry) Ready() <-chan struct{} { return g.ready }
 
 // onEvent reloads the federation an event is about. A failure is logged
 // and not returned: a bus would redeliver it forever, while the poll
@@ -423,4 +434,15 @@ func (g *Registry) Close() error {
 		s.router.Close()
 	}
 	return nil
+}
+
+// served returns the stored version the Registry serves of name.
+func (g *Registry) served(name string) (int64, bool) {
+	g.view.RLock()
+	defer g.view.RUnlock()
+	s, ok := g.routers[name]
+	if !ok {
+		return 0, false
+	}
+	return s.version, true
 }

@@ -44,6 +44,11 @@ func (p *replica) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- p.reg.Run(ctx) }()
+	select {
+	case <-p.reg.Ready():
+	case err := <-errc:
+		t.Fatalf("Run = %v before it was ready", err)
+	}
 	t.Cleanup(func() {
 		if err := p.reg.Shutdown(context.Background()); err != nil {
 			t.Errorf("Shutdown: %v", err)

@@ -209,16 +209,17 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 //
 // The active scenario and reality switches stay layered over f; a
 // definition that no longer has the active scenario is refused (deactivate
-// it first), as is one under which a switch no longer validates.
+// it first), as is one under which a switch no longer validates. With a
+// Store, f must keep the federation's name.
 func (r *Router) Update(f *Federation) error {
 	if f == nil {
 		return errors.New("federation: nil federation")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.base != nil && f.Name != r.base.Name {
+	if r.cfg.Store != nil && r.base != nil && f.Name != r.base.Name {
 		// The shared state and the stored layers are keyed by the name.
-		return fmt.Errorf("federation: Update cannot rename federation %q to %q", r.base.Name, f.Name)
+		return fmt.Errorf("federation: Update cannot rename federation %q to %q: RouterConfig.Store keys its state by the name", r.base.Name, f.Name)
 	}
 	return r.swap(f, r.scenario, r.realities)
 }

@@ -18,6 +18,10 @@ import (
 // overwrite it by accident.
 func realityScope(federation string) string { return "federation-reality/" + federation }
 
+// ErrUnknownService is returned (wrapped) for a service name the
+// federation does not define.
+var ErrUnknownService = errors.New("federation: unknown service")
+
 // Realities returns the reality switches in effect (SetReality), by service.
 func (r *Router) Realities() map[string]RealityLevel {
 	r.mu.Lock()
@@ -39,7 +43,7 @@ func (r *Router) SetReality(ctx context.Context, service string, level RealityLe
 	next := maps.Clone(r.realities)
 	r.mu.Unlock()
 	if _, ok := base.Service(service); !ok {
-		return fmt.Errorf("federation: no service %q in federation %q", service, base.Name)
+		return fmt.Errorf("%w %q in federation %q", ErrUnknownService, service, base.Name)
 	}
 	if level == "" {
 		delete(next, service)

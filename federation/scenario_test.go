@@ -283,7 +283,8 @@ func TestUpdateKeepsScenario(t *testing.T) {
 		t.Errorf("Update without the active scenario = %v; want ErrUnknownScenario", err)
 	}
 	other := mustParse(t, "name: other\nservices:\n  - {name: orders, base_path: /orders, reality: mock_v3}\n")
-	if err := r.Update(other); err == nil {
-		t.Error("Update renamed the federation")
+	withStore := newTestRouter(t, shop(t, up), RouterConfig{Mocks: &echoMocks{}, Store: openSQLite(t, filepath.Join(t.TempDir(), "s.db"))})
+	if err := withStore.Update(other); err == nil {
+		t.Error("Update renamed a federation whose state is stored under its name")
 	}
 }
