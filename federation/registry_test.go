@@ -21,7 +21,11 @@ type replica struct {
 
 func newReplica(t *testing.T, db string, withBus bool, cfg RegistryConfig) *replica {
 	t.Helper()
-	st := openSQLite(t, db)
+	return newReplicaOn(t, openSQLite(t, db), withBus, cfg)
+}
+
+func newReplicaOn(t *testing.T, st *sqlstore.Store, withBus bool, cfg RegistryConfig) *replica {
+	t.Helper()
 	cfg.Store = st
 	if cfg.Router.Mocks == nil {
 		cfg.Router.Mocks = &echoMocks{}
@@ -121,11 +125,18 @@ func TestRegistryPut(t *testing.T) {
 }
 
 func TestRegistryReplicas(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) { testRegistryReplicas(t, db.open(t)) })
+	}
+}
+
+// testRegistryReplicas: with the poll off, the durable bus alone carries
+// every change from one replica to the other.
+func testRegistryReplicas(t *testing.T, open func() *sqlstore.Store) {
 	ctx := t.Context()
-	db := filepath.Join(t.TempDir(), "reg.db")
 	act := &activator{}
-	a := newReplica(t, db, true, RegistryConfig{Router: RouterConfig{Mocks: &echoMocks{}, Scenarios: act}, PollInterval: -1})
-	b := newReplica(t, db, true, RegistryConfig{PollInterval: -1})
+	a := newReplicaOn(t, open(), true, RegistryConfig{Router: RouterConfig{Mocks: &echoMocks{}, Scenarios: act}, PollInterval: -1})
+	b := newReplicaOn(t, open(), true, RegistryConfig{PollInterval: -1})
 	a.run(t)
 	b.run(t)
 

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/sqlstore"
 )
 
@@ -119,7 +118,7 @@ func shop(t testing.TB, upstream string) *Federation {
 // MOCKOPS_TEST_POSTGRES_DSN, dropped when the test ends; replicas open the
 // same schema. Without the variable the test is skipped: the one allowed
 // skip.
-func openPostgres(t testing.TB) (open func() store.Store) {
+func openPostgres(t testing.TB) (open func() *sqlstore.Store) {
 	t.Helper()
 	dsn := os.Getenv("MOCKOPS_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -139,7 +138,7 @@ func openPostgres(t testing.TB) (open func() store.Store) {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	return func() store.Store {
+	return func() *sqlstore.Store {
 		st, err := sqlstore.OpenConfig(context.Background(), dsn, sqlstore.Config{Schema: schema})
 		if err != nil {
 			t.Fatal(err)
@@ -147,4 +146,17 @@ func openPostgres(t testing.TB) (open func() store.Store) {
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
+}
+
+// databases opens the stores of replicas sharing one database: SQLite
+// always, PostgreSQL when MOCKOPS_TEST_POSTGRES_DSN is set.
+var databases = []struct {
+	name string
+	open func(t *testing.T) func() *sqlstore.Store
+}{
+	{"sqlite", func(t *testing.T) func() *sqlstore.Store {
+		db := filepath.Join(t.TempDir(), "replicas.db")
+		return func() *sqlstore.Store { return openSQLite(t, db) }
+	}},
+	{"postgres", func(t *testing.T) func() *sqlstore.Store { return openPostgres(t) }},
 }

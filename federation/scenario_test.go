@@ -11,6 +11,7 @@ import (
 
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/store"
+	"github.com/mockops/mockops/store/sqlstore"
 )
 
 func realityOf(t *testing.T, r *Router, path string) RealityLevel {
@@ -191,11 +192,16 @@ func TestScenarioSwitchFailureKeepsPrevious(t *testing.T) {
 }
 
 func TestScenarioSeenByReplica(t *testing.T) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) { testScenarioSeenByReplica(t, db.open(t)) })
+	}
+}
+
+func testScenarioSeenByReplica(t *testing.T, open func() *sqlstore.Store) {
 	ctx := t.Context()
-	db := filepath.Join(t.TempDir(), "fed.db")
 	up := "http://127.0.0.1:1"
-	r1 := newTestRouter(t, shop(t, up), RouterConfig{Mocks: &echoMocks{}, Store: openSQLite(t, db)})
-	r2 := newTestRouter(t, shop(t, up), RouterConfig{Mocks: &echoMocks{}, Store: openSQLite(t, db)})
+	r1 := newTestRouter(t, shop(t, up), RouterConfig{Mocks: &echoMocks{}, Store: open()})
+	r2 := newTestRouter(t, shop(t, up), RouterConfig{Mocks: &echoMocks{}, Store: open()})
 	if err := r1.ActivateScenario(ctx, "outage"); err != nil {
 		t.Fatal(err)
 	}

@@ -55,19 +55,10 @@ services:
 `
 
 func TestSharedStateAcrossReplicas(t *testing.T) {
-	stores := map[string]func(t *testing.T) (store.Store, store.Store){
-		"sqlite": func(t *testing.T) (store.Store, store.Store) {
-			db := filepath.Join(t.TempDir(), "state.db")
-			return openSQLite(t, db), openSQLite(t, db)
-		},
-		"postgres": func(t *testing.T) (store.Store, store.Store) {
-			open := openPostgres(t)
-			return open(), open()
-		},
-	}
-	for name, open := range stores {
-		t.Run(name, func(t *testing.T) {
-			s1, s2 := open(t)
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			open := db.open(t)
+			s1, s2 := open(), open()
 			r1 := newTestRouter(t, mustParse(t, usersSrc), RouterConfig{Mocks: stateMocks(), Store: s1})
 			r2 := newTestRouter(t, mustParse(t, usersSrc), RouterConfig{Mocks: stateMocks(), Store: s2})
 			front1, front2 := front(t, r1), front(t, r2)
