@@ -147,13 +147,6 @@ func (g *Registry) Check(ctx context.Context, name string, spec []byte) (*Federa
 	if f.Name != name {
 		return nil, fmt.Errorf("%w: it is named %q, not %q", ErrInvalidDefinition, f.Name, name)
 	}
-	// The Router's own checks (mocks configured, upstreams allowed), on a
-	// throwaway Router: it dials nothing.
-	r, err := NewRouter(f, g.cfg.Router)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
-	}
-	r.Close()
 	a, err := g.cfg.Store.GetActivation(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -162,6 +155,21 @@ func (g *Registry) Check(ctx context.Context, name string, spec []byte) (*Federa
 	case a.Scenario != "" && !slices.ContainsFunc(f.Scenarios, func(s Scenario) bool { return s.Name == a.Scenario }):
 		return nil, fmt.Errorf("%w: %q in %q, and the new definition drops it", ErrScenarioActive, a.Scenario, name)
 	}
+	// What would be served: the definition under the layers in effect
+	// here (a reality switch may need an upstream the new one lacks).
+	served := f
+	if rt, ok := g.Router(name); ok {
+		if served, err = overlay(f, a.Scenario, rt.Realities()); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
+		}
+	}
+	// The Router's own checks (mocks configured, upstreams allowed), on a
+	// throwaway Router: it dials nothing.
+	r, err := NewRouter(served, g.cfg.Router)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
+	}
+	r.Close()
 	return f, nil
 }
 
@@ -230,8 +238,24 @@ func (g *Registry) Delete(ctx context.Context, name string, version int64) error
 	if err := g.cfg.Store.DeleteFederation(ctx, name, version); err != nil {
 		return fmt.Errorf("federation: delete %q: %w", name, err)
 	}
+	// The reality switches belong to the definition: a federation made
+	// again under the name starts without them. (Its shared state is
+	// data, and stays.)
+	var errs []error
+	switches, err := g.cfg.Store.ListState(ctx, realityScope(name))
+	errs = append(errs, err)
+	for _, e := range switches {
+		if err := g.cfg.Store.DeleteState(ctx, e.Scope, e.Key, store.AnyVersion); err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
 	g.remove(name)
 	g.announce(ctx, name)
+	if err := errors.Join(errs...); err != nil {
+		// The definition is gone, which is what was asked; a leftover
+		// switch names a service a new definition may not have (ignored).
+		g.log.Warn("federation: deleted, but not all its reality switches", "federation", name, "error", err)
+	}
 	return nil
 }
 

@@ -259,3 +259,34 @@ func TestRegistryLifecycle(t *testing.T) {
 		t.Errorf("Put after Close = %v; want ErrClosed", err)
 	}
 }
+
+// TestRegistryPutChecksLayers: a definition is checked under the reality
+// switches in effect, and a deletion takes the switches with it.
+func TestRegistryPutChecksLayers(t *testing.T) {
+	ctx := t.Context()
+	p := newReplica(t, filepath.Join(t.TempDir(), "reg.db"), false, RegistryConfig{})
+	rec, err := p.reg.Put(ctx, "shop", shopSpec("http://127.0.0.1:1"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, _ := p.reg.Router("shop")
+	if err := rt.SetReality(ctx, "orders", Real); err != nil {
+		t.Fatal(err)
+	}
+	noUpstream := []byte("name: shop\nservices:\n  - {name: orders, base_path: /orders, reality: mock_v3}\n")
+	if _, err := p.reg.Put(ctx, "shop", noUpstream, rec.Version); !errors.Is(err, ErrInvalidDefinition) {
+		t.Fatalf("Put of a definition the switch cannot serve = %v; want ErrInvalidDefinition", err)
+	}
+	if got, _ := p.st.GetFederation(ctx, "shop"); got.Version != rec.Version {
+		t.Errorf("the refused definition was stored: version %d", got.Version)
+	}
+	if err := p.reg.Delete(ctx, "shop", rec.Version); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := p.st.ListState(ctx, realityScope("shop")); err != nil || len(left) != 0 {
+		t.Errorf("reality switches after Delete = %v, %v; want none", left, err)
+	}
+	if _, err := p.reg.Put(ctx, "shop", noUpstream, 0); err != nil {
+		t.Errorf("Put after Delete = %v; the old switch must not apply", err)
+	}
+}

@@ -86,7 +86,19 @@ func (r *Router) switchScenario(ctx context.Context, base *Federation, next stri
 		return err
 	}
 	if prev == "" && next == "" {
-		return nil
+		if r.ActiveScenario() == "" {
+			return nil
+		}
+		// Another replica deactivated it and this Router has not synced
+		// yet: the workspaces are switched back already; the routing
+		// follows.
+		r.mu.Lock()
+		err := r.swap(r.base, "", r.realities)
+		r.mu.Unlock()
+		if err == nil {
+			r.actVersion = prevVersion
+		}
+		return err
 	}
 	r.mu.Lock()
 	realities := r.realities

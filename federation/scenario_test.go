@@ -294,3 +294,32 @@ func TestUpdateKeepsScenario(t *testing.T) {
 		t.Error("Update renamed a federation whose state is stored under its name")
 	}
 }
+
+// A replica that has not synced yet and is asked to deactivate a scenario
+// another replica already deactivated serves without it.
+func TestDeactivateOnStaleReplica(t *testing.T) {
+	ctx := t.Context()
+	db := filepath.Join(t.TempDir(), "fed.db")
+	act := &activator{}
+	r1 := newTestRouter(t, shop(t, "http://127.0.0.1:1"), RouterConfig{Mocks: &echoMocks{}, Store: openSQLite(t, db), Scenarios: act})
+	r2 := newTestRouter(t, shop(t, "http://127.0.0.1:1"), RouterConfig{Mocks: &echoMocks{}, Store: openSQLite(t, db), Scenarios: act})
+	if err := r1.ActivateScenario(ctx, "outage"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.DeactivateScenario(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, before := act.state()
+	if err := r2.DeactivateScenario(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, after := act.state(); len(after) != len(before) {
+		t.Errorf("the stale replica switched workspaces again: %v", after[len(before):])
+	}
+	if r2.ActiveScenario() != "" || realityOf(t, r2, "/payments") != MockV3 {
+		t.Errorf("stale replica after DeactivateScenario: %q, payments %s", r2.ActiveScenario(), realityOf(t, r2, "/payments"))
+	}
+}
