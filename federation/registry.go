@@ -179,28 +179,35 @@ func (g *Registry) Check(ctx context.Context, name string, spec []byte) (*Federa
 // store.ErrConflict), then serves it and announces it. It returns the
 // stored record.
 func (g *Registry) Put(ctx context.Context, name string, spec []byte, version int64) (store.FederationRecord, error) {
+	rec, stored, err := g.put(ctx, name, spec, version)
+	if stored {
+		// Announced after g.mu is released: a bus may block this publish
+		// until a subscriber (this Registry's onEvent, which takes g.mu)
+		// has room.
+		g.announce(ctx, name)
+	}
+	return rec, err
+}
+
+func (g *Registry) put(ctx context.Context, name string, spec []byte, version int64) (rec store.FederationRecord, stored bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.view.RLock()
 	closed := g.closed
 	g.view.RUnlock()
 	if closed {
-		return store.FederationRecord{}, ErrClosed
+		return store.FederationRecord{}, false, ErrClosed
 	}
 	if _, err := g.Check(ctx, name, spec); err != nil {
-		return store.FederationRecord{}, err
+		return store.FederationRecord{}, false, err
 	}
-	rec, err := g.cfg.Store.PutFederation(ctx, store.FederationRecord{Name: name, Version: version, Spec: spec})
+	rec, err = g.cfg.Store.PutFederation(ctx, store.FederationRecord{Name: name, Version: version, Spec: spec})
 	if err != nil {
-		return store.FederationRecord{}, fmt.Errorf("federation: store %q: %w", name, err)
+		return store.FederationRecord{}, false, fmt.Errorf("federation: store %q: %w", name, err)
 	}
-	if err := g.apply(ctx, rec); err != nil {
-		// Stored but not served here: Check made this unlikely; the
-		// next Sync retries and reports it.
-		return rec, err
-	}
-	g.announce(ctx, name)
-	return rec, nil
+	// A failure here (Check made it unlikely) leaves the definition stored
+	// but not served by this replica; the next Sync retries and reports it.
+	return rec, true, g.apply(ctx, rec)
 }
 
 // Get returns the stored definition of name.
@@ -225,6 +232,14 @@ func (g *Registry) List(ctx context.Context) ([]store.FederationRecord, error) {
 // (store.AnyVersion: whatever it is) and stops serving it. A federation
 // with an active scenario is refused with ErrScenarioActive.
 func (g *Registry) Delete(ctx context.Context, name string, version int64) error {
+	if err := g.delete(ctx, name, version); err != nil {
+		return err
+	}
+	g.announce(ctx, name) // after g.mu is released, as in Put
+	return nil
+}
+
+func (g *Registry) delete(ctx context.Context, name string, version int64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	a, err := g.cfg.Store.GetActivation(ctx, name)
@@ -250,7 +265,6 @@ func (g *Registry) Delete(ctx context.Context, name string, version int64) error
 		}
 	}
 	g.remove(name)
-	g.announce(ctx, name)
 	if err := errors.Join(errs...); err != nil {
 		// The definition is gone, which is what was asked; a leftover
 		// switch names a service a new definition may not have (ignored).

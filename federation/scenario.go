@@ -59,13 +59,11 @@ func (r *Router) ActiveScenario() string { return r.snap.Load().scenario }
 // failure of the rollback itself. Activating the active scenario again
 // switches the workspaces again (a way to repair a host that drifted).
 func (r *Router) ActivateScenario(ctx context.Context, name string) error {
-	r.switching.Lock()
-	defer r.switching.Unlock()
 	base := r.Definition()
 	if !slices.ContainsFunc(base.Scenarios, func(s Scenario) bool { return s.Name == name }) {
 		return fmt.Errorf("%w %q in federation %q", ErrUnknownScenario, name, base.Name)
 	}
-	return r.switchScenario(ctx, base, name)
+	return r.switchTo(ctx, name)
 }
 
 // DeactivateScenario switches the federation out of its active scenario,
@@ -73,9 +71,22 @@ func (r *Router) ActivateScenario(ctx context.Context, name string) error {
 // are switched back in reverse dependency order). Without an active
 // scenario it does nothing.
 func (r *Router) DeactivateScenario(ctx context.Context) error {
+	return r.switchTo(ctx, "")
+}
+
+// switchTo runs switchScenario under r.switching and announces a change
+// once the lock is released: a bus may block a publish until a subscriber
+// has room, and a subscriber may be waiting for the lock (Sync).
+func (r *Router) switchTo(ctx context.Context, next string) error {
 	r.switching.Lock()
-	defer r.switching.Unlock()
-	return r.switchScenario(ctx, r.Definition(), "")
+	name := r.Definition().Name
+	before := r.ActiveScenario()
+	err := r.switchScenario(ctx, r.Definition(), next)
+	r.switching.Unlock()
+	if err == nil && (before != "" || next != "") {
+		r.announce(ctx, name, ChangedScenario)
+	}
+	return err
 }
 
 // switchScenario moves the federation from its active scenario to next
@@ -145,7 +156,6 @@ func (r *Router) switchScenario(ctx context.Context, base *Federation, next stri
 		return errors.Join(err, undo())
 	}
 	r.actVersion = version
-	r.announce(ctx, base.Name, ChangedScenario)
 	return nil
 }
 

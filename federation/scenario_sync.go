@@ -37,7 +37,15 @@ func (r *Router) Realities() map[string]RealityLevel {
 // event.
 func (r *Router) SetReality(ctx context.Context, service string, level RealityLevel) error {
 	r.switching.Lock()
-	defer r.switching.Unlock()
+	err := r.setReality(ctx, service, level)
+	r.switching.Unlock()
+	if err == nil { // announced unlocked, as in switchTo
+		r.announce(ctx, r.Definition().Name, ChangedReality)
+	}
+	return err
+}
+
+func (r *Router) setReality(ctx context.Context, service string, level RealityLevel) error {
 	r.mu.Lock()
 	base, scenario := r.base, r.scenario
 	next := maps.Clone(r.realities)
@@ -83,7 +91,6 @@ func (r *Router) SetReality(ctx context.Context, service string, level RealityLe
 		// Sync reports the same error until the definition allows it.
 		return fmt.Errorf("federation: serve reality %q for service %q: %w", level, service, err)
 	}
-	r.announce(ctx, base.Name, ChangedReality)
 	return nil
 }
 
