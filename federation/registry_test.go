@@ -290,3 +290,26 @@ func TestRegistryPutChecksLayers(t *testing.T) {
 		t.Errorf("Put after Delete = %v; the old switch must not apply", err)
 	}
 }
+
+// A stored definition this replica cannot serve (written by a replica
+// with another RouterConfig, or by hand) is left out and reported, and
+// the others are served.
+func TestRegistryUnservableDefinition(t *testing.T) {
+	ctx := t.Context()
+	db := filepath.Join(t.TempDir(), "reg.db")
+	st := openSQLite(t, db)
+	if _, err := st.PutFederation(ctx, store.FederationRecord{Name: "broken", Spec: []byte("name: broken\nservices: nope\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PutFederation(ctx, store.FederationRecord{Name: "shop", Spec: shopSpec("http://127.0.0.1:1")}); err != nil {
+		t.Fatal(err)
+	}
+	p := newReplica(t, db, false, RegistryConfig{})
+	if got := p.reg.Names(); len(got) != 1 || got[0] != "shop" {
+		t.Errorf("Names() = %v; want [shop]", got)
+	}
+	var list ErrorList
+	if err := p.reg.Sync(ctx); !errors.As(err, &list) {
+		t.Errorf("Sync = %v; want the broken definition's ErrorList", err)
+	}
+}
