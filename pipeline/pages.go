@@ -3,8 +3,10 @@ package pipeline
 import (
 	"embed"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -93,6 +95,7 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 	r, err := ui.New(ui.Config{
 		Home:   prefix + "/pipelines",
 		Logger: cfg.Logger,
+		Funcs:  template.FuncMap{"execTable": execTableHTML, "timeline": timelineHTML},
 		Nav: []ui.NavItem{
 			{Label: "Pipelines", Path: prefix + "/pipelines"},
 			{Label: "Executions", Path: prefix + "/executions"},
@@ -225,3 +228,9 @@ var flashes = map[string]string{
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
 
 func (p *Pages) path(parts ...string) string { return p.prefix + strings.Join(parts, "") }
+
+// pathTo is the page of an execution or a pipeline: id escaped as one path
+// segment (pipeline names cannot need it; stored execution ids might).
+func (p *Pages) pathTo(kind, id string, rest ...string) string {
+	return p.prefix + "/" + kind + "/" + url.PathEscape(id) + strings.Join(rest, "")
+}

@@ -30,7 +30,7 @@ type execRow struct {
 func (p *Pages) execRows(xs []store.Execution) []execRow {
 	rows := make([]execRow, len(xs))
 	for i, x := range xs {
-		rows[i] = execRow{X: x, URL: p.path("/executions/", x.ID), PipelineURL: p.path("/pipelines/", x.Pipeline)}
+		rows[i] = execRow{X: x, URL: p.pathTo("executions", x.ID), PipelineURL: p.pathTo("pipelines", x.Pipeline)}
 		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
 			rows[i].Duration = x.FinishedAt.Sub(x.StartedAt)
 		}
@@ -162,6 +162,17 @@ func (p *Pages) listExecutions(r *http.Request, f execFilter) (rows []store.Exec
 	}
 }
 
+// execListData is the executions list page.
+type execListData struct {
+	F               execFilter
+	Rows            []execRow
+	Statuses        []store.Status
+	Pipelines       []string
+	Action, NextURL string
+	FirstURL        string
+	Budget          bool // the scan budget ended the page early
+}
+
 func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 	f, msg := readFilter(r.URL.Query())
 	if !p.allowed(w, r, access.Executions, access.Read, f.Pipeline, f.Workspace) {
@@ -177,15 +188,7 @@ func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := p.path("/executions")
-	data := struct {
-		F               execFilter
-		Rows            []execRow
-		Statuses        []store.Status
-		Pipelines       []string
-		Action, NextURL string
-		FirstURL        string
-		Budget          bool
-	}{F: f, Rows: p.execRows(xs), Action: base, Budget: budget}
+	data := execListData{F: f, Rows: p.execRows(xs), Action: base, Budget: budget}
 	for _, s := range statuses {
 		if s != store.StatusSkipped {
 			data.Statuses = append(data.Statuses, s)
@@ -370,8 +373,8 @@ func (p *Pages) executionPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) execData(x store.Execution) execData {
 	ev, _ := json.MarshalIndent(x.Event, "", "  ")
 	d := execData{X: x, Levels: p.timeline(x), Event: string(ev),
-		PipelineURL: p.path("/pipelines/", x.Pipeline),
-		CancelURL:   p.path("/executions/", x.ID, "/cancel"), RerunURL: p.path("/executions/", x.ID, "/rerun"),
+		PipelineURL: p.pathTo("pipelines", x.Pipeline),
+		CancelURL:   p.pathTo("executions", x.ID, "/cancel"), RerunURL: p.pathTo("executions", x.ID, "/rerun"),
 		CanCancel: !x.Status.Terminal()}
 	if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
 		d.Duration = x.FinishedAt.Sub(x.StartedAt)
@@ -380,7 +383,7 @@ func (p *Pages) execData(x store.Execution) execData {
 		d.CausationID, d.CausedByURL = c, ui.Query(p.path("/executions"), "event", c)
 	}
 	if o := x.Event.Extensions[ExtRerunOf]; o != "" {
-		d.RerunOf, d.RerunOfURL = o, p.path("/executions/", o)
+		d.RerunOf, d.RerunOfURL = o, p.pathTo("executions", o)
 	}
 	return d
 }
@@ -402,7 +405,7 @@ func (p *Pages) cancel(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, p.path("/executions/", id, "?done=cancelled"), http.StatusSeeOther)
+	http.Redirect(w, r, p.pathTo("executions", id, "?done=cancelled"), http.StatusSeeOther)
 }
 
 // rerunEvent is the event a re-run of x triggers with: x's event under a
@@ -436,5 +439,5 @@ func (p *Pages) rerun(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, p.path("/executions/", nid, "?done=rerun"), http.StatusSeeOther)
+	http.Redirect(w, r, p.pathTo("executions", nid, "?done=rerun"), http.StatusSeeOther)
 }

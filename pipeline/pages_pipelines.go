@@ -59,7 +59,7 @@ func (p *Pages) pipelines(w http.ResponseWriter, r *http.Request) {
 // row gathers what the list shows of one pipeline: its load state, its
 // newest execution and its stats (which read at most StatsWindow runs).
 func (p *Pages) row(r *http.Request, rec store.Pipeline) (pipelineRow, error) {
-	row := pipelineRow{Rec: rec, URL: p.path("/pipelines/", rec.Name)}
+	row := pipelineRow{Rec: rec, URL: p.pathTo("pipelines", rec.Name)}
 	plan, lerr := p.e.loadState(rec.Name)
 	switch {
 	case plan != nil:
@@ -75,7 +75,7 @@ func (p *Pages) row(r *http.Request, rec store.Pipeline) (pipelineRow, error) {
 	}
 	if len(page.Executions) > 0 {
 		row.Last = &page.Executions[0]
-		row.LastURL = p.path("/executions/", row.Last.ID)
+		row.LastURL = p.pathTo("executions", row.Last.ID)
 	}
 	if row.Stats, err = p.e.PipelineStats(r.Context(), rec.Name); err != nil {
 		return row, err
@@ -190,7 +190,7 @@ func (p *Pages) pipeline(w http.ResponseWriter, r *http.Request) {
 	}{
 		Rec: rec, Plan: plan, Steps: stepsV, Lines: lines, Problems: problems,
 		Recent: p.execRows(recent.Executions), Stats: stats,
-		EditURL: p.path("/pipelines/", name, "/edit"), RunURL: p.path("/pipelines/", name, "/run"),
+		EditURL: p.pathTo("pipelines", name, "/edit"), RunURL: p.pathTo("pipelines", name, "/run"),
 		AllRunsURL: ui.Query(p.path("/executions"), "pipeline", name), Prefix: p.prefix,
 	}
 	p.r.Render(w, r, http.StatusOK, "pipeline", ui.Page{Title: "Pipeline " + name, Current: p.path("/pipelines"), Flash: flash(r)}, data)
@@ -240,7 +240,7 @@ func (p *Pages) edit(w http.ResponseWriter, r *http.Request) {
 	}
 	_, lerr := p.e.loadState(name)
 	d := editorData{Name: name, Source: string(rec.Source), Version: rec.Version,
-		Action: p.path("/pipelines/", name, "/edit"), BackURL: p.path("/pipelines/", name)}
+		Action: p.pathTo("pipelines", name, "/edit"), BackURL: p.pathTo("pipelines", name)}
 	if lerr != nil {
 		d.Lines, d.Problems = annotate(rec.Source, lerr)
 	}
@@ -275,7 +275,7 @@ func (p *Pages) saveAs(w http.ResponseWriter, r *http.Request, name string) {
 			p.fail(w, r, err)
 			return
 		}
-		d.Action, d.BackURL = p.path("/pipelines/", name, "/edit"), p.path("/pipelines/", name)
+		d.Action, d.BackURL = p.pathTo("pipelines", name, "/edit"), p.pathTo("pipelines", name)
 	}
 	file := name
 	if file == "" {
@@ -315,7 +315,7 @@ func (p *Pages) saveAs(w http.ResponseWriter, r *http.Request, name string) {
 	if name == "" {
 		done = "created"
 	}
-	http.Redirect(w, r, p.path("/pipelines/", def.Name, "?done=", done), http.StatusSeeOther)
+	http.Redirect(w, r, p.pathTo("pipelines", def.Name, "?done=", done), http.StatusSeeOther)
 }
 
 // run triggers the pipeline by hand with the event the form describes.
@@ -342,7 +342,7 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	http.Redirect(w, r, p.path("/executions/", id, "?done=triggered"), http.StatusSeeOther)
+	http.Redirect(w, r, p.pathTo("executions", id, "?done=triggered"), http.StatusSeeOther)
 }
 
 // formEvent builds an event from a form: the pasted CloudEvents JSON in
@@ -428,7 +428,7 @@ func (p *Pages) test(w http.ResponseWriter, r *http.Request) {
 			if plan != nil && !p.may(r, access.Pipelines, access.Read, plan.Workspace()) {
 				continue
 			}
-			v := decisionView{Decision: dec, URL: p.path("/pipelines/", dec.Pipeline)}
+			v := decisionView{Decision: dec, URL: p.pathTo("pipelines", dec.Pipeline)}
 			if dec.Err != nil {
 				v.Err = dec.Err.Error()
 			}

@@ -85,7 +85,11 @@ func ISO(t time.Time) string {
 // It knows the execution, step and reality words of every package, so a
 // new status reads as neutral rather than wrong.
 func Tone(status any) string {
-	switch fmt.Sprint(status) {
+	s, ok := status.(string)
+	if !ok {
+		s = fmt.Sprint(status)
+	}
+	switch s {
 	case "succeeded", "success", "matched", "enabled", "valid", "ok", "real":
 		return "ok"
 	case "failed", "failure", "error", "timed_out", "invalid", "denied":
@@ -103,7 +107,10 @@ var symbols = map[string]string{"ok": "✓", "fail": "✗", "run": "◷", "warn"
 // Badge renders status as a badge: a symbol (hidden from screen readers)
 // and the status in words, so colour is never the only signal.
 func Badge(status any) template.HTML {
-	s := fmt.Sprint(status)
+	s, ok := status.(string)
+	if !ok {
+		s = fmt.Sprint(status)
+	}
 	if s == "" {
 		s = "none"
 	}
