@@ -437,3 +437,34 @@ func TestPagesPagination(t *testing.T) {
 		})
 	}
 }
+
+// TestPagesWorkspaces: a viewer of one workspace sees that workspace's
+// executions and nothing of the others', and hostile text is escaped.
+func TestPagesWorkspaces(t *testing.T) {
+	authz := roles()
+	authz.Roles["pay-viewer"] = map[string]access.Role{"payments": access.Viewer}
+	f := newPagesFixture(t, authz)
+	pay := f.trigger("build", schemaEvent(t))
+	hostile := schemaEvent(t)
+	hostile.Workspace = `<script>alert(1)</script>`
+	other := f.trigger("build", hostile)
+
+	_, _, body := f.do(t, "GET", "/ui/executions?workspace=payments", "pay-viewer", nil)
+	contains(t, "pay-viewer list", body, `data-execution="`+pay.ID+`"`)
+	if strings.Contains(body, other.ID) {
+		t.Errorf("pay-viewer sees an execution of another workspace")
+	}
+	if status, _, _ := f.do(t, "GET", "/ui/executions/"+other.ID, "pay-viewer", nil); status != http.StatusForbidden {
+		t.Errorf("pay-viewer GET another workspace's execution = %d; want 403", status)
+	}
+	if status, _, _ := f.do(t, "GET", "/ui/executions", "pay-viewer", nil); status != http.StatusForbidden {
+		t.Errorf("pay-viewer GET every workspace's executions = %d; want 403", status)
+	}
+	for _, path := range []string{"/ui/executions", "/ui/executions/" + other.ID} {
+		_, _, body = f.do(t, "GET", path, "viewer", nil)
+		if strings.Contains(body, "<script>") {
+			t.Errorf("%s: the workspace's markup is not escaped", path)
+		}
+		contains(t, path, body, "&lt;script&gt;")
+	}
+}
