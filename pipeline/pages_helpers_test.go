@@ -13,7 +13,6 @@ import (
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/pipeline"
 	"github.com/mockops/mockops/steps"
-	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/access"
 )
 
@@ -98,7 +97,7 @@ func newPagesFixture(t testing.TB, authz access.Authorizer) *pagesFixture {
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &pagesFixture{harness: h, srv: srv, started: started, client: client, prefix: "/ui"}
+	return &pagesFixture{harness: h, srv: srv, started: started, client: client}
 }
 
 // schemaEvent is the event build reacts to.
@@ -142,16 +141,6 @@ func (f *pagesFixture) do(t testing.TB, method, path, user string, form url.Valu
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header.Get("Location"), string(b)
-}
-
-// lastExecution is the newest execution of pipeline name.
-func (f *pagesFixture) lastExecution(t testing.TB, name string) store.Execution {
-	t.Helper()
-	page, err := f.eng.Executions(context.Background(), store.ExecutionQuery{Pipeline: name, Limit: 1})
-	if err != nil || len(page.Executions) == 0 {
-		t.Fatalf("Executions(%s) = %v, %v", name, page, err)
-	}
-	return page.Executions[0]
 }
 
 // blocked waits until the block step of execution id runs: the step
