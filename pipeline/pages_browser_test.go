@@ -33,6 +33,14 @@ const a11yCheck = `(() => {
   if (!document.querySelector('nav')) out.push('no nav landmark');
   const skip = document.querySelector('a[href="#main"]');
   if (!skip || skip !== document.querySelector('a')) out.push('the first link is not a skip link to main');
+  // The test pressed Tab once on the fresh page: the keyboard reaches the
+  // skip link first, shows it, and outlines it.
+  else if (document.activeElement !== skip) out.push('the first Tab does not reach the skip link');
+  else {
+    const r = skip.getBoundingClientRect();
+    if (r.left < 0 || r.top < 0 || r.right > innerWidth) out.push('the focused skip link is off screen');
+    if (getComputedStyle(skip).outlineStyle === 'none') out.push('no visible focus outline on the skip link');
+  }
   // Labels of form fields.
   for (const el of document.querySelectorAll('input, select, textarea')) {
     if (el.type === 'hidden') continue;
@@ -232,19 +240,33 @@ func TestPagesBrowser(t *testing.T) {
 		}
 		visit(t, "/ui/executions/"+id, "execution-cancelled", `#status .b-warn`)
 	})
+
+	t.Run("narrow screen", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Do(ctx, chromedp.EmulateReset())
+		for _, p := range []struct{ path, shot string }{
+			{"/ui/pipelines", "narrow-pipelines"}, {"/ui/executions", "narrow-executions"}, {"/ui/executions/" + build.ID, "narrow-execution"},
+		} {
+			visit(t, p.path, p.shot)
+			// Wide tables and code scroll inside their own boxes; the page
+			// itself never scrolls sideways.
+			over, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if over > 0 {
+				t.Errorf("%s is %dpx wider than a 360px screen", p.path, over)
+			}
+		}
+	})
 }
 
-// checkPage runs the accessibility checks and the selector checks on the
-// page loaded in ctx, and writes its screenshot.
+// checkPage runs the selector checks on the page loaded in ctx, writes its
+// screenshot, then runs the accessibility checks.
 func checkPage(t *testing.T, ctx context.Context, what, dir, shot string, want ...string) {
 	t.Helper()
-	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yCheck))
-	if err != nil {
-		t.Fatalf("%s: accessibility check: %v", what, err)
-	}
-	for _, v := range violations {
-		t.Errorf("%s: accessibility: %s", what, v)
-	}
 	for _, sel := range want {
 		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))
 		if err != nil {
@@ -263,6 +285,18 @@ func checkPage(t *testing.T, ctx context.Context, what, dir, shot string, want .
 		t.Fatal(err)
 	}
 	t.Logf("%s: screenshot %s", what, path)
+	// Then the keyboard (after the screenshot, which should not show the
+	// focused skip link): one Tab from the top of the page.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`), chromedp.KeyEvent("\t")); err != nil {
+		t.Fatalf("%s: press Tab: %v", what, err)
+	}
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yCheck))
+	if err != nil {
+		t.Fatalf("%s: accessibility check: %v", what, err)
+	}
+	for _, v := range violations {
+		t.Errorf("%s: accessibility: %s", what, v)
+	}
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -90,13 +90,13 @@ func Tone(status any) string {
 		s = fmt.Sprint(status)
 	}
 	switch s {
-	case "succeeded", "success", "matched", "enabled", "valid", "ok", "real":
+	case "succeeded", "success", "matched", "enabled", "valid", "ok", "real", "runs":
 		return "ok"
 	case "failed", "failure", "error", "timed_out", "invalid", "denied":
 		return "fail"
 	case "running", "queued", "active":
 		return "run"
-	case "cancelled", "skipped", "disabled", "not matched", "cancel requested":
+	case "cancelled", "skipped", "skips", "disabled", "not matched", "cancel requested":
 		return "warn"
 	}
 	return "none"
