@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +45,15 @@ on:
 steps:
   - {id: wait, uses: probe, with: {key: block}}
 `
+	// secretive reads a secret, echoes it in its outputs and fails with it
+	// in its error: the pages must show none of it.
+	secretivePipeline = `name: secretive
+on:
+  - event: secret.test
+steps:
+  - {id: leak, uses: probe, with: {key: leak, secret: "${{ secrets.TOKEN }}"}}
+`
+	pageSecret = "s3cr3t-page-token-42"
 )
 
 // pagesFixture is an engine on SQLite with the three pipelines, served by
@@ -78,6 +88,9 @@ func newPagesFixture(t testing.TB, authz access.Authorizer) *pagesFixture {
 			<-ctx.Done()
 			return steps.Output{}, ctx.Err()
 		},
+		"leak": func(_ context.Context, _ steps.Input, cfg probeConfig) (steps.Output, error) {
+			return steps.Output{Outputs: map[string]any{"echo": cfg.Secret}}, errors.New("refused token " + cfg.Secret)
+		},
 		"a": func(_ context.Context, _ steps.Input, cfg probeConfig) (steps.Output, error) {
 			return steps.Output{Outputs: map[string]any{"echo": cfg.Value}}, nil
 		},
@@ -85,8 +98,8 @@ func newPagesFixture(t testing.TB, authz access.Authorizer) *pagesFixture {
 	if err := steps.RegisterEmit(reg); err != nil {
 		t.Fatal(err)
 	}
-	h := start(t, pipeline.Config{Store: openSQLite(t), Steps: reg})
-	for _, src := range []string{buildPipeline, followPipeline, slowPipeline} {
+	h := start(t, pipeline.Config{Store: openSQLite(t), Steps: reg, Secrets: mapSecrets{"TOKEN": pageSecret}})
+	for _, src := range []string{buildPipeline, followPipeline, slowPipeline, secretivePipeline} {
 		h.put(src)
 	}
 	pages, err := pipeline.NewPages(h.eng, pipeline.PagesConfig{Authorizer: authz})

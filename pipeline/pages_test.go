@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -467,4 +468,41 @@ func TestPagesWorkspaces(t *testing.T) {
 		}
 		contains(t, path, body, "&lt;script&gt;")
 	}
+}
+
+// TestPagesSecrets: a secret a step read, echoed and failed with appears
+// on no page, in clear or in base64.
+func TestPagesSecrets(t *testing.T) {
+	f := newPagesFixture(t, roles())
+	ev, err := events.New("secret.test", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := f.trigger("secretive", ev)
+	if x.Status != store.StatusFailed {
+		t.Fatalf("secretive = %s; want failed", x.Status)
+	}
+	forms := []struct {
+		method, path string
+		form         url.Values
+	}{
+		{"GET", "/ui/executions/" + x.ID, nil},
+		{"GET", "/ui/executions", nil},
+		{"GET", "/ui/pipelines/secretive", nil},
+		{"POST", "/ui/test", url.Values{"type": {"secret.test"}}},
+	}
+	leaks := []string{pageSecret, base64.StdEncoding.EncodeToString([]byte(pageSecret)), base64.RawURLEncoding.EncodeToString([]byte(pageSecret))}
+	for _, c := range forms {
+		status, _, body := f.do(t, c.method, c.path, "viewer", c.form)
+		if status != http.StatusOK {
+			t.Fatalf("%s %s = %d", c.method, c.path, status)
+		}
+		for _, l := range leaks {
+			if strings.Contains(body, l) {
+				t.Errorf("%s %s shows the secret (%q)", c.method, c.path, l)
+			}
+		}
+	}
+	_, _, body := f.do(t, "GET", "/ui/executions/"+x.ID, "viewer", nil)
+	contains(t, "redacted", body, "refused token", `data-step="leak"`)
 }
