@@ -339,6 +339,7 @@ type execData struct {
 	RerunOfURL, RerunOf string
 	Caused, Reruns      []execRow
 	CanCancel           bool
+	CanOperate          bool // the caller may cancel and re-run
 }
 
 func (p *Pages) executionPage(w http.ResponseWriter, r *http.Request) {
@@ -361,6 +362,7 @@ func (p *Pages) executionPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.execData(x)
 	d.Caused, d.Reruns = p.execRows(caused), p.execRows(reruns)
+	d.CanOperate = p.may(r, access.Executions, access.Operate, x.Event.Workspace)
 	page := ui.Page{Title: "Execution " + x.ID, Current: p.path("/executions"), Flash: flash(r)}
 	if !x.Status.Terminal() {
 		page.Refresh = 2

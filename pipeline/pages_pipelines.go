@@ -187,8 +187,10 @@ func (p *Pages) pipeline(w http.ResponseWriter, r *http.Request) {
 		Stats                       PipelineStats
 		EditURL, RunURL, AllRunsURL string
 		Prefix                      string
+		CanRun                      bool
 	}{
-		Rec: rec, Plan: plan, Steps: stepsV, Lines: lines, Problems: problems,
+		CanRun: p.may(r, access.Executions, access.Operate, rec.Workspace),
+		Rec:    rec, Plan: plan, Steps: stepsV, Lines: lines, Problems: problems,
 		Recent: p.execRows(recent.Executions), Stats: stats,
 		EditURL: p.pathTo("pipelines", name, "/edit"), RunURL: p.pathTo("pipelines", name, "/run"),
 		AllRunsURL: ui.Query(p.path("/executions"), "pipeline", name), Prefix: p.prefix,

@@ -65,12 +65,19 @@ func TestPagesRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, _, body := f.do(t, "GET", tt.path, "viewer", nil)
+			status, _, body := f.do(t, "GET", tt.path, "operator", nil)
 			if status != http.StatusOK {
 				t.Fatalf("GET %s = %d; want 200\n%s", tt.path, status, body)
 			}
 			contains(t, tt.path, body, tt.want...)
 		})
+	}
+	// A viewer is not offered what it may not do.
+	for path, offer := range map[string]string{"/ui/pipelines/build": "/run", "/ui/executions/" + build.ID: "/rerun"} {
+		_, _, body := f.do(t, "GET", path, "viewer", nil)
+		if strings.Contains(body, offer+`"`) {
+			t.Errorf("viewer GET %s offers the %s form", path, offer)
+		}
 	}
 	// b and c are side by side: the same level of the timeline.
 	_, _, body := f.do(t, "GET", "/ui/executions/"+build.ID, "viewer", nil)
@@ -286,7 +293,7 @@ func TestPagesActions(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.blocked(t, id)
-		_, _, body := f.do(t, "GET", "/ui/executions/"+id, "viewer", nil)
+		_, _, body := f.do(t, "GET", "/ui/executions/"+id, "operator", nil)
 		contains(t, "running", body, "Cancel execution", `<meta http-equiv="refresh" content="2">`, "running")
 		if status, _, _ := f.do(t, "POST", "/ui/executions/"+id+"/cancel", "viewer", url.Values{}); status != http.StatusForbidden {
 			t.Errorf("viewer POST cancel = %d; want 403", status)
