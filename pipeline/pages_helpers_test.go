@@ -63,7 +63,6 @@ type pagesFixture struct {
 	srv     *httptest.Server
 	started chan string // execution ids whose block step started
 	client  *http.Client
-	prefix  string
 }
 
 // roles is the RoleAuthorizer of the page tests: the X-User header names
