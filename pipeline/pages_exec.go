@@ -21,7 +21,7 @@ const ExtRerunOf = "rerunof"
 
 // execRow is one line of an executions list.
 type execRow struct {
-	X           store.Execution
+	X           *store.Execution // into the listed slice: rows are not copies
 	URL         string
 	PipelineURL string
 	Duration    time.Duration
@@ -29,7 +29,8 @@ type execRow struct {
 
 func (p *Pages) execRows(xs []store.Execution) []execRow {
 	rows := make([]execRow, len(xs))
-	for i, x := range xs {
+	for i := range xs {
+		x := &xs[i]
 		rows[i] = execRow{X: x, URL: p.pathTo("executions", x.ID), PipelineURL: p.pathTo("pipelines", x.Pipeline)}
 		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
 			rows[i].Duration = x.FinishedAt.Sub(x.StartedAt)
