@@ -30,8 +30,18 @@ type PagesConfig struct {
 	// TrustedOrigins are other origins (scheme://host[:port]) whose forms
 	// may post to the pages, for a UI served behind another host name.
 	TrustedOrigins []string
+	// Links are more items for the main navigation, after the pipeline
+	// pages' own: the host's other admin pages (federations, coverage), so
+	// the packages' pages read as one site.
+	Links []PageLink
 	// Logger receives denied requests and failures. Nil discards.
 	Logger *slog.Logger
+}
+
+// PageLink is one item of the pages' main navigation.
+type PageLink struct {
+	Label string
+	Path  string // absolute, with the host's mount prefix
 }
 
 // Pages is the admin UI of an Engine: server-rendered HTML that works
@@ -92,15 +102,19 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	nav := []ui.NavItem{
+		{Label: "Pipelines", Path: prefix + "/pipelines"},
+		{Label: "Executions", Path: prefix + "/executions"},
+		{Label: "Test an event", Path: prefix + "/test"},
+	}
+	for _, l := range cfg.Links {
+		nav = append(nav, ui.NavItem(l))
+	}
 	r, err := ui.New(ui.Config{
 		Home:   prefix + "/pipelines",
 		Logger: cfg.Logger,
 		Funcs:  template.FuncMap{"execTable": execTableHTML, "timeline": timelineHTML},
-		Nav: []ui.NavItem{
-			{Label: "Pipelines", Path: prefix + "/pipelines"},
-			{Label: "Executions", Path: prefix + "/executions"},
-			{Label: "Test an event", Path: prefix + "/test"},
-		},
+		Nav:    nav,
 	}, pageFiles, "pages/*.html")
 	if err != nil {
 		return nil, err // a broken embedded template: fails every build's tests
