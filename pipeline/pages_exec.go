@@ -202,13 +202,9 @@ func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 	if f.Cursor != "" {
 		data.FirstURL = f.query(base, "")
 	}
-	refresh := 0
-	for _, x := range xs {
-		if !x.Status.Terminal() {
-			refresh = 5
-		}
-	}
-	p.r.Render(w, r, http.StatusOK, "executions", ui.Page{Title: "Executions", Current: base, Refresh: refresh}, data)
+	// No auto-refresh here, unlike one running execution's page: it would
+	// reload the filter form under the person typing in it.
+	p.r.Render(w, r, http.StatusOK, "executions", ui.Page{Title: "Executions", Current: base}, data)
 }
 
 // planLevels gives each step of plan its DAG level: 0 for steps that need
