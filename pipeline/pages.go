@@ -67,13 +67,16 @@ type Pages struct {
 //	POST /ui/executions/{id}/cancel       cancel it
 //	POST /ui/executions/{id}/rerun        run its event again (a copy with a new id, see below)
 //
-// Every page and action asks cfg.Authorizer through access.Check: pages
-// read (access.Read) pipelines or executions, in the workspace of what
-// they show (lists are checked for the workspace filtered on, and each row
-// in its own workspace); running, cancelling and re-running operate on
-// executions (access.Operate); saving writes pipelines (access.Write) in
-// the workspace of the new definition and of the one it replaces.
-// Executions are in the workspace of their event.
+// Every page and action asks cfg.Authorizer through access.Check, with the
+// requests the JSON API (NewHandler) makes: pages read (access.Read)
+// pipelines or executions; running a pipeline by hand operates on it
+// (access.Operate on Pipelines); cancelling and re-running operate on the
+// execution (access.Operate on Executions); saving writes pipelines
+// (access.Write) in the workspace of the new definition and of the one it
+// replaces. An execution's workspace is its pipeline's when that is
+// scoped, else its event's. Lists are checked for the workspace filtered
+// on, and each row in its own workspace, so a caller sees only the rows it
+// may read; forms a caller may not use are not offered.
 //
 // Actions are POSTs answered with a redirect (POST-redirect-GET), and every
 // POST passes Go's http.CrossOriginProtection, so a form on another site
