@@ -66,6 +66,9 @@ type Heatmap struct {
 	Rows    []HeatmapRow `json:"rows"`
 	// Total is every scenario request of the window.
 	Total int64 `json:"total"`
+	// Gaps are the defined scenarios (Config.Scenarios) no request used
+	// in the window, sorted; each also has a row of zeros.
+	Gaps []string `json:"gaps"`
 }
 
 // HeatmapRow is one scenario in one workspace.
@@ -90,8 +93,10 @@ type Personas struct {
 	Gaps []string `json:"gaps"`
 	// CICovered is defined personas with a CI hit / defined personas.
 	CICovered Ratio `json:"ci_covered"`
-	// CIRuns is how many distinct CI run ids sent persona traffic.
-	CIRuns int64 `json:"ci_runs"`
+	// CIRuns is how many distinct CI run ids sent persona traffic;
+	// with CIRunsOverflow, runs past the cap count as one more.
+	CIRuns         int64 `json:"ci_runs"`
+	CIRunsOverflow bool  `json:"ci_runs_overflow"`
 }
 
 // PersonaStat is one persona in one workspace.
@@ -107,8 +112,10 @@ type PersonaStat struct {
 	CIShare Ratio `json:"ci_share"`
 	// LastCIHit is the latest CI request, null when there was none.
 	LastCIHit *time.Time `json:"last_ci_hit"`
-	// CIRuns is how many distinct CI run ids used the persona.
-	CIRuns int64 `json:"ci_runs"`
+	// CIRuns is how many distinct CI run ids used the persona (see
+	// Personas.CIRuns for the overflow).
+	CIRuns         int64 `json:"ci_runs"`
+	CIRunsOverflow bool  `json:"ci_runs_overflow"`
 }
 
 // Endpoints is endpoint coverage, per service with a spec.
@@ -166,12 +173,14 @@ type BranchCoverage struct {
 }
 
 // UndeclaredStatus counts a status an operation answered without
-// declaring it (and with no "default").
+// declaring it (and with no "default"). Past the cap they count in one
+// entry with Overflow set (Path OverflowKey, Status 0).
 type UndeclaredStatus struct {
-	Method string `json:"method"`
-	Path   string `json:"path"` // the operation's template
-	Status int    `json:"status"`
-	Count  int64  `json:"count"`
+	Method   string `json:"method"`
+	Path     string `json:"path"` // the operation's template
+	Status   int    `json:"status"`
+	Overflow bool   `json:"overflow"`
+	Count    int64  `json:"count"`
 }
 
 // MissingRequest counts requests no operation of the spec matched, by
