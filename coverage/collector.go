@@ -140,7 +140,7 @@ type Collector struct {
 
 	// flushMu serialises flushes; it guards retired and pending.
 	flushMu sync.Mutex
-	retired []*generation // replaced generations, drained until quiet
+	retired []*generation // replaced generations, drained until no writer is inside
 	pending []store.Rollup
 	// contracts remembers the last spec of each service's contract hash,
 	// to summarise a change (guarded by contractMu).

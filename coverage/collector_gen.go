@@ -86,16 +86,40 @@ func compile(s *Spec) *compiled {
 func cmpBase(b int32, k int) int32 { return b + 4 + 2*int32(k) }
 
 // generation counts one time bucket. Writers find it through
-// Collector.gen; once replaced it is drained by every flush until it is
-// quiet, so a writer that loaded it just before the switch loses nothing.
+// Collector.gen and count into it between enter and exit. Once replaced,
+// a flush seals it and drains it; it is forgotten only when no writer is
+// inside it after the seal, so a writer that loaded it just before the
+// switch loses nothing: writers that find it sealed go to the current one.
 type generation struct {
 	bucket, end time.Time
 	eps         []atomic.Pointer[epCounters] // by service index
 	epMu        sync.Mutex
 	oldEps      []*epCounters // guarded by epMu: replaced by a spec change
 	dims        dimTable
-	quiet       int // flushes that found nothing; guarded by Collector.flushMu
+
+	// active counts writers inside; sealed is set once the generation is
+	// retired and a flush wants to forget it. A writer increments active
+	// and then reads sealed, a flush stores sealed and then reads active:
+	// with sequentially consistent atomics, a writer that read false is
+	// seen by the flush's read (see enter and drainLocked).
+	active atomic.Int64
+	sealed atomic.Bool
 }
+
+// enter returns the generation to count into, with the caller inside it;
+// the caller calls exit when done.
+func (c *Collector) enter() *generation {
+	for {
+		g := c.gen.Load()
+		g.active.Add(1)
+		if !g.sealed.Load() {
+			return g
+		}
+		g.active.Add(-1) // retired meanwhile: the current one takes the count
+	}
+}
+
+func (g *generation) exit() { g.active.Add(-1) }
 
 // epCounters are one service's dense counters for one spec.
 type epCounters struct {
@@ -279,8 +303,8 @@ func (d *dimTable) missed() {
 }
 
 // drainLocked moves every count (pending ones first) into rollups, one
-// per key, and forgets retired generations that stayed quiet for two
-// flushes. c.flushMu is held.
+// per key, and forgets the retired generations no writer is inside once
+// sealed. c.flushMu is held.
 func (c *Collector) drainLocked(now time.Time) []store.Rollup {
 	acc := rollupAcc{m: map[rollupID]int{}, rs: c.pending}
 	for i, r := range acc.rs {
@@ -288,13 +312,11 @@ func (c *Collector) drainLocked(now time.Time) []store.Rollup {
 	}
 	keep := c.retired[:0]
 	for _, g := range c.retired {
-		if n := g.drain(&acc, now); n > 0 {
-			g.quiet = 0
-		} else {
-			g.quiet++
-		}
-		if g.quiet < 2 {
-			keep = append(keep, g)
+		g.sealed.Store(true)
+		idle := g.active.Load() == 0 // read after the seal: no writer can enter now
+		g.drain(&acc, now)
+		if !idle {
+			keep = append(keep, g) // a writer is still counting: drain it again next time
 		}
 	}
 	clear(c.retired[len(keep):])

@@ -33,20 +33,21 @@ type Hit struct {
 // Record counts one request. It is safe for concurrent use and, once the
 // hit's service and dimension values have been seen in the current time
 // bucket, allocates nothing.
-func (c *Collector) Record(h Hit) { c.record(&h, nil) }
+func (c *Collector) Record(h Hit) { c.record(&h, nil, true) }
 
-// record counts h and, when cmp is set, one mock/real comparison of it
-// (hit false: a shadow call nobody received counts for drift only).
-func (c *Collector) record(h *Hit, cmp *federation.Comparison) {
+// record counts h (unless counted is false: a shadow call nobody
+// received counts for drift only) and, when cmp is set, one mock/real
+// comparison of it.
+func (c *Collector) record(h *Hit, cmp *federation.Comparison, counted bool) {
 	now := c.coarse.Load()
 	svc := c.service(h.Workspace, h.Service)
-	g := c.gen.Load()
+	g := c.enter()
+	defer g.exit()
 	ec := g.endpoints(svc)
 	m := int32(1)
 	if h.CI {
 		m = 0
 	}
-	counted := cmp == nil || h.Status != 0 // a shadow comparison has no status of its own
 	if counted {
 		ec.counts[m].Add(1)
 	}
@@ -161,12 +162,11 @@ func (c *Collector) Observe(x federation.Exchange) {
 	}
 	if x.Shadow {
 		if x.Comparison != nil {
-			h.Status = 0
-			c.record(&h, x.Comparison)
+			c.record(&h, x.Comparison, false)
 		}
 		return
 	}
-	c.record(&h, x.Comparison)
+	c.record(&h, x.Comparison, true)
 }
 
 // attribute reads the scenario, persona and CI attribution of r.
@@ -210,7 +210,7 @@ func (c *Collector) Middleware(next http.Handler) http.Handler {
 			h.Path = r.URL.EscapedPath()
 		}
 		c.attribute(&h, r)
-		c.record(&h, nil)
+		c.record(&h, nil, true)
 	})
 }
 

@@ -40,7 +40,8 @@ func (c *Collector) ReportDrift(r DriftReport) error {
 	}
 	now := c.coarse.Load()
 	svc := c.service(r.Workspace, r.Service)
-	g := c.gen.Load()
+	g := c.enter()
+	defer g.exit()
 	ec := g.endpoints(svc)
 	if spec := ec.comp.spec; spec != nil {
 		if op, err := spec.Match(r.Method, r.Path); err == nil {
