@@ -1,6 +1,7 @@
 package coverage
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,15 +173,16 @@ const (
 	nDims
 )
 
-// dimKey is one counted value. Strings are the ones the request carried
-// until the key is stored, when they are cloned.
+// dimKey is one counted value. The (workspace, service) pair is its
+// service index, so that a lookup hashes two strings, not four. Strings
+// are the ones the request carried until the key is stored, when they
+// are cloned.
 type dimKey struct {
 	kind dimKind
 	ci   bool
-	ws   string
-	svc  string
-	a, b string
+	svc  int32 // index in Collector.svcList; 0 is the overflow service
 	n    int32
+	a, b string
 }
 
 // dimTable interns dimension keys to counter slots. Lookups read an
@@ -256,7 +258,7 @@ func (d *dimTable) slot(k dimKey) int32 {
 	} else {
 		d.perKind[k.kind]++
 	}
-	k.ws, k.svc, k.a, k.b = strings.Clone(k.ws), strings.Clone(k.svc), strings.Clone(k.a), strings.Clone(k.b)
+	k.a, k.b = strings.Clone(k.a), strings.Clone(k.b)
 	i := int32(len(d.keys))
 	d.keys = append(d.keys, k)
 	d.dirty[k] = i
@@ -267,7 +269,7 @@ func (d *dimTable) slot(k dimKey) int32 {
 // overflowKey is the key a value past the cap counts under: its
 // workspace and service kept while room remains, then global.
 func overflowKey(k dimKey, global bool) dimKey {
-	o := dimKey{kind: k.kind, ci: k.ci, ws: k.ws, svc: k.svc, a: OverflowKey}
+	o := dimKey{kind: k.kind, ci: k.ci, svc: k.svc, a: OverflowKey}
 	if k.kind == dimDrift {
 		o.n = k.n // compared or drifted
 	}
@@ -275,7 +277,7 @@ func overflowKey(k dimKey, global bool) dimKey {
 		o.a, o.b = k.a, OverflowKey // the persona stays, its runs overflow
 	}
 	if global {
-		o.ws, o.svc = "", ""
+		o.svc = 0
 		if k.kind == dimPersonaRun {
 			o.a = OverflowKey
 		}
@@ -310,18 +312,21 @@ func (c *Collector) drainLocked(now time.Time) []store.Rollup {
 	for i, r := range acc.rs {
 		acc.m[idOf(r)] = i
 	}
+	c.svcMu.Lock()
+	svcs := slices.Clone(c.svcList)
+	c.svcMu.Unlock()
 	keep := c.retired[:0]
 	for _, g := range c.retired {
 		g.sealed.Store(true)
 		idle := g.active.Load() == 0 // read after the seal: no writer can enter now
-		g.drain(&acc, now)
+		g.drain(&acc, now, svcs)
 		if !idle {
 			keep = append(keep, g) // a writer is still counting: drain it again next time
 		}
 	}
 	clear(c.retired[len(keep):])
 	c.retired = keep
-	c.gen.Load().drain(&acc, now)
+	c.gen.Load().drain(&acc, now, svcs)
 	return acc.rs
 }
 
@@ -365,7 +370,7 @@ func clean(s string) string {
 
 // drain swaps every counter of g to zero and adds what it held to acc,
 // returning the total count drained.
-func (g *generation) drain(acc *rollupAcc, now time.Time) int64 {
+func (g *generation) drain(acc *rollupAcc, now time.Time, svcs []*service) int64 {
 	var total int64
 	emit := func(kind, ws, svc, key string, n int64, last time.Time) {
 		total += n
@@ -397,28 +402,30 @@ func (g *generation) drain(acc *rollupAcc, now time.Time) int64 {
 			continue
 		}
 		last := time.Unix(0, d.last[i].Load()).UTC()
+		sk := svcs[k.svc].key
+		ws, svc := sk.ws, sk.name
 		mode := modeLocal
 		if k.ci {
 			mode = modeCI
 		}
 		switch k.kind {
 		case dimScenario:
-			emit(KindScenario, k.ws, k.svc, k.a, n, last)
+			emit(KindScenario, ws, "", k.a, n, last)
 		case dimPersona:
-			emit(KindPersona, k.ws, "", tabless(k.a)+"\t"+mode, n, last)
+			emit(KindPersona, ws, "", tabless(k.a)+"\t"+mode, n, last)
 		case dimPersonaRun:
-			emit(KindPersonaRun, k.ws, "", tabless(k.a)+"\t"+k.b, n, last)
+			emit(KindPersonaRun, ws, "", tabless(k.a)+"\t"+k.b, n, last)
 		case dimMissing:
 			if k.a == OverflowKey {
-				emit(KindMissing, k.ws, k.svc, OverflowKey+"\t"+mode, n, last)
+				emit(KindMissing, ws, svc, OverflowKey+"\t"+mode, n, last)
 			} else {
-				emit(KindMissing, k.ws, k.svc, k.a+" "+k.b+"\t"+mode, n, last)
+				emit(KindMissing, ws, svc, k.a+" "+k.b+"\t"+mode, n, last)
 			}
 		case dimUndeclared:
 			if k.a == OverflowKey {
-				emit(KindEndpoint, k.ws, k.svc, OverflowKey+"\tundeclared\t"+mode, n, last)
+				emit(KindEndpoint, ws, svc, OverflowKey+"\tundeclared\t"+mode, n, last)
 			} else {
-				emit(KindEndpoint, k.ws, k.svc, k.a+" "+k.b+"\tundeclared:"+strconv.Itoa(int(k.n))+"\t"+mode, n, last)
+				emit(KindEndpoint, ws, svc, k.a+" "+k.b+"\tundeclared:"+strconv.Itoa(int(k.n))+"\t"+mode, n, last)
 			}
 		case dimDrift:
 			what := "compared"
@@ -429,7 +436,7 @@ func (g *generation) drain(acc *rollupAcc, now time.Time) int64 {
 			if k.a == OverflowKey {
 				op = OverflowKey
 			}
-			emit(KindDrift, k.ws, k.svc, op+"\toperation\t"+what, n, last)
+			emit(KindDrift, ws, svc, op+"\toperation\t"+what, n, last)
 		}
 	}
 	return total

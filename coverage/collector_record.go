@@ -56,10 +56,10 @@ func (c *Collector) record(h *Hit, cmp *federation.Comparison, counted bool) {
 		op, err := comp.spec.Match(h.Method, h.Path)
 		if err != nil {
 			if counted {
-				g.dims.add(dimKey{kind: dimMissing, ci: h.CI, ws: h.Workspace, svc: h.Service, a: h.Method, b: h.Path}, now)
+				g.dims.add(dimKey{kind: dimMissing, ci: h.CI, svc: int32(svc.idx), a: h.Method, b: h.Path}, now)
 			}
 			if cmp != nil {
-				c.addDrift(g, h, cmp.Drifted(), now)
+				c.addDrift(g, svc, h, cmp.Drifted(), now)
 			}
 		} else {
 			o := &comp.spec.ops[op]
@@ -76,7 +76,7 @@ func (c *Collector) record(h *Hit, cmp *federation.Comparison, counted bool) {
 				if ri >= 0 {
 					ec.counts[b+4+2*int32(ri)+m].Add(1)
 				} else if h.Status != federation.StatusClientClosed && h.Status != 0 {
-					g.dims.add(dimKey{kind: dimUndeclared, ci: h.CI, ws: h.Workspace, svc: h.Service, a: o.Method, b: o.Path, n: int32(h.Status)}, now)
+					g.dims.add(dimKey{kind: dimUndeclared, ci: h.CI, svc: int32(svc.idx), a: o.Method, b: o.Path, n: int32(h.Status)}, now)
 				}
 			}
 			if cmp != nil {
@@ -91,27 +91,27 @@ func (c *Collector) record(h *Hit, cmp *federation.Comparison, counted bool) {
 			}
 		}
 	} else if cmp != nil {
-		c.addDrift(g, h, cmp.Drifted(), now)
+		c.addDrift(g, svc, h, cmp.Drifted(), now)
 	}
 	if !counted {
 		return
 	}
 	if h.Scenario != "" {
-		g.dims.add(dimKey{kind: dimScenario, ws: h.Workspace, a: h.Scenario}, now)
+		g.dims.add(dimKey{kind: dimScenario, svc: int32(svc.idx), a: h.Scenario}, now)
 	}
 	if h.Persona != "" {
-		g.dims.add(dimKey{kind: dimPersona, ci: h.CI, ws: h.Workspace, a: h.Persona}, now)
+		g.dims.add(dimKey{kind: dimPersona, ci: h.CI, svc: int32(svc.idx), a: h.Persona}, now)
 		if h.CI && h.RunID != "" {
-			g.dims.add(dimKey{kind: dimPersonaRun, ws: h.Workspace, a: h.Persona, b: h.RunID}, now)
+			g.dims.add(dimKey{kind: dimPersonaRun, svc: int32(svc.idx), a: h.Persona, b: h.RunID}, now)
 		}
 	}
 }
 
 // addDrift counts a comparison of a request no operation names.
-func (c *Collector) addDrift(g *generation, h *Hit, drifted bool, now int64) {
-	g.dims.add(dimKey{kind: dimDrift, ws: h.Workspace, svc: h.Service, a: h.Method, b: h.Path}, now)
+func (c *Collector) addDrift(g *generation, svc *service, h *Hit, drifted bool, now int64) {
+	g.dims.add(dimKey{kind: dimDrift, svc: int32(svc.idx), a: h.Method, b: h.Path}, now)
 	if drifted {
-		g.dims.add(dimKey{kind: dimDrift, ws: h.Workspace, svc: h.Service, a: h.Method, b: h.Path, n: 1}, now)
+		g.dims.add(dimKey{kind: dimDrift, svc: int32(svc.idx), a: h.Method, b: h.Path, n: 1}, now)
 	}
 }
 

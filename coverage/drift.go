@@ -57,7 +57,7 @@ func (c *Collector) ReportDrift(r DriftReport) error {
 			return nil
 		}
 	}
-	k := dimKey{kind: dimDrift, ws: r.Workspace, svc: r.Service, a: r.Method, b: r.Path}
+	k := dimKey{kind: dimDrift, svc: int32(svc.idx), a: r.Method, b: r.Path}
 	g.dims.addN(k, r.Compared, now)
 	if r.Drifted > 0 {
 		k.n = 1
