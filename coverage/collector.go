@@ -269,7 +269,8 @@ const tickEvery = 100 * time.Millisecond
 // Run refreshes the coarse clock, seals time buckets and flushes rollups
 // every FlushInterval until ctx ends (it returns ctx's error) or Shutdown
 // is called (it returns nil). A failed flush is logged and retried at the
-// next one. Run may be called once.
+// next one. Counts not flushed when ctx ends stay in the collector until
+// Shutdown or Flush writes them. Run may be called once.
 func (c *Collector) Run(ctx context.Context) error {
 	c.lifeMu.Lock()
 	if c.running || c.stopped {

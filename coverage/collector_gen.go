@@ -414,7 +414,7 @@ func (g *generation) drain(acc *rollupAcc, now time.Time, svcs []*service) int64
 		case dimPersona:
 			emit(KindPersona, ws, "", tabless(k.a)+"\t"+mode, n, last)
 		case dimPersonaRun:
-			emit(KindPersonaRun, ws, "", tabless(k.a)+"\t"+k.b, n, last)
+			emit(KindPersonaRun, ws, "", tabless(k.a)+"\t"+tabless(k.b), n, last)
 		case dimMissing:
 			if k.a == OverflowKey {
 				emit(KindMissing, ws, svc, OverflowKey+"\t"+mode, n, last)

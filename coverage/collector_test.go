@@ -497,3 +497,89 @@ func TestObserve(t *testing.T) {
 		t.Errorf("rollups (-want +got):\n%s", diff)
 	}
 }
+
+// SetSpec at run time: the new spec matches from the next request on,
+// the counts made under the old one are kept, and a changed contract
+// publishes one schema.changed (none for the first spec, none for the
+// same one again).
+func TestSetSpecAtRunTime(t *testing.T) {
+	log := newEventLog(t)
+	c := newCollector(t, Config{Publisher: log.bus, Workspace: "shop"})
+	ctx := testCtx(t)
+	hit := Hit{Workspace: "shop", Service: "pets", Method: "GET", Path: "/stores", Status: 200}
+	c.Record(hit) // no spec yet: a request, no endpoint
+	v1 := mustSpec(t, goldenSpecSrc)
+	must(t, c.SetSpec(ctx, "pets", v1))
+	c.Record(hit)
+	v2 := mustSpec(t, strings.Replace(goldenSpecSrc, "  /stores:", "  /owners:\n    get:\n      responses: {\"200\": {description: ok}}\n  /stores:", 1))
+	must(t, c.SetSpec(ctx, "pets", v2))
+	must(t, c.SetSpec(ctx, "pets", v2))
+	c.Record(hit)
+	c.Record(Hit{Workspace: "shop", Service: "pets", Method: "GET", Path: "/owners", Status: 200})
+	must(t, c.Flush(ctx))
+	got := map[string]int64{}
+	for _, r := range allRollups(t, c.st) {
+		got[r.Kind+" "+r.Key] += r.Count
+	}
+	want := map[string]int64{
+		"requests local":                            4,
+		"endpoint GET /stores\toperation\tlocal":    2,
+		"endpoint GET /stores\tresponse:200\tlocal": 2,
+		"endpoint GET /owners\toperation\tlocal":    1,
+		"endpoint GET /owners\tresponse:200\tlocal": 1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rollups (-want +got):\n%s", diff)
+	}
+	evs := log.drain(t)
+	if len(evs) != 1 {
+		t.Fatalf("published %d events; want 1", len(evs))
+	}
+	var p events.SchemaChange
+	must(t, json.Unmarshal(evs[0].Data, &p))
+	if want := []string{"added GET /owners"}; !cmp.Equal(p.Changes, want) || p.Breaking {
+		t.Errorf("changes %q, breaking %v; want %q, not breaking", p.Changes, p.Breaking, want)
+	}
+}
+
+// Past MaxServices, traffic counts under the overflow service.
+func TestServiceOverflow(t *testing.T) {
+	c := newCollector(t, Config{MaxServices: 2})
+	for _, s := range []string{"a", "b", "c", "d"} {
+		c.Record(Hit{Workspace: "w", Service: s, Method: "GET", Path: "/", Status: 200, Scenario: "x"})
+	}
+	must(t, c.Flush(testCtx(t)))
+	got := map[string]int64{}
+	for _, r := range allRollups(t, c.st) {
+		if r.Kind == KindRequests {
+			got[r.Workspace+"/"+r.Service] += r.Count
+		}
+	}
+	want := map[string]int64{"w/a": 1, "w/b": 1, "/" + OverflowKey: 2}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("requests by service (-want +got):\n%s", diff)
+	}
+}
+
+// A spec given in Config counts as the known contract: replacing it with
+// a different one is a schema change, published by one replica only.
+func TestConfigSpecThenChange(t *testing.T) {
+	log := newEventLog(t)
+	st := memory.New()
+	v1 := mustSpec(t, goldenSpecSrc)
+	v2 := mustSpec(t, strings.Replace(goldenSpecSrc, "deprecated: true", "deprecated: false", 1))
+	cfg := Config{Store: st, Publisher: log.bus, Specs: map[string]*Spec{"pets": v1}}
+	a, b := newCollector(t, cfg), newCollector(t, cfg)
+	ctx := testCtx(t)
+	must(t, a.SetSpec(ctx, "pets", v2))
+	must(t, b.SetSpec(ctx, "pets", v2))
+	evs := log.drain(t)
+	if len(evs) != 1 {
+		t.Fatalf("published %d events; want 1", len(evs))
+	}
+	var p events.SchemaChange
+	must(t, json.Unmarshal(evs[0].Data, &p))
+	if want := []string{"changed DELETE /pets/{id}: deprecated false"}; !cmp.Equal(p.Changes, want) {
+		t.Errorf("changes %q; want %q", p.Changes, want)
+	}
+}

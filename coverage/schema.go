@@ -192,7 +192,13 @@ func (c *Collector) Verify(ctx context.Context, service, hash string, upstream *
 // the upstream hash, publishes schema.changed.
 func (c *Collector) contractChanged(ctx context.Context, service, hash string, spec *Spec, refresh bool) error {
 	now := c.now().UTC()
-	prev, changed, err := c.updateContract(ctx, service, func(st *contractState) {
+	c.contractMu.Lock()
+	known := ""
+	if old := c.contracts[service]; old != nil {
+		known = ContractHash(old) // a spec from Config, never stored yet
+	}
+	c.contractMu.Unlock()
+	prev, changed, err := c.updateContract(ctx, service, known, func(st *contractState) {
 		if refresh {
 			st.MockHash = hash
 			st.RefreshedAt = &now

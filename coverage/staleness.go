@@ -33,9 +33,10 @@ type contractState struct {
 const casAttempts = 8
 
 // updateContract applies f to the service's stored contract state with
-// compare-and-swap. It returns the upstream hash before, and whether this
-// call changed a known upstream hash (the first one known is no change).
-func (c *Collector) updateContract(ctx context.Context, service string, f func(*contractState)) (prev string, changed bool, err error) {
+// compare-and-swap. It returns the upstream hash before (known when none
+// is stored: the hash of the spec this collector was configured with),
+// and whether this call changed it (the first hash known is no change).
+func (c *Collector) updateContract(ctx context.Context, service, known string, f func(*contractState)) (prev string, changed bool, err error) {
 	for range casAttempts {
 		e, err := c.st.GetState(ctx, StateScopeContracts, service)
 		var st contractState
@@ -50,6 +51,9 @@ func (c *Collector) updateContract(ctx context.Context, service string, f func(*
 			}
 		}
 		prev = st.UpstreamHash
+		if prev == "" {
+			prev = known
+		}
 		f(&st)
 		e.Value, err = json.Marshal(st)
 		if err != nil {
