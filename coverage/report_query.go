@@ -2,6 +2,7 @@ package coverage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,10 @@ import (
 
 	"github.com/mockops/mockops/store"
 )
+
+// ErrInvalidQuery reports a Query no report can answer (a window that
+// ends before it starts); an HTTP API answers it with 400.
+var ErrInvalidQuery = errors.New("coverage: invalid query")
 
 // DefaultWindow is the span a Query with no From covers: a week, 168
 // hourly columns of heatmap.
@@ -41,7 +46,7 @@ func (c *Collector) window(q Query, now time.Time) (Window, error) {
 	}
 	from = from.UTC().Truncate(b)
 	if !from.Before(to) {
-		return Window{}, fmt.Errorf("coverage: window from %v is not before to %v", q.From, q.To)
+		return Window{}, fmt.Errorf("%w: window from %v is not before to %v", ErrInvalidQuery, q.From, q.To)
 	}
 	return Window{From: from, To: to, Bucket: int64(b / time.Second)}, nil
 }

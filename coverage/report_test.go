@@ -2,6 +2,7 @@ package coverage
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,5 +121,33 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
+func TestReportWindow(t *testing.T) {
+	clock := newClock(t0)
+	c := newCollector(t, Config{Clock: clock.Now})
+	ctx := testCtx(t)
+	tests := []struct {
+		q        Query
+		from, to time.Time
+		wantErr  error
+	}{
+		{Query{}, t0.Truncate(time.Hour).Add(time.Hour - DefaultWindow), t0.Truncate(time.Hour).Add(time.Hour), nil},
+		{Query{From: t0, To: t0.Add(90 * time.Minute)}, t0.Truncate(time.Hour), t0.Truncate(time.Hour).Add(2 * time.Hour), nil},
+		{Query{From: t0.Add(time.Hour), To: t0}, time.Time{}, time.Time{}, ErrInvalidQuery},
+	}
+	for _, tt := range tests {
+		rep, err := c.Report(ctx, tt.q)
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("Report(%+v) = %v; want %v", tt.q, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if !rep.Window.From.Equal(tt.from) || !rep.Window.To.Equal(tt.to) || len(rep.Heatmap.Buckets) != int(tt.to.Sub(tt.from)/time.Hour) {
+			t.Errorf("Report(%+v).Window = %+v with %d buckets; want %v to %v", tt.q, rep.Window, len(rep.Heatmap.Buckets), tt.from, tt.to)
+		}
 	}
 }
