@@ -296,6 +296,11 @@ func (r *ciResolver) resolve(run string, req *http.Request) (ci bool, id string)
 	if len(r.uaTokens) == 0 && len(r.nets) == 0 {
 		return false, ""
 	}
+	if req.RemoteAddr == "" {
+		// No connection to key on (the request a real upstream was sent,
+		// as an Exchange reports it): resolved each time.
+		return r.byClient(req), ""
+	}
 	if ci, ok := r.conns.load(req.RemoteAddr); ok {
 		return ci, ""
 	}

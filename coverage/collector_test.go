@@ -583,3 +583,26 @@ func TestConfigSpecThenChange(t *testing.T) {
 		t.Errorf("changes %q; want %q", p.Changes, want)
 	}
 }
+
+// Observe and the middleware allocate nothing per request either.
+func TestObserveAndMiddlewareAllocs(t *testing.T) {
+	c := newCollector(t, Config{Workspace: "shop", Service: "pets", Specs: map[string]*Spec{"pets": mustSpec(t, goldenSpecSrc)},
+		CIUserAgents: []string{"CI"}})
+	req := httptest.NewRequest("GET", "/pets/7", nil)
+	req.Header.Set("X-Mockops-Scenario", "happy")
+	req.Header.Set("X-Mockops-Persona", "alice")
+	req.Header.Set("X-Mockops-Run", "ci; id=9")
+	x := federation.Exchange{Service: "pets", Workspace: "shop", Method: "GET", Path: "/pets/7", Status: 200, Request: req, Comparison: &federation.Comparison{}}
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) }))
+	w := &nullWriter{h: http.Header{}}
+	for range 100 {
+		c.Observe(x)
+		h.ServeHTTP(w, req)
+	}
+	if n := testing.AllocsPerRun(1000, func() { c.Observe(x) }); n != 0 {
+		t.Errorf("Observe allocates %v times per run; want 0", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, req) }); n != 0 {
+		t.Errorf("Middleware allocates %v times per request; want 0", n)
+	}
+}
