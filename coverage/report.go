@@ -48,8 +48,9 @@ type Report struct {
 	Version     string    `json:"version"` // ReportVersion
 	GeneratedAt time.Time `json:"generated_at"`
 	Window      Window    `json:"window"`
-	// Workspace is the workspace the report is scoped to, "" for all.
+	// Workspace and Team are the scope of the report, "" for all.
 	Workspace string    `json:"workspace"`
+	Team      string    `json:"team"`
 	Heatmap   Heatmap   `json:"heatmap"`
 	Personas  Personas  `json:"personas"`
 	Endpoints Endpoints `json:"endpoints"`

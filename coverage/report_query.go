@@ -27,6 +27,14 @@ type Query struct {
 	From, To time.Time
 	// Workspace scopes the report; "" is every workspace.
 	Workspace string
+	// Team scopes the report to the workspaces of a team (Config.Teams);
+	// "" is every team.
+	Team string
+}
+
+// inScope reports whether a workspace is in q's scope.
+func (c *Collector) inScope(q Query, ws string) bool {
+	return (q.Workspace == "" || ws == q.Workspace) && (q.Team == "" || c.cfg.Teams[ws] == q.Team)
 }
 
 // window resolves q at now into whole buckets.
@@ -67,17 +75,20 @@ func (c *Collector) Report(ctx context.Context, q Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Version: ReportVersion, GeneratedAt: now, Window: w, Workspace: q.Workspace}
+	if q.Team != "" {
+		rs = slices.DeleteFunc(rs, func(r store.Rollup) bool { return !c.inScope(q, r.Workspace) })
+	}
+	rep := &Report{Version: ReportVersion, GeneratedAt: now, Window: w, Workspace: q.Workspace, Team: q.Team}
 	rep.Heatmap = buildHeatmap(rs, w, c.cfg.Teams, c.cfg.Scenarios, q.Workspace)
 	rep.Personas = buildPersonas(rs, c.cfg.Personas, q.Workspace)
-	rep.Endpoints = totalEndpoints(c.endpoints(rs, q.Workspace))
+	rep.Endpoints = totalEndpoints(c.endpoints(rs, q))
 	rep.Drift = buildDrift(rs, c.cfg.DriftBudget)
 	st, err := c.staleness(ctx, now)
 	if err != nil {
 		return nil, err
 	}
-	if q.Workspace != "" {
-		st.Services = slices.DeleteFunc(st.Services, func(s ServiceStaleness) bool { return c.workspaceOf(s.Service) != q.Workspace })
+	if q.Workspace != "" || q.Team != "" {
+		st.Services = slices.DeleteFunc(st.Services, func(s ServiceStaleness) bool { return !c.inScope(q, c.workspaceOf(s.Service)) })
 		var fresh int64
 		for _, s := range st.Services {
 			if s.State == StaleFresh {
@@ -92,7 +103,7 @@ func (c *Collector) Report(ctx context.Context, q Query) (*Report, error) {
 
 // endpoints computes the coverage of every service with a spec: those
 // with traffic in the window, and those without (covering nothing).
-func (c *Collector) endpoints(rs []store.Rollup, ws string) []ServiceEndpoints {
+func (c *Collector) endpoints(rs []store.Rollup, q Query) []ServiceEndpoints {
 	groups := map[svcKey][]store.Rollup{}
 	for _, r := range rs {
 		switch r.Kind {
@@ -122,7 +133,7 @@ func (c *Collector) endpoints(rs []store.Rollup, ws string) []ServiceEndpoints {
 			continue
 		}
 		w := c.workspaceOf(n)
-		if ws == "" || w == ws {
+		if c.inScope(q, w) {
 			out = append(out, buildEndpoints(w, n, comp, nil))
 		}
 	}

@@ -151,3 +151,35 @@ func TestReportWindow(t *testing.T) {
 		}
 	}
 }
+
+// A report scoped to a workspace or team counts only its traffic.
+func TestReportScope(t *testing.T) {
+	clock := newClock(t0)
+	c := goldenCollector(t, clock)
+	c.Record(Hit{Workspace: "lab", Service: "pets", Method: "GET", Path: "/stores", Status: 200, Scenario: "happy"})
+	ctx := testCtx(t)
+	win := Query{From: t0.Add(-2 * time.Hour), To: t0.Add(3 * time.Hour)}
+	tests := []struct {
+		ws, team     string
+		heatmap      int64
+		endpointSvcs int
+	}{
+		{"", "", 7, 3},
+		{"shop", "", 6, 2},
+		{"", "retail", 6, 2},
+		{"lab", "", 1, 1},
+		{"", "nobody", 0, 0},
+	}
+	for _, tt := range tests {
+		q := win
+		q.Workspace, q.Team = tt.ws, tt.team
+		rep, err := c.Report(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Heatmap.Total != tt.heatmap || len(rep.Endpoints.Services) != tt.endpointSvcs {
+			t.Errorf("Report(workspace %q, team %q): heatmap total %d, %d services; want %d, %d",
+				tt.ws, tt.team, rep.Heatmap.Total, len(rep.Endpoints.Services), tt.heatmap, tt.endpointSvcs)
+		}
+	}
+}
