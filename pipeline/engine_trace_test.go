@@ -2,6 +2,8 @@ package pipeline_test
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -276,6 +278,110 @@ func FuzzParseTraceparent(f *testing.F) {
 		back, ok := pipeline.ParseTraceparent(out)
 		if !ok || back.TraceID() != sc.TraceID() || back.SpanID() != sc.SpanID() || back.TraceFlags() != sc.TraceFlags() {
 			t.Errorf("round trip of %q: %q parses to %v, %v", s, out, back, ok)
+		}
+	})
+}
+
+// logRecord is one record a captureHandler saw, with the attributes of
+// the logger it came through.
+type logRecord struct {
+	msg   string
+	attrs map[string]string
+}
+
+// captureHandler keeps every record, for tests of what the engine logs.
+type captureHandler struct {
+	mu    *sync.Mutex
+	recs  *[]logRecord
+	attrs []slog.Attr
+}
+
+func newCapture() *captureHandler {
+	return &captureHandler{mu: &sync.Mutex{}, recs: &[]logRecord{}}
+}
+
+func (h *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{msg: r.Message, attrs: map[string]string{}}
+	for _, a := range h.attrs {
+		rec.attrs[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.attrs[a.Key] = a.Value.String()
+		return true
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.recs = append(*h.recs, rec)
+	return nil
+}
+
+func (h *captureHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &captureHandler{mu: h.mu, recs: h.recs, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h *captureHandler) WithGroup(string) slog.Handler { return h }
+
+func (h *captureHandler) records() []logRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(*h.recs)
+}
+
+// TestEngineLogIDs: every record about an execution carries the pipeline
+// and execution ids, every record about a step (the engine's and the
+// step's own, through Input.Logger) the step id too.
+func TestEngineLogIDs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := newCapture()
+		tries := 0
+		reg := registry(map[string]probeFunc{
+			"talk": func(_ context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+				in.Logger.Info("step says hello")
+				return steps.Output{}, nil
+			},
+			"flaky": func(context.Context, steps.Input, probeConfig) (steps.Output, error) {
+				if tries++; tries == 1 {
+					return steps.Output{}, errBoom
+				}
+				return steps.Output{}, nil
+			},
+			"panic": func(context.Context, steps.Input, probeConfig) (steps.Output, error) { panic("oops") },
+		}, nil)
+		h := start(t, pipeline.Config{Steps: reg, Logger: slog.New(logs)})
+		h.put("name: logged\non: [{event: acme.log}]\nsteps:\n" +
+			"  - {id: talk, uses: probe, with: {key: talk}}\n" +
+			"  - {id: flaky, uses: probe, retry: {attempts: 2, backoff: 1s}, with: {key: flaky}}\n" +
+			"  - {id: boom, uses: probe, continue_on_error: true, with: {key: panic}}\n")
+		x := h.trigger("logged", events.Event{})
+		if x.Status != store.StatusSucceeded {
+			t.Fatalf("execution %s (%s)", x.Status, x.Error)
+		}
+		want := map[string]string{ // message -> the step it is about ("" = the execution)
+			"step says hello":                 "talk",
+			"pipeline: step failed; retrying": "flaky",
+			"pipeline: step panicked":         "boom",
+			"pipeline: execution finished":    "",
+		}
+		found := map[string]bool{}
+		for _, r := range logs.records() {
+			step, ok := want[r.msg]
+			if !ok {
+				continue
+			}
+			found[r.msg] = true
+			if r.attrs["pipeline"] != "logged" || r.attrs["execution"] != x.ID {
+				t.Errorf("record %q: pipeline %q, execution %q; want logged, %s", r.msg, r.attrs["pipeline"], r.attrs["execution"], x.ID)
+			}
+			if step != "" && r.attrs["step"] != step {
+				t.Errorf("record %q: step %q; want %s", r.msg, r.attrs["step"], step)
+			}
+		}
+		for msg := range want {
+			if !found[msg] {
+				t.Errorf("no record %q", msg)
+			}
 		}
 	})
 }
