@@ -38,9 +38,12 @@ type Stats struct {
 	// for one of the Workers slots: the engine's own run queue. (Executions
 	// queued in the store for any replica are the store's to count.)
 	QueueDepth int64
-	// Rescues counts executions claimed here after another owner's lease
-	// on them expired (resumed or, with RescueFail, failed); Pruned counts
-	// finished executions deleted by retention.
+	// Rescues counts executions claimed here after another owner had
+	// started running them and its lease expired, or it released them
+	// interrupted (resumed or, with RescueFail, failed); a claim handed
+	// back before it ran (waiting for its concurrency group, or
+	// interrupted then) is not one. Pruned counts finished executions
+	// deleted by retention.
 	Rescues, Pruned int64
 }
 
