@@ -76,16 +76,22 @@ func soakStep(ctx context.Context, in steps.Input, _ probeConfig) (steps.Output,
 	return steps.Output{Outputs: map[string]any{"n": in.Attempt}}, nil
 }
 
-// soakPipelines: every event runs soak-a (two chained steps and an
-// always() one), even ones also run soak-b.
+// soakPipelines: every event runs soak-a (two chained steps), even ones
+// also run soak-b (one); each ends with an always() step, mark, that
+// counts the (pipeline, event) it ran for, which is how the retention run,
+// whose records are pruned, checks that each ran once. mark has a long
+// timeout of its own: on a loaded machine a 20ms budget can pass before a
+// step's goroutine is even scheduled, and a retried mark would count twice.
 var soakPipelines = []string{
 	"name: soak-a\non: [{event: acme.soak}]\nconcurrency: {group: \"${{ event.id }}\"}\n" +
 		"defaults: {timeout: 20ms, retry: {attempts: 2, backoff: 1ms, max_backoff: 2ms}}\nsteps:\n" +
 		"  - {id: one, uses: probe, with: {key: soak}}\n" +
 		"  - {id: two, uses: probe, with: {key: soak}}\n" +
-		"  - {id: last, uses: probe, if: always(), with: {key: ok}}\n",
+		"  - {id: mark, uses: probe, if: always(), timeout: 1m, with: {key: mark}}\n",
 	"name: soak-b\non: [{event: acme.soak, if: event.data.n % 2 == 0}]\nconcurrency: {group: \"${{ event.id }}\"}\n" +
-		"defaults: {timeout: 20ms}\nsteps: [{id: one, uses: probe, with: {key: soak}}]\n",
+		"defaults: {timeout: 20ms}\nsteps:\n" +
+		"  - {id: one, uses: probe, with: {key: soak}}\n" +
+		"  - {id: mark, uses: probe, if: always(), timeout: 1m, with: {key: mark}}\n",
 }
 
 // heapSampler samples the live heap every interval until stopped, and
@@ -122,12 +128,40 @@ func (s *heapSampler) Stop() uint64 {
 	return s.peak
 }
 
+// marks counts the mark steps run, per (pipeline, event).
+type marks struct {
+	mu  sync.Mutex
+	n   map[[2]string]int
+	who map[[2]string][]string // execution/attempt of each run
+}
+
+func (m *marks) step(_ context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{in.Pipeline, in.Event.ID}
+	m.n[k]++
+	m.who[k] = append(m.who[k], in.IdempotencyKey)
+	return steps.Output{}, nil
+}
+
 // TestEngineSoak publishes many events through the memory bus and store,
 // one in a hundred twice, to pipelines whose steps randomly fail, panic,
 // time out or ignore their ctx: every matching (pipeline, event) ends
 // with exactly one execution, in a terminal state; no goroutine outlives
-// the engine; the heap's peak is logged.
+// the engine; the heap's peak is logged. With MOCKOPS_SOAK=1 it runs a
+// second time with Retention pruning finished executions as it goes,
+// which is what bounds the heap (the first run keeps every record).
 func TestEngineSoak(t *testing.T) {
+	modes := []time.Duration{0}
+	if os.Getenv("MOCKOPS_SOAK") == "1" {
+		modes = append(modes, 500*time.Millisecond)
+	}
+	for _, retention := range modes {
+		t.Run(fmt.Sprintf("retention=%v", retention), func(t *testing.T) { soak(t, retention) })
+	}
+}
+
+func soak(t *testing.T, retention time.Duration) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	n := soakEvents()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -138,9 +172,11 @@ func TestEngineSoak(t *testing.T) {
 	began := time.Now()
 	st := memory.New()
 	bus := events.NewMemoryBus(events.MemoryConfig{})
+	m := &marks{n: map[[2]string]int{}, who: map[[2]string][]string{}}
 	eng, err := pipeline.NewEngine(pipeline.Config{
 		Store: st, Bus: bus, Workers: 32, Grace: soakGrace, PollInterval: 100 * time.Millisecond,
-		Steps: registry(map[string]probeFunc{"soak": soakStep}, nil),
+		Steps:     registry(map[string]probeFunc{"soak": soakStep, "mark": m.step}, nil),
+		Retention: retention, PruneInterval: 100 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +191,7 @@ func TestEngineSoak(t *testing.T) {
 		}
 	}
 	want := map[string]int{}
+	wantMarks := map[[2]string]bool{}
 	for i := range n {
 		ev, err := events.New("acme.soak", "ws", map[string]int{"n": i})
 		if err != nil {
@@ -170,8 +207,10 @@ func TestEngineSoak(t *testing.T) {
 			}
 		}
 		want["soak-a"]++
+		wantMarks[[2]string{"soak-a", ev.ID}] = true
 		if i%2 == 0 {
 			want["soak-b"]++
+			wantMarks[[2]string{"soak-b", ev.ID}] = true
 		}
 	}
 	total := int64(want["soak-a"] + want["soak-b"])
@@ -228,10 +267,20 @@ func TestEngineSoak(t *testing.T) {
 			}
 			byStatus[x.Status]++
 		}
-		if len(xs) != w {
+		if retention == 0 && len(xs) != w {
 			t.Errorf("%s: %d executions; want %d", name, len(xs), w)
 		}
 	}
+	m.mu.Lock()
+	for k := range wantMarks {
+		if got := m.n[k]; got != 1 {
+			t.Errorf("%v: mark step ran %d times (%v); want once", k, got, m.who[k])
+		}
+	}
+	if len(m.n) != len(wantMarks) {
+		t.Errorf("mark ran for %d (pipeline, event) pairs; want %d", len(m.n), len(wantMarks))
+	}
+	m.mu.Unlock()
 	if bs := bus.Stats(); bs.Dropped != 0 || bs.Failed != 0 || bs.Panics != 0 {
 		t.Errorf("bus stats %+v; want no drop, failure or panic", bs)
 	}
@@ -241,9 +290,9 @@ func TestEngineSoak(t *testing.T) {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	t.Logf("%d events, %d executions in %v (%.0f executions/s): by status %v; steps %v; retries %d, abandoned %d, duplicates %d",
-		n, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), byStatus, stats.Steps, stats.Retries, stats.Abandoned, stats.Duplicates)
-	t.Logf("heap: peak %.1f MiB sampled every 50ms (%.0f B per execution); %.1f MiB live after GC with the store still held",
+	t.Logf("%d events, %d executions in %v (%.0f executions/s): by status %v (%v stored, %d pruned); steps %v; retries %d, abandoned %d, duplicates %d",
+		n, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), stats.Executions, byStatus, stats.Pruned, stats.Steps, stats.Retries, stats.Abandoned, stats.Duplicates)
+	t.Logf("heap: peak %.1f MiB sampled every 50ms (%.0f B per execution); %.1f MiB live after GC with the store and the marks still held",
 		float64(peak)/(1<<20), float64(peak)/float64(total), float64(ms.HeapAlloc)/(1<<20))
 	runtime.KeepAlive(st)
 }
