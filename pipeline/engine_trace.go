@@ -184,14 +184,17 @@ func traceparentOf(ctx context.Context, ev events.Event) string {
 
 // tracedPublisher stamps the step's traceparent on every event it
 // publishes, so a pipeline the event triggers joins the same trace as a
-// child of the step that emitted it.
+// child of the step that emitted it. An event that has a traceparent of
+// its own, other than the one the triggering event carried (which the
+// built-in steps copy over), keeps it: the step chose its parent.
 type tracedPublisher struct {
 	next        events.Publisher
 	traceparent string
+	inherited   string // the triggering event's traceparent
 }
 
 func (p tracedPublisher) Publish(ctx context.Context, ev events.Event) error {
-	if p.traceparent != "" && ev.Extensions[ExtTraceparent] != p.traceparent {
+	if cur := ev.Extensions[ExtTraceparent]; p.traceparent != "" && cur != p.traceparent && (cur == "" || cur == p.inherited) {
 		ext := make(map[string]string, len(ev.Extensions)+1)
 		for k, v := range ev.Extensions {
 			ext[k] = v
@@ -204,5 +207,9 @@ func (p tracedPublisher) Publish(ctx context.Context, ev events.Event) error {
 
 // publisher is the Publisher of a step running on ctx.
 func (r *run) publisher(ctx context.Context) events.Publisher {
-	return tracedPublisher{next: &causedPublisher{e: r.e, parent: r.evv.ev}, traceparent: traceparentOf(ctx, r.evv.ev)}
+	return tracedPublisher{
+		next:        &causedPublisher{e: r.e, parent: r.evv.ev},
+		traceparent: traceparentOf(ctx, r.evv.ev),
+		inherited:   r.evv.ev.Extensions[ExtTraceparent],
+	}
 }

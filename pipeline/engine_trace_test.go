@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -384,4 +385,62 @@ func TestEngineLogIDs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestEngineEmitKeepsOwnTraceparent: an event a step publishes with a
+// traceparent of its own (not the trigger's) keeps it; one without gets
+// the step's.
+func TestEngineEmitKeepsOwnTraceparent(t *testing.T) {
+	const own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	tests := []struct{ name, set, want string }{
+		{"own", own, own},
+		{"trigger's", parentTraceparent, ""}, // replaced by the step span's
+		{"none", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rec := tracetest.NewSpanRecorder()
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+				defer tp.Shutdown(context.Background())
+				st := memory.New()
+				reg := registry(map[string]probeFunc{
+					"pub": func(ctx context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+						ev, err := events.New("acme.next", "ws", nil)
+						if err != nil {
+							return steps.Output{}, err
+						}
+						if tt.set != "" {
+							ev.Extensions = map[string]string{"traceparent": tt.set}
+						}
+						return steps.Output{}, in.Publisher.Publish(ctx, ev)
+					},
+				}, nil)
+				h := start(t, pipeline.Config{Store: st, Steps: reg, TracerProvider: tp})
+				h.put("name: parent\non: [{event: schema.changed}]\nsteps: [{id: pub, uses: probe, with: {key: pub}}]\n")
+				h.put(strings.Replace(tracedChild, "key: see", "key: x", 1))
+				ev := event(t, events.TypeSchemaChanged, "ws", nil)
+				ev.Extensions = map[string]string{"traceparent": parentTraceparent}
+				if err := h.bus.Publish(context.Background(), ev); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait()
+				children := listAll(t, st, "child")
+				if len(children) != 1 {
+					t.Fatalf("%d child executions; want 1", len(children))
+				}
+				want := tt.want
+				if want == "" {
+					for _, sp := range rec.Ended() {
+						if sp.Name() == "step pub" {
+							want = pipeline.FormatTraceparent(sp.SpanContext())
+						}
+					}
+				}
+				if got := children[0].Event.Extensions["traceparent"]; got != want || want == "" {
+					t.Errorf("emitted traceparent = %q; want %q", got, want)
+				}
+			})
+		})
+	}
 }
