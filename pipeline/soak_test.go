@@ -176,7 +176,7 @@ func soak(t *testing.T, retention time.Duration) {
 	eng, err := pipeline.NewEngine(pipeline.Config{
 		Store: st, Bus: bus, Workers: 32, Grace: soakGrace, PollInterval: 100 * time.Millisecond,
 		Steps:     registry(map[string]probeFunc{"soak": soakStep, "mark": m.step}, nil),
-		Retention: retention, PruneInterval: 100 * time.Millisecond,
+		Retention: retention, PruneInterval: 250 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

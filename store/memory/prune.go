@@ -8,6 +8,11 @@ import (
 	"github.com/mockops/mockops/store"
 )
 
+// pruneChunk is how many executions PruneExecutions looks at per hold of
+// the write lock: a long history is walked in pieces, so claims and
+// updates get in between instead of waiting for the whole walk.
+const pruneChunk = 4096
+
 // PruneExecutions deletes up to limit executions in a terminal state that
 // finished before finishedBefore, oldest first (by ID), and returns how
 // many it deleted. Unfinished executions are never deleted. Deleting an
@@ -18,19 +23,46 @@ func (s *Store) PruneExecutions(ctx context.Context, finishedBefore time.Time, l
 	if err := s.check(ctx, "prune executions"); err != nil {
 		return 0, err
 	}
-	if limit <= 0 {
-		return 0, nil
+	total := 0
+	after := "" // the last ID looked at; "" = from the start
+	for total < limit {
+		n, last, more := s.pruneChunk(finishedBefore, limit-total, after)
+		total += n
+		if !more {
+			break
+		}
+		after = last
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
 	}
+	return total, nil
+}
+
+// pruneChunk deletes up to limit prunable executions among the next
+// pruneChunk IDs after after, and reports the last ID it looked at and
+// whether any IDs are left past it.
+func (s *Store) pruneChunk(finishedBefore time.Time, limit int, after string) (int, string, bool) {
 	s.execMu.Lock()
 	defer s.execMu.Unlock()
 	tab := &s.execs
-	gone := map[string]bool{}
-	for _, id := range tab.order {
+	i := 0
+	if after != "" {
+		i, _ = slices.BinarySearch(tab.order, after)
+		if i < len(tab.order) && tab.order[i] == after {
+			i++
+		}
+	}
+	end := min(i+pruneChunk, len(tab.order))
+	var gone []string // ascending, as order is
+	last := after
+	for _, id := range tab.order[i:end] {
+		last = id
 		x := tab.byID[id]
 		if !x.Status.Terminal() || x.FinishedAt.IsZero() || !x.FinishedAt.Before(finishedBefore) {
 			continue
 		}
-		gone[id] = true
+		gone = append(gone, id)
 		delete(tab.byEvent, eventKey{x.Pipeline, x.EventID})
 		delete(tab.byID, id)
 		*x = store.Execution{} // drop the payloads the slab still points at
@@ -38,12 +70,35 @@ func (s *Store) PruneExecutions(ctx context.Context, finishedBefore time.Time, l
 			break
 		}
 	}
-	if len(gone) == 0 {
-		return 0, nil
+	if len(gone) > 0 {
+		tab.order = removeSorted(tab.order, gone)
+		n := len(tab.active)
+		tab.active = removeSorted(tab.active, gone)
+		tab.dead -= n - len(tab.active) // every pruned one still in active was dead
 	}
-	tab.order = slices.DeleteFunc(tab.order, func(id string) bool { return gone[id] })
-	n := len(tab.active)
-	tab.active = slices.DeleteFunc(tab.active, func(id string) bool { return gone[id] })
-	tab.dead -= n - len(tab.active) // every pruned one still in active was dead
-	return len(gone), nil
+	more := false
+	if k, _ := slices.BinarySearch(tab.order, last); k < len(tab.order) {
+		more = tab.order[k] != last || k+1 < len(tab.order)
+	}
+	return len(gone), last, more
+}
+
+// removeSorted removes gone from ids, both ascending: the part before
+// the first one removed is not touched, the rest is one merge pass.
+func removeSorted(ids, gone []string) []string {
+	start, _ := slices.BinarySearch(ids, gone[0])
+	out := ids[:start]
+	j := 0
+	for _, id := range ids[start:] {
+		for j < len(gone) && gone[j] < id {
+			j++
+		}
+		if j < len(gone) && gone[j] == id {
+			j++
+			continue
+		}
+		out = append(out, id)
+	}
+	clear(ids[len(out):])
+	return out
 }

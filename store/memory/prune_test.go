@@ -76,3 +76,54 @@ func TestPruneExecutions(t *testing.T) {
 		t.Errorf("CreateExecution for a pruned pair = %v; want nil", err)
 	}
 }
+
+// TestPruneExecutionsManyChunks: a history longer than one walk of the
+// write lock, finished and unfinished interleaved, is pruned whole.
+func TestPruneExecutionsManyChunks(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	const n = 10_000
+	for i := range n {
+		if _, err := s.CreateExecution(ctx, store.Execution{Pipeline: "p", Version: 1, EventID: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xs, err := s.ClaimExecutions(ctx, "w", time.Hour, n)
+	if err != nil || len(xs) != n {
+		t.Fatalf("ClaimExecutions = %d, %v", len(xs), err)
+	}
+	for i, x := range xs {
+		if i%3 == 0 {
+			continue // stays running
+		}
+		x.Status, x.FinishedAt = store.StatusFailed, time.Unix(1, 0)
+		if _, err := s.UpdateExecution(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := n - (n+2)/3
+	if got, err := s.PruneExecutions(ctx, time.Unix(2, 0), n); got != want || err != nil {
+		t.Errorf("PruneExecutions = %d, %v; want %d, nil", got, err, want)
+	}
+	var left int
+	q := store.ExecutionQuery{Limit: 1000}
+	for {
+		page, err := s.ListExecutions(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range page.Executions {
+			if x.Status != store.StatusRunning {
+				t.Fatalf("execution %s left %s", x.ID, x.Status)
+			}
+			left++
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if left != (n+2)/3 {
+		t.Errorf("%d executions left; want %d", left, (n+2)/3)
+	}
+}
