@@ -251,10 +251,29 @@
 // listing of the pipeline's unfinished executions; an unmarked group costs
 // a read, a create and a delete of its entry per execution.
 //
-// Not built yet: retention and
-// pruning of finished executions, batched completions, OpenTelemetry
-// spans and traceparent propagation, failing (rather than resuming) expired executions by option, and the
-// HTTP admin API.
+// Not built yet: batched completions and the HTTP admin API.
+//
+// # Observability, retention and rescue
+//
+// Log records about an execution carry its "pipeline" and "execution"
+// ids, those about a step (the engine's and the step's own, through
+// steps.Input.Logger) its "step" id too. Stats counts triggers (match, no
+// match, filter error), executions and steps by status, retries, rescues,
+// pruned executions and the engine's run queue (QueueDepth: step attempts
+// waiting for a worker slot). With Config.TracerProvider each execution
+// gets a span (kind consumer), a child of its event's W3C traceparent
+// extension (ParseTraceparent), and each step a child span of it; failed
+// and timed-out ones have an error status. A step's Input.Traceparent and
+// the events it publishes carry its span's traceparent (the event's own
+// without a provider), so a pipeline triggered by an emitted event
+// continues the trace.
+//
+// Config.Retention deletes finished executions older than it, in batches
+// (PruneBatch per store call) every PruneInterval, through the store's
+// PruneExecutions (memory and sqlstore have it; NewEngine refuses a store
+// without it). An execution taken over from an owner whose lease expired
+// after it started running is resumed (RescueResume, the default) or
+// recorded failed without running anything (Config.OnRescue = RescueFail).
 //
 // # Execution state machine
 //

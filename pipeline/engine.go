@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/steps"
 	"github.com/mockops/mockops/store"
@@ -83,6 +85,26 @@ type Config struct {
 	// larger outputs are stored as {"truncated":true,"size":N}. 0 means
 	// 64 KiB.
 	MaxOutputSize int
+
+	// TracerProvider makes a span per execution and per step, parented on
+	// the triggering event's W3C traceparent extension. Nil: no spans.
+	TracerProvider trace.TracerProvider
+	// Retention is how long finished executions are kept (by FinishedAt on
+	// Clock) before Run's prune loop deletes them, in batches of
+	// PruneBatch every PruneInterval. 0 keeps them forever. The store must
+	// have a PruneExecutions method (memory and sqlstore do), or NewEngine
+	// fails.
+	Retention time.Duration
+	// PruneInterval is how often the prune loop runs. 0 means 1m.
+	PruneInterval time.Duration
+	// PruneBatch is how many executions one prune statement deletes. 0
+	// means 500.
+	PruneBatch int
+	// OnRescue says what an engine does with an execution it claims after
+	// another owner's lease on it expired (or was released): RescueResume
+	// (the zero value) runs it from its first unfinished step, RescueFail
+	// records it failed without running anything.
+	OnRescue RescuePolicy
 }
 
 // The defaults of Config.
@@ -142,6 +164,7 @@ type Engine struct {
 	// the next wake-up or poll, instead of claiming it again at once.
 	groupWaited atomic.Bool
 	stats       engineStats
+	ops         ops // tracing and retention (engine_trace.go, engine_retention.go)
 }
 
 // snapshot is an immutable view of the loaded definitions.
@@ -207,7 +230,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.MaxOutputSize == 0 {
 		cfg.MaxOutputSize = DefaultMaxOutputSize
 	}
+	ops, err := newOps(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
+		ops:      ops,
 		cfg:      cfg,
 		st:       cfg.Store,
 		parser:   &Parser{Registry: cfg.Steps},

@@ -65,7 +65,7 @@ type run struct {
 
 // start runs a claimed execution in its own goroutine.
 func (e *Engine) start(x store.Execution, claimed time.Time) {
-	baseCtx, cancelBase := context.WithCancelCause(context.Background())
+	baseCtx, cancelBase := context.WithCancelCause(e.traceExecution(x))
 	execCtx, cancelExec := context.WithCancelCause(baseCtx)
 	r := &run{
 		e: e, x: x, evv: NewEventVars(x.Event),
@@ -85,6 +85,7 @@ func (e *Engine) start(x store.Execution, claimed time.Time) {
 	}
 	e.runs.Go(func() {
 		defer e.finish(r)
+		defer r.endSpan(baseCtx)
 		defer cancelBase(nil)
 		r.execute(baseCtx, execCtx)
 	})
@@ -149,6 +150,9 @@ func (r *run) persistLocked() {
 // execute runs the steps in DAG order and records the outcome.
 func (r *run) execute(base, exec context.Context) {
 	e, x := r.e, &r.x
+	if r.rescued() {
+		return
+	}
 	l, err := e.loadedPlan(x.Pipeline)
 	if err == nil && l.rec.Version != x.Version && startedAny(x.Steps) {
 		err = fmt.Errorf("pipeline: %s: version %d changed to %d while the execution ran", x.Pipeline, x.Version, l.rec.Version)

@@ -60,6 +60,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	loops.Go(func() { e.claimLoop(loopCtx) })
 	loops.Go(func() { e.renewLoop(loopCtx) })
 	loops.Go(func() { e.reloadLoop(loopCtx) })
+	loops.Go(func() { e.pruneLoop(loopCtx) })
 
 	var err error
 	select {

@@ -34,6 +34,17 @@ type Stats struct {
 	GroupWaits int64
 	// InFlight is how many executions this engine holds claims on.
 	InFlight int
+	// QueueDepth is how many step attempts of those executions wait now
+	// for one of the Workers slots: the engine's own run queue. (Executions
+	// queued in the store for any replica are the store's to count.)
+	QueueDepth int64
+	// Rescues counts executions claimed here after another owner had
+	// started running them and its lease expired, or it released them
+	// interrupted (resumed or, with RescueFail, failed); a claim handed
+	// back before it ran (waiting for its concurrency group, or
+	// interrupted then) is not one. Pruned counts finished executions
+	// deleted by retention.
+	Rescues, Pruned int64
 }
 
 // engineStats are the counters behind Stats.
@@ -41,6 +52,7 @@ type engineStats struct {
 	triggerMatches, triggerNoMatch, triggerErrors atomic.Int64
 	depthRefused, duplicates, retries, abandoned  atomic.Int64
 	groupWaits                                    atomic.Int64
+	rescues, pruned, slotWaiting                  atomic.Int64
 	execs, steps                                  [len(statuses)]atomic.Int64
 }
 
@@ -69,6 +81,7 @@ func (e *Engine) Stats() Stats {
 		TriggerErrors: s.triggerErrors.Load(), DepthRefused: s.depthRefused.Load(),
 		Duplicates: s.duplicates.Load(), Retries: s.retries.Load(), Abandoned: s.abandoned.Load(),
 		StepGoroutines: e.stepsRunning.Load(), GroupWaits: s.groupWaits.Load(),
+		QueueDepth: s.slotWaiting.Load(), Rescues: s.rescues.Load(), Pruned: s.pruned.Load(),
 		Executions: map[store.Status]int64{}, Steps: map[store.Status]int64{},
 	}
 	for i, st := range statuses {
@@ -154,4 +167,23 @@ func (e *Engine) PipelineStats(ctx context.Context, name string) (PipelineStats,
 func rank(ds []time.Duration, p int) time.Duration {
 	i := (p*len(ds) + 99) / 100 // ceil(p/100 * n)
 	return ds[max(i, 1)-1]
+}
+
+// acquireSlot takes one of the Workers slots for a step attempt, counted
+// in QueueDepth while it waits; the caller releases it with <-e.sem. It
+// fails with ctx's cause when ctx ends first.
+func (e *Engine) acquireSlot(ctx context.Context) error {
+	select {
+	case e.sem <- struct{}{}: // a free slot: no wait to count
+		return nil
+	default:
+	}
+	e.stats.slotWaiting.Add(1)
+	defer e.stats.slotWaiting.Add(-1)
+	select {
+	case e.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }

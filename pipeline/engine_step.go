@@ -27,6 +27,8 @@ var errAbandoned = errors.New("step ignored its context and was abandoned")
 // step that runs after a cancellation); exec tells a cancellation apart.
 // On an interruption the step is left as it is, for the next claim.
 func (r *run) runStep(ctx, exec context.Context, id string) {
+	ctx, endSpan := r.traceStep(ctx, id)
+	defer endSpan()
 	s := r.plan.byID[id]
 	log := r.log.With("step", id)
 	rc := r.renderContext(id, exec)
@@ -137,10 +139,8 @@ type stepResult struct {
 // attempt runs the step once under its timeout (and the slots of Workers),
 // recovering a panic, and abandons it if it outlives its ctx by Grace.
 func (r *run) attempt(ctx context.Context, s *Step, typ *steps.Type, with map[string]any, rc RenderContext, attempt int, red redactor) (steps.Output, error) {
-	select {
-	case r.e.sem <- struct{}{}:
-	case <-ctx.Done():
-		return steps.Output{}, context.Cause(ctx)
+	if err := r.e.acquireSlot(ctx); err != nil {
+		return steps.Output{}, err
 	}
 	defer func() { <-r.e.sem }()
 
@@ -153,7 +153,7 @@ func (r *run) attempt(ctx context.Context, s *Step, typ *steps.Type, with map[st
 	in := steps.Input{
 		Event: r.evv.ev, With: with, Pipeline: r.x.Pipeline, Execution: r.x.ID, StepID: s.id,
 		Attempt: attempt, IdempotencyKey: r.x.ID + "/" + s.id + "/" + strconv.Itoa(attempt), Steps: outputs, Logger: r.log.With("step", s.id, "attempt", attempt),
-		Publisher: &causedPublisher{e: r.e, parent: r.evv.ev},
+		Publisher: r.publisher(ctx), Traceparent: traceparentOf(ctx, r.evv.ev),
 	}
 	res := make(chan stepResult, 1)
 	r.e.stepsRunning.Add(1)

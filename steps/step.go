@@ -36,6 +36,11 @@ type Input struct {
 	Steps          map[string]Output // outputs of earlier steps, by step id
 	Logger         *slog.Logger      // never nil when called by the engine
 	Publisher      events.Publisher  // for steps that emit events
+	// Traceparent is the W3C traceparent of the step's span (the
+	// triggering event's when the engine records no spans; "" when there
+	// is neither): pass it to systems the step calls. The engine's
+	// Publisher stamps it on the events the step emits.
+	Traceparent string
 }
 
 // Output is what a step produces. Outputs are readable by later steps as
