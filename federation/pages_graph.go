@@ -70,12 +70,15 @@ func graphHTML(federation string, services []serviceView) template.HTML {
 
 	var b ui.Builder
 	b.Grow(1024 + 700*len(services))
-	b.Raw(`<figure class="graph" style="margin:0 0 1rem;overflow-x:auto">`)
+	// On a narrow screen the graph shrinks to at most half its size, then
+	// scrolls sideways in its own box (which the keyboard can reach), so
+	// its text stays readable and the page itself never scrolls sideways.
+	b.Raw(`<figure class="graph" style="margin:0 0 1rem"><div class="table-wrap" role="region" aria-label="Service graph (scrolls sideways on a narrow screen)" tabindex="0">`)
 	b.Raw(`<svg xmlns="http://www.w3.org/2000/svg" role="img"`)
 	b.Attr("aria-labelledby", id+"-title "+id+"-desc")
 	b.Attr("viewBox", "0 0 "+strconv.Itoa(width)+" "+strconv.Itoa(height))
 	b.Attr("width", strconv.Itoa(width))
-	b.Attr("style", "max-width:100%;height:auto;font:13px system-ui,sans-serif")
+	b.Attr("style", "display:block;width:100%;max-width:"+itoa(width)+"px;min-width:"+itoa(width/2)+"px;height:auto;font:13px system-ui,sans-serif")
 	b.Raw(`><title`)
 	b.Attr("id", id+"-title")
 	b.Raw(`>Services of federation `)
@@ -153,7 +156,7 @@ func graphHTML(federation string, services []serviceView) template.HTML {
 		}
 		b.Raw(`</g>`)
 	}
-	b.Raw(`</svg><figcaption>`)
+	b.Raw(`</svg></div><figcaption>`)
 	legend(&b)
 	b.Raw(`</figcaption></figure>`)
 	return b.HTML()
