@@ -69,7 +69,7 @@ func graphHTML(federation string, services []serviceView) template.HTML {
 	const id = "graph" // one graph per page
 
 	var b ui.Builder
-	b.Grow(1024 + 700*len(services))
+	b.Grow(2048 + 1600*len(services)) // about what a node, its edges and its words take
 	// On a narrow screen the graph shrinks to at most half its size, then
 	// scrolls sideways in its own box (which the keyboard can reach), so
 	// its text stays readable and the page itself never scrolls sideways.

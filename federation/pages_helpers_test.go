@@ -56,6 +56,7 @@ scenarios:
 // httptest server, and the real upstream of its services.
 type pagesFixture struct {
 	reg    *Registry
+	pages  *Pages
 	act    *activator
 	srv    *httptest.Server
 	client *http.Client
@@ -97,7 +98,7 @@ func newPagesFixture(t testing.TB, authz access.Authorizer) *pagesFixture {
 	}
 	srv := httptest.NewServer(pages)
 	t.Cleanup(srv.Close)
-	return &pagesFixture{reg: reg, act: act, srv: srv, client: newClient(t)}
+	return &pagesFixture{reg: reg, pages: pages, act: act, srv: srv, client: newClient(t)}
 }
 
 func (f *pagesFixture) router(t testing.TB) *Router {
