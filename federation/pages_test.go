@@ -327,3 +327,23 @@ func TestNewPagesConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPagesActivatorFails: when a workspace refuses a scenario, the page
+// says something went wrong without the host's words, and the router
+// still serves the federation as defined.
+func TestPagesActivatorFails(t *testing.T) {
+	f := newPagesFixture(t, pageRoles())
+	f.act.mu.Lock()
+	f.act.fail = "payments-ws"
+	f.act.mu.Unlock()
+	status, _, body := f.do(t, "POST", "/ui/federations/shop/scenarios/real-orders/activate", "operator", url.Values{"confirm": {"yes"}})
+	if status != http.StatusInternalServerError || !strings.Contains(body, "the log says what") || strings.Contains(body, "refused") {
+		t.Errorf("= %d; want a 500 page without the activator's error\n%s", status, body)
+	}
+	if rt := f.router(t); rt.ActiveScenario() != "" {
+		t.Errorf("active scenario = %q after a failed activation", rt.ActiveScenario())
+	}
+	if got := f.servedBy(t, "/orders/1"); got != "orders-ws" {
+		t.Errorf("/orders/1 served by %q; want the mock", got)
+	}
+}
