@@ -200,6 +200,15 @@ type Executions interface {
 	// claim; otherwise it fails with ErrConflict. Steps whose payloads are
 	// not JSON fail with ErrInvalid, as in CreateExecution.
 	UpdateExecution(ctx context.Context, x Execution) (Execution, error)
+	// UpdateExecutions is UpdateExecution for several executions at once,
+	// written together (one transaction in the SQL adapters), which is
+	// what makes an engine's completions cheap: one commit for many. Each
+	// item is judged alone: got[i] and errs[i] are what UpdateExecution(xs[i])
+	// would have returned, so a row whose claim moved on fails with
+	// ErrConflict without failing the others. An error of the whole write
+	// (the database is unreachable) is every item's error. Both slices
+	// have len(xs); an ID may appear only once in xs (ErrInvalid otherwise).
+	UpdateExecutions(ctx context.Context, xs []Execution) (got []Execution, errs []error)
 	// CancelExecution cancels a queued execution at once and asks the owner
 	// of a running one to stop (CancelRequested). A finished execution is
 	// returned unchanged.

@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimExpiredLease", testClaimExpiredLease},
 		{"ClaimSkipsFinished", testClaimSkipsFinished},
 		{"UpdateExecution", testUpdateExecution},
+		{"UpdateExecutions", testUpdateExecutions},
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
