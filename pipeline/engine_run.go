@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -41,17 +42,43 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.stop()
 		return err
 	}
-	var sub events.Subscription
-	if b := e.cfg.Bus; b != nil {
-		var err error
-		if ns, ok := b.(namedSubscriber); ok {
-			sub, err = ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, e.intake)
-		} else {
-			sub, err = b.Subscribe(ctx, events.Filter{}, e.intake)
+	var subs []events.Subscription
+	closeSubs := func() {
+		for _, sub := range subs {
+			_ = sub.Close()
 		}
-		if err != nil {
-			e.stop()
-			return fmt.Errorf("pipeline: run: subscribe: %w", err)
+		for _, sub := range subs {
+			// A durable subscription ends (and saves its position)
+			// asynchronously; wait, so a successor may take the consumer
+			// name as soon as Run returns.
+			if d, ok := sub.(interface{ Done() <-chan struct{} }); ok {
+				<-d.Done()
+			}
+		}
+	}
+	if b := e.cfg.Bus; b != nil {
+		if ns, ok := b.(namedSubscriber); ok {
+			sub, err := ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, e.intake)
+			if err != nil {
+				e.stop()
+				return fmt.Errorf("pipeline: run: subscribe: %w", err)
+			}
+			subs = append(subs, sub)
+		} else {
+			k := e.cfg.IntakeWorkers
+			for i := range k {
+				h := e.intake
+				if k > 1 {
+					h = e.intakeShare(i, k)
+				}
+				sub, err := b.Subscribe(ctx, events.Filter{}, h)
+				if err != nil {
+					e.stop()
+					closeSubs()
+					return fmt.Errorf("pipeline: run: subscribe: %w", err)
+				}
+				subs = append(subs, sub)
+			}
 		}
 	}
 	close(e.readyCh)
@@ -69,15 +96,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.interrupt()
 	case <-e.stopCh:
 	}
-	if sub != nil {
-		_ = sub.Close()
-		// A durable subscription ends (and saves its position)
-		// asynchronously; wait, so a successor may take the consumer name
-		// as soon as Run returns.
-		if d, ok := sub.(interface{ Done() <-chan struct{} }); ok {
-			<-d.Done()
-		}
-	}
+	closeSubs()
 	cancelLoops()
 	loops.Wait()
 	e.runs.Wait()
@@ -155,26 +174,63 @@ func (e *Engine) poke() {
 // nothing twice. An error (the store failing) makes an at-least-once bus
 // deliver the event again.
 func (e *Engine) intake(ctx context.Context, ev events.Event) error {
+	return e.intakePart(ctx, ev, 0, 1)
+}
+
+// intakeShare is the handler of share i of k intake subscriptions: each
+// subscription receives every event and creates the executions of the
+// (pipeline, concurrency group) pairs that hash to it. Executions of one
+// group are thus created by one subscription, in publish order, as with a
+// single one, while the creations of different groups overlap their
+// store round trips.
+func (e *Engine) intakeShare(i, k int) events.Handler {
+	return func(ctx context.Context, ev events.Event) error { return e.intakePart(ctx, ev, i, k) }
+}
+
+// share is the intake share of a hit: a hash of its pipeline and
+// concurrency group. A group that does not render shares by pipeline (its
+// execution fails when claimed, as with one subscription).
+func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(p.name))
+	if g, err := p.ConcurrencyGroup(ctx, evv); err == nil {
+		_, _ = h.Write([]byte{0x1f})
+		_, _ = h.Write([]byte(g))
+	}
+	return int(h.Sum32() % uint32(k))
+}
+
+// intakePart handles ev as share part of k: counters of the whole event
+// (no match, filter errors, refusals) are kept by share 0 alone.
+func (e *Engine) intakePart(ctx context.Context, ev events.Event, part, k int) error {
 	if e.isStopping() {
 		return ErrStopped
 	}
 	if e.tooDeep(ev) {
-		e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
-		e.stats.depthRefused.Add(1)
+		if part == 0 {
+			e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
+			e.stats.depthRefused.Add(1)
+		}
 		return nil
 	}
 	s := e.snap.Load()
-	hits, failed := s.index.Match(ctx, NewEventVars(ev))
-	for _, f := range failed {
-		e.stats.triggerErrors.Add(1)
-		e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
-	}
-	if len(hits) == 0 && len(failed) == 0 {
-		e.stats.triggerNoMatch.Add(1)
+	evv := NewEventVars(ev)
+	hits, failed := s.index.Match(ctx, evv)
+	if part == 0 {
+		for _, f := range failed {
+			e.stats.triggerErrors.Add(1)
+			e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
+		}
+		if len(hits) == 0 && len(failed) == 0 {
+			e.stats.triggerNoMatch.Add(1)
+		}
 	}
 	var errs []error
 	created := false
 	for _, h := range hits {
+		if k > 1 && share(ctx, h.Plan, evv, k) != part {
+			continue
+		}
 		e.stats.triggerMatches.Add(1)
 		l, ok := s.byName[h.Plan.name]
 		if !ok {
