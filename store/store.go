@@ -179,6 +179,14 @@ type Executions interface {
 	// same (Pipeline, EventID) fails with ErrConflict, and one that
 	// Execution.Validate refuses fails with ErrInvalid.
 	CreateExecution(ctx context.Context, x Execution) (Execution, error)
+	// CreateClaimedExecution is CreateExecution and ClaimExecutions of the
+	// new execution in one write, for an engine that receives an event and
+	// has room to run it at once: the execution is stored running, claimed
+	// by owner (Attempt 1, LeaseUntil now+lease and StartedAt now, on the
+	// store's clock as for a claim). x's Status, Owner, Attempt, LeaseUntil,
+	// StartedAt and FinishedAt are ignored. Uniqueness and validation are
+	// CreateExecution's; a lease that is not positive fails with ErrInvalid.
+	CreateClaimedExecution(ctx context.Context, x Execution, owner string, lease time.Duration) (Execution, error)
 	GetExecution(ctx context.Context, id string) (Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) (ExecutionPage, error)
 	// ClaimExecutions gives owner up to n executions that are queued, or

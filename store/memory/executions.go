@@ -142,6 +142,20 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	return out, nil
 }
 
+// CreateClaimedExecution implements store.Executions.
+func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
+	if lease <= 0 {
+		return store.Execution{}, fmt.Errorf("memory: create claimed execution for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
+	if owner == "" {
+		return store.Execution{}, fmt.Errorf("memory: create claimed execution: empty owner: %w", store.ErrInvalid)
+	}
+	t := now()
+	x.Status, x.Owner, x.Attempt = store.StatusRunning, owner, 1
+	x.LeaseUntil, x.StartedAt, x.FinishedAt = t.Add(lease), t, time.Time{}
+	return s.CreateExecution(ctx, x)
+}
+
 // GetExecution implements store.Executions.
 func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
 	if err := s.check(ctx, "get execution"); err != nil {

@@ -56,6 +56,55 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	return x, nil
 }
 
+// CreateClaimedExecution implements store.Executions: one INSERT that
+// stores the execution claimed, its lease on the database's clock.
+func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
+	if lease <= 0 {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
+	if owner == "" {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution: empty owner: %w", store.ErrInvalid)
+	}
+	now := normTime(s.now())
+	if x.ID == "" {
+		x.ID = events.NewID(now)
+	}
+	if x.CreatedAt.IsZero() {
+		x.CreatedAt = now
+	}
+	x.Status, x.Owner, x.Attempt = store.StatusRunning, owner, 1
+	x.LeaseUntil, x.StartedAt, x.FinishedAt = time.Time{}, time.Time{}, time.Time{}
+	x = normExecution(x)
+	if err := x.Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution: %w", err)
+	}
+	event, err := encodeEvent(x.Event)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
+	}
+	steps, err := encodeSteps(x.Steps)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
+	}
+	// Rounded up, as in ClaimExecutions.
+	micros := (lease + time.Microsecond - 1) / time.Microsecond
+	var got store.Execution
+	err = s.write(ctx, func(db execer) error {
+		var err error
+		got, err = scanExecution(db.QueryRowContext(ctx, s.q.insertClaimedExecution,
+			x.ID, x.Pipeline, x.Version, x.EventID, event, x.Error, steps,
+			owner, int64(micros), x.CancelRequested, s.d.ts(x.CreatedAt)))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q for event %q: %w", x.Pipeline, x.EventID, store.ErrConflict)
+	}
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
+	}
+	return got, nil
+}
+
 // GetExecution implements store.Executions.
 func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
 	x, err := scanExecution(s.r().QueryRowContext(ctx, s.q.getExecution, id))

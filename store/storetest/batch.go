@@ -108,3 +108,70 @@ func testUpdateExecutions(t *testing.T, s store.Store) {
 		t.Errorf("UpdateExecutions with a cancelled context = %v; want one error", errs)
 	}
 }
+
+// testCreateClaimedExecution: an execution created claimed is running,
+// held by its owner (attempt 1) for the lease, unique on (pipeline,
+// event) like any other, and taken over by a claim once its lease ended.
+func testCreateClaimedExecution(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	for _, c := range []struct {
+		name  string
+		owner string
+		lease time.Duration
+	}{{"zero lease", "w1", 0}, {"negative lease", "w1", -time.Second}, {"no owner", "", longLease}} {
+		if _, err := s.CreateClaimedExecution(ctx, newExecution("p"), c.owner, c.lease); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("CreateClaimedExecution with %s = %v; want ErrInvalid", c.name, err)
+		}
+	}
+
+	in := newExecution("p")
+	in.Status, in.Owner, in.Attempt = store.StatusSucceeded, "someone", 7 // ignored
+	before := time.Now()
+	x, err := s.CreateClaimedExecution(ctx, in, "w1", longLease)
+	if err != nil {
+		t.Fatalf("CreateClaimedExecution: %v", err)
+	}
+	if !isID(x.ID) || x.Status != store.StatusRunning || x.Owner != "w1" || x.Attempt != 1 || x.CreatedAt.IsZero() {
+		t.Errorf("created claimed: ID %q Status %s Owner %q Attempt %d CreatedAt %v; want an ID, running, w1, 1, set",
+			x.ID, x.Status, x.Owner, x.Attempt, x.CreatedAt)
+	}
+	// The store's clock may differ from ours by a little (SQL); a lease
+	// far off is wrong.
+	if d := x.LeaseUntil.Sub(before); d < longLease-time.Minute/2 || d > longLease+time.Minute/2 {
+		t.Errorf("LeaseUntil is %v after the call; want about %v", d, longLease)
+	}
+	if x.StartedAt.IsZero() || x.LeaseUntil.Sub(x.StartedAt) < longLease-time.Millisecond {
+		t.Errorf("StartedAt %v, LeaseUntil %v; want the lease to run a lease from the start", x.StartedAt, x.LeaseUntil)
+	}
+	stored, err := s.GetExecution(ctx, x.ID)
+	if err != nil {
+		t.Fatalf("GetExecution: %v", err)
+	}
+	if diff := cmp.Diff(x, stored, cmpOpts); diff != "" {
+		t.Errorf("stored differs from the result (-result +stored):\n%s", diff)
+	}
+	if got, err := s.ClaimExecutions(ctx, "w2", longLease, 10); err != nil || len(got) != 0 {
+		t.Errorf("ClaimExecutions by another owner = %v, %v; want none (the lease is live)", ids(got), err)
+	}
+	if _, err := s.CreateClaimedExecution(ctx, in, "w2", longLease); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateClaimedExecution for the same (pipeline, event) = %v; want ErrConflict", err)
+	}
+	if _, err := s.CreateExecution(ctx, in); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateExecution for the same (pipeline, event) = %v; want ErrConflict", err)
+	}
+	done := x
+	done.Status, done.FinishedAt = store.StatusSucceeded, time.Now()
+	if _, err := s.UpdateExecution(ctx, done); err != nil {
+		t.Errorf("UpdateExecution by the creating owner: %v", err)
+	}
+
+	short, err := s.CreateClaimedExecution(ctx, newExecution("p"), "w1", shortLease)
+	if err != nil {
+		t.Fatalf("CreateClaimedExecution: %v", err)
+	}
+	time.Sleep(expiryWait)
+	got, err := s.ClaimExecutions(ctx, "w2", longLease, 10)
+	if err != nil || len(got) != 1 || got[0].ID != short.ID || got[0].Attempt != 2 {
+		t.Errorf("ClaimExecutions after the created lease ended = %v, %v; want [%s] at attempt 2", ids(got), err, short.ID)
+	}
+}

@@ -91,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimSkipsFinished", testClaimSkipsFinished},
 		{"UpdateExecution", testUpdateExecution},
 		{"UpdateExecutions", testUpdateExecutions},
+		{"CreateClaimedExecution", testCreateClaimedExecution},
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
