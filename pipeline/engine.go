@@ -146,6 +146,7 @@ type Engine struct {
 	// lifecycle flags.
 	mu       sync.Mutex
 	inflight map[string]*run
+	reserved int // room intake holds for executions it is creating claimed
 	running  bool          // Run has been called
 	stopping bool          // Shutdown called or Run's ctx ended: no intake, no claims
 	stopCh   chan struct{} // closed when stopping starts
@@ -166,6 +167,10 @@ type Engine struct {
 	// for its concurrency group: the claim loop then stops claiming until
 	// the next wake-up or poll, instead of claiming it again at once.
 	groupWaited atomic.Bool
+	// backlog is set when this engine left executions to claim (created
+	// queued, handed back to wait, or a claim filled the room): only then
+	// does a wake-up run a claim.
+	backlog atomic.Bool
 	stats       engineStats
 	// batch group-commits execution writes; nil when
 	// Config.CompletionBatch is 1.
@@ -257,6 +262,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		finished: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 	}
+	e.backlog.Store(true)
 	if cfg.CompletionBatch > 1 {
 		e.batch = newBatcher(cfg.Store, cfg.CompletionBatch, cfg.CompletionDelay)
 	}

@@ -104,8 +104,12 @@ func (e *Engine) finish(r *run) {
 	delete(e.inflight, r.x.ID)
 	e.mu.Unlock()
 	e.signalFinished()
-	if !r.waited {
-		e.poke() // room for another claim; a waiting one would be claimed again at once
+	if r.waited {
+		// Not claimed again at once, but at the next wake-up: the end
+		// of the execution holding its group.
+		e.backlog.Store(true)
+	} else {
+		e.poke() // room for another claim
 	}
 }
 

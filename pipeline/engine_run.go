@@ -236,10 +236,10 @@ func (e *Engine) intakePart(ctx context.Context, ev events.Event, part, k int) e
 		if !ok {
 			continue
 		}
-		_, err := e.create(ctx, l, ev)
+		started, err := e.intakeCreate(ctx, l, ev)
 		switch {
 		case err == nil:
-			created = true
+			created = created || !started
 		case errors.Is(err, store.ErrConflict):
 			e.stats.duplicates.Add(1) // already created: a redelivery
 		default:
@@ -247,9 +247,60 @@ func (e *Engine) intakePart(ctx context.Context, ev events.Event, part, k int) e
 		}
 	}
 	if created {
+		e.backlog.Store(true)
 		e.poke()
 	}
 	return errors.Join(errs...)
+}
+
+// intakeCreate creates the execution of l for ev. When this engine has
+// room for another execution it creates it already claimed and starts it,
+// which spares the claim's round trip and the wait for the claim loop, and
+// reports started; otherwise it leaves it queued for a claim.
+func (e *Engine) intakeCreate(ctx context.Context, l *loaded, ev events.Event) (bool, error) {
+	// The room is reserved until the run is in flight, so concurrent
+	// intakes and claims never hold more than maxInflight.
+	e.mu.Lock()
+	room := !e.stopping && len(e.inflight)+e.reserved < e.maxInflight()
+	if room {
+		e.reserved++
+	}
+	e.mu.Unlock()
+	if !room {
+		_, err := e.create(ctx, l, ev)
+		return false, err
+	}
+	x, err := e.st.CreateClaimedExecution(ctx, store.Execution{
+		Pipeline: l.rec.Name, Version: l.rec.Version, EventID: ev.ID, Event: ev,
+	}, e.owner, e.cfg.Lease)
+	claimed := time.Now()
+	// Run waits for the runs once stopping is set: a run is added only
+	// while it is not, under the same lock.
+	e.mu.Lock()
+	stopping := e.stopping
+	if err != nil || stopping {
+		e.reserved--
+	} else {
+		e.runs.Add(1)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return false, fmt.Errorf("pipeline: %s: create execution for event %s: %w", l.rec.Name, ev.ID, err)
+	}
+	if stopping {
+		// Left for the next claim at once, as an interrupted run is.
+		x.LeaseUntil = x.LeaseUntil.Add(-e.cfg.Lease)
+		if _, err := e.updateExecution(x); err != nil {
+			e.log.Warn("pipeline: release execution created while stopping", "pipeline", x.Pipeline, "execution", x.ID, "err", err)
+		}
+		return true, nil
+	}
+	defer e.runs.Done()
+	e.start(x, claimed)
+	e.mu.Lock()
+	e.reserved-- // now counted in inflight
+	e.mu.Unlock()
+	return true, nil
 }
 
 func (e *Engine) create(ctx context.Context, l *loaded, ev events.Event) (store.Execution, error) {
@@ -302,6 +353,7 @@ func (e *Engine) Trigger(ctx context.Context, pipeline string, ev events.Event) 
 	if err != nil {
 		return "", err
 	}
+	e.backlog.Store(true)
 	e.poke()
 	return x.ID, nil
 }
@@ -376,13 +428,23 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	for {
 		for e.claim(ctx) && !e.groupWaited.Swap(false) {
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.stopCh:
-			return
-		case <-e.wake:
-		case <-t.C:
+		// A wake-up claims only when this engine left something to claim
+		// (backlog): executions it created queued, or handed back to wait
+		// for their group. Most executions are created claimed, and a
+		// claim that finds nothing still costs a write (SQLite's one
+		// writer). Work from elsewhere waits for the tick.
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.stopCh:
+				return
+			case <-e.wake:
+				wait = !e.backlog.Load()
+			case <-t.C:
+				e.backlog.Store(true)
+				wait = false
+			}
 		}
 	}
 }
@@ -391,18 +453,25 @@ func (e *Engine) claimLoop(ctx context.Context) {
 // whether it filled the room (there may be more to claim).
 func (e *Engine) claim(ctx context.Context) bool {
 	e.mu.Lock()
-	free := e.maxInflight() - len(e.inflight)
+	free := e.maxInflight() - len(e.inflight) - e.reserved
 	stopping := e.stopping
 	e.mu.Unlock()
 	if free <= 0 || stopping {
 		return false
 	}
+	// Cleared before the claim reads: a creation after the read sets it
+	// again, so its wake-up is not lost.
+	e.backlog.Store(false)
 	xs, err := e.st.ClaimExecutions(ctx, e.owner, e.cfg.Lease, free)
 	if err != nil {
+		e.backlog.Store(true)
 		if ctx.Err() == nil {
 			e.log.Error("pipeline: claim executions", "owner", e.owner, "err", err)
 		}
 		return false
+	}
+	if len(xs) == free {
+		e.backlog.Store(true) // there may be more
 	}
 	claimed := time.Now()
 	for _, x := range xs {
