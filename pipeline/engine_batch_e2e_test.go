@@ -36,6 +36,9 @@ var batchConfigs = []struct {
 	{"batched", pipeline.Config{}},
 	{"small batches with a delay", pipeline.Config{CompletionBatch: 3, CompletionDelay: time.Millisecond}},
 	{"three intake subscriptions", pipeline.Config{IntakeWorkers: 3}},
+	// Room for 4 executions: most events are created queued and claimed
+	// as room frees up, rather than created claimed.
+	{"little room", pipeline.Config{Workers: 1}},
 }
 
 var batchStores = []struct {
@@ -161,5 +164,29 @@ func TestEngineBatchingShutdown(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestEngineBatchConfig: negative batching settings are refused; zero
+// values are the documented defaults.
+func TestEngineBatchConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  pipeline.Config
+		ok   bool
+	}{
+		{"zero values", pipeline.Config{}, true},
+		{"unbatched", pipeline.Config{CompletionBatch: 1}, true},
+		{"negative batch", pipeline.Config{CompletionBatch: -1}, false},
+		{"negative delay", pipeline.Config{CompletionDelay: -time.Millisecond}, false},
+		{"negative intake", pipeline.Config{IntakeWorkers: -2}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := pipeline.NewEngine(c.cfg)
+			if (err == nil) != c.ok {
+				t.Errorf("NewEngine = %v; want ok %v", err, c.ok)
+			}
+		})
 	}
 }
