@@ -146,7 +146,7 @@ type Engine struct {
 	// lifecycle flags.
 	mu       sync.Mutex
 	inflight map[string]*run
-	reserved int // room intake holds for executions it is creating claimed
+	reserved int           // room intake holds for executions it is creating claimed
 	running  bool          // Run has been called
 	stopping bool          // Shutdown called or Run's ctx ended: no intake, no claims
 	stopCh   chan struct{} // closed when stopping starts
@@ -171,7 +171,7 @@ type Engine struct {
 	// queued, handed back to wait, or a claim filled the room): only then
 	// does a wake-up run a claim.
 	backlog atomic.Bool
-	stats       engineStats
+	stats   engineStats
 	// batch group-commits execution writes; nil when
 	// Config.CompletionBatch is 1.
 	batch *batcher
