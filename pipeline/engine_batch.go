@@ -131,6 +131,20 @@ func (b *batcher) fill() {
 // the batch waits for the next one: a batch holds each ID once.
 func (b *batcher) flush(own *pendingWrite) bool {
 	b.mu.Lock()
+	if len(b.pending) == 1 {
+		// Alone, the common case when the store keeps up: the plain call,
+		// without the batch's bookkeeping.
+		w := b.pending[0]
+		b.pending = b.pending[:0]
+		b.batches++
+		b.rows++
+		b.mu.Unlock()
+		w.got, w.err = b.st.UpdateExecution(context.Background(), w.x)
+		if w != own {
+			close(w.done)
+		}
+		return w == own
+	}
 	batch := make([]*pendingWrite, 0, min(len(b.pending), b.max))
 	rest := b.pending[:0:0]
 	seen := make(map[string]bool, cap(batch))
@@ -150,7 +164,6 @@ func (b *batcher) flush(own *pendingWrite) bool {
 	var got []store.Execution
 	var errs []error
 	if len(batch) == 1 {
-		// Alone: the plain call, which the store may make cheaper.
 		g, err := b.st.UpdateExecution(context.Background(), batch[0].x)
 		got, errs = []store.Execution{g}, []error{err}
 	} else {
