@@ -47,7 +47,8 @@ func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config) {
 	// At most window events outstanding, so the loop measures throughput
 	// rather than how fast events queue up.
 	window := make(chan struct{}, 512)
-	cfg.Store, cfg.Bus = st, bus
+	counted := &writeCounter{Store: st}
+	cfg.Store, cfg.Bus = counted, bus
 	cfg.Steps = registry(map[string]probeFunc{
 		"a": func(context.Context, steps.Input, probeConfig) (steps.Output, error) {
 			<-window
@@ -107,6 +108,7 @@ func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config) {
 		b.Fatalf("%d executions for %d events", len(xs), n)
 	}
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "executions/s")
+	b.ReportMetric(float64(counted.writes.Load())/float64(n), "store-writes/exec")
 	if batches, rows := pipeline.BatchCounts(eng); batches > 0 {
 		b.ReportMetric(float64(rows)/float64(batches), "writes/batch")
 	}
