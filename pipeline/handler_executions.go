@@ -106,7 +106,7 @@ func (h *handler) listExecutions(w http.ResponseWriter, r *http.Request) {
 func (h *handler) namedExecution(w http.ResponseWriter, r *http.Request, action access.Action) (store.Execution, bool) {
 	id := r.PathValue("id")
 	req := access.Request{Resource: access.Executions, Action: action, Name: id}
-	x, err := h.e.execution(r.Context(), id)
+	x, err := h.e.storedExecution(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if h.allow(w, r, req) {
@@ -158,8 +158,8 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, r, status, toExecutionJSON(x))
 }
 
-// execution reads one stored execution.
-func (e *Engine) execution(ctx context.Context, id string) (store.Execution, error) {
+// storedExecution reads one stored execution.
+func (e *Engine) storedExecution(ctx context.Context, id string) (store.Execution, error) {
 	return e.st.GetExecution(ctx, id)
 }
 

@@ -36,7 +36,7 @@ func (h *handler) listPipelines(w http.ResponseWriter, r *http.Request) {
 		if ws != "" && p.Workspace != ws {
 			continue
 		}
-		loaded, lerr := h.e.loadState(p)
+		loaded, lerr := h.e.runsVersion(p)
 		out.Pipelines = append(out.Pipelines, toPipelineJSON(p, false, lerr, loaded))
 	}
 	h.writeJSON(w, r, http.StatusOK, out)
@@ -67,7 +67,7 @@ func (h *handler) getPipeline(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	loaded, lerr := h.e.loadState(p)
+	loaded, lerr := h.e.runsVersion(p)
 	w.Header().Set("ETag", etag(p.Version))
 	h.writeJSON(w, r, http.StatusOK, toPipelineJSON(p, true, lerr, loaded))
 }
@@ -189,7 +189,7 @@ func (h *handler) stored(w http.ResponseWriter, r *http.Request, status int, rec
 	if reloadErr != nil {
 		h.log.WarnContext(r.Context(), "pipeline: admin API: stored a definition but could not reload", "pipeline", rec.Name, "err", reloadErr)
 	}
-	loaded, lerr := h.e.loadState(rec)
+	loaded, lerr := h.e.runsVersion(rec)
 	w.Header().Set("ETag", etag(rec.Version))
 	if status == http.StatusCreated {
 		w.Header().Set("Location", "/api/v2/pipelines/"+url.PathEscape(rec.Name))
@@ -463,9 +463,9 @@ func (h *handler) testEvent(w http.ResponseWriter, r *http.Request) {
 // Engine accessors the handler needs, kept here so the engine's own files
 // stay as they are.
 
-// loadState says whether this engine runs the stored version of p, and if
+// runsVersion says whether this engine runs the stored version of p, and if
 // not, why (nil error when it simply has not reloaded yet).
-func (e *Engine) loadState(p store.Pipeline) (bool, error) {
+func (e *Engine) runsVersion(p store.Pipeline) (bool, error) {
 	s := e.snap.Load()
 	if l, ok := s.byName[p.Name]; ok && l.rec.Version == p.Version {
 		return true, nil
