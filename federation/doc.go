@@ -37,7 +37,8 @@
 // `config.upstream_url`; other `config` keys are kept in Service.Config).
 // The `blend`, `chaos` and `scenarios` blocks are parsed and validated.
 // The four blended strategies are served (see Blended strategies) and so
-// are chaos faults (see Chaos); scenarios are not activated yet.
+// are chaos faults (see Chaos); scenarios are switched by
+// Router.ActivateScenario (see Scenarios).
 //
 // # Blended strategies
 //
@@ -302,6 +303,35 @@
 // path, hop-by-hop headers removed, for real and mock_v3 alike) goes to
 // RouterConfig.Observer once the handler or proxy has returned, on the
 // request's goroutine; see Observer for why it must not block.
+//
+// # Scenarios
+//
+// Router.ActivateScenario layers a scenario's overrides (reality, and
+// blend or chaos blocks that replace the service's whole block) over the
+// definition and serves the result as one new snapshot, after the host's
+// ScenarioActivator has switched every workspace (dependencies first) and
+// the activation is stored; any failure switches the workspaces already
+// moved back, in reverse order, and leaves the old snapshot serving.
+// Router.SetReality switches one service on top of the definition and the
+// scenario. Both are stored when RouterConfig.Store is set, announced as
+// config.changed (scope "federation/<name>"), and applied by other
+// replicas' Router.Sync. Update keeps both layers.
+//
+// # Shared state
+//
+// State is a federation's versioned key/value space in the Store (scope
+// "federation/<name>"): Get, Put, CompareAndSwap, Delete and List by
+// prefix; a stale version fails with store.ErrConflict. Mock handlers
+// reach it with StateFrom(r.Context()), so replicas and workspaces share
+// what their mocks create.
+//
+// # Registry and admin API
+//
+// A Registry keeps named federations in the Store (validated before they
+// are stored, versioned) and serves each with its own Router; Run reloads
+// on config.changed events and polls, comparing versions, so a missed
+// event heals. NewHandler is its HTTP admin API under /api/v2/federations,
+// authorized by store/access.
 //
 // # Concurrency properties
 //

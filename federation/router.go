@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/egress"
 	"github.com/mockops/mockops/internal/problem"
 )
@@ -103,6 +104,18 @@ type RouterConfig struct {
 	MaxShadows int
 	// Logger receives upstream failures and recovered panics; nil discards.
 	Logger *slog.Logger
+
+	// Scenarios switches the mock workspaces when a scenario is activated
+	// or deactivated (see ActivateScenario); nil switches only the routing.
+	Scenarios ScenarioActivator
+	// Store persists the active scenario, reality switches and the
+	// federation's shared state, so that replicas on the same store agree
+	// (see Sync and State); nil keeps them in this Router only.
+	Store Store
+	// Publisher receives a config.changed event whenever this Router
+	// changes what it serves by a scenario or a reality switch; nil
+	// publishes nothing.
+	Publisher events.Publisher
 }
 
 // Router is the http.Handler in front of a federation. It routes each
@@ -129,6 +142,23 @@ type Router struct {
 	chaos  chaosBook  // chaos_driven sequences and counters, by service
 	drift  driftLog   // recent mock/real differences per service (blend_drift.go)
 	shadow shadowPool // the shadow calls' goroutines (blend_shadow.go)
+
+	// What is served is the definition with a scenario and reality
+	// switches layered over it (scenario.go). These are guarded by mu;
+	// the snapshot built from them carries copies for readers.
+	base      *Federation
+	scenario  string
+	realities map[string]RealityLevel
+	// switching serialises the operations that change the layers
+	// (ActivateScenario, DeactivateScenario, SetReality, Sync). It is
+	// held across the ScenarioActivator's calls, which mu must never be,
+	// so that Update and serving are not stalled by a slow host.
+	switching sync.Mutex
+	// actVersion and realVersion are the store versions of the layers
+	// last applied; guarded by switching.
+	actVersion  int64
+	realVersion string
+	state       *State // nil without a Store
 }
 
 var _ http.Handler = (*Router)(nil)
@@ -156,6 +186,9 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
 	r := &Router{cfg: cfg, log: cfg.Logger, egress: cfg.Egress.policy(), transports: make(map[string]*sharedTransport), buffers: &bufferPool{}}
+	if cfg.Store != nil && f != nil {
+		r.state = &State{st: cfg.Store, scope: StateScope(f.Name)}
+	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -173,21 +206,43 @@ func NewRouter(f *Federation, cfg RouterConfig) (*Router, error) {
 // configuration that fails leaves the current one serving. Requests
 // already routed finish on the snapshot they started with. After Close it
 // returns ErrClosed.
+//
+// The active scenario and reality switches stay layered over f; a
+// definition that no longer has the active scenario is refused (deactivate
+// it first), as is one under which a switch no longer validates. With a
+// Store, f must keep the federation's name.
 func (r *Router) Update(f *Federation) error {
 	if f == nil {
 		return errors.New("federation: nil federation")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.cfg.Store != nil && r.base != nil && f.Name != r.base.Name {
+		// The shared state and the stored layers are keyed by the name.
+		return fmt.Errorf("federation: Update cannot rename federation %q to %q: RouterConfig.Store keys its state by the name", r.base.Name, f.Name)
+	}
+	return r.swap(f, r.scenario, r.realities)
+}
+
+// swap builds the snapshot of base with the scenario and the reality
+// switches layered over it and swaps it in; on success they become the
+// Router's layers. Called with r.mu held.
+func (r *Router) swap(base *Federation, scenario string, realities map[string]RealityLevel) error {
 	if r.closed.Load() {
 		// A snapshot built now could make transports no Close would reach.
 		return ErrClosed
+	}
+	f, err := overlay(base, scenario, realities)
+	if err != nil {
+		return err
 	}
 	s, err := r.build(f)
 	if err != nil {
 		r.release(s) // the transports this failed build registered
 		return err
 	}
+	s.scenario = scenario
+	r.base, r.scenario, r.realities = base, scenario, realities
 	if old := r.snap.Swap(s); old != nil {
 		// The replaced snapshot lets go of its transports once its last
 		// in-flight request has ended (see serveReal); an upstream no
@@ -267,8 +322,17 @@ func closeIdle(tr http.RoundTripper) {
 	}
 }
 
-// Federation returns the federation the Router currently serves.
+// Federation returns the federation the Router currently serves: its
+// definition with the active scenario and reality switches applied.
 func (r *Router) Federation() *Federation { return r.snap.Load().fed }
+
+// Definition returns the federation as it was given to NewRouter or
+// Update, without the active scenario or reality switches.
+func (r *Router) Definition() *Federation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.base
+}
 
 // Lookup says where a request would go, without serving it: a dry run.
 // path is the escaped request target path (a query is ignored). method
@@ -309,6 +373,7 @@ func (r *Router) build(f *Federation) (*snapshot, error) {
 				Host:       svc.Host,
 			},
 			timeout: svc.Timeout,
+			state:   r.state,
 		}
 		if c.timeout <= 0 {
 			c.timeout = r.cfg.Timeout

@@ -39,6 +39,7 @@ type compiled struct {
 	proxy    *httputil.ReverseProxy // for Real; built once per snapshot
 	timeout  time.Duration
 	comparer *comparer // blended: the drift comparison, compiled once per snapshot
+	state    *State    // the federation's shared state, for StateFrom; nil without a Store
 }
 
 // table routes the services of one host (or the host-less ones).
@@ -80,6 +81,7 @@ func (t *table) find(match string) *compiled {
 // snapshot is an immutable routing table; a Router swaps whole snapshots.
 type snapshot struct {
 	fed      *Federation
+	scenario string            // the active scenario, "" for none
 	hosts    map[string]*table // host routes by hostKey
 	any      *table            // host-less routes
 	services []*compiled

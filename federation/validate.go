@@ -140,7 +140,7 @@ func validateService(s *Service, at located, errs *report) {
 	if !at.failed("upstream") {
 		if s.Upstream != "" {
 			if _, msg := parseUpstream(s.Upstream); msg != "" {
-				errs.Add(at.of("upstream"), "%s: upstream %q %s", label, s.Upstream, msg)
+				errs.Add(at.of("upstream"), "%s: upstream %q %s", label, redactURL(s.Upstream), msg)
 			}
 		} else if realityOK && needsUpstream(s.Reality, s.Chaos) {
 			errs.Add(at.of("reality"), "%s: reality %s needs an upstream (upstream: or config.upstream_url:)", label, describeNeed(s.Reality, s.Chaos))
@@ -265,6 +265,15 @@ func parseUpstream(raw string) (*url.URL, string) {
 		return nil, "must not have a fragment"
 	}
 	return u, ""
+}
+
+// redactURL hides the password of a URL quoted in a diagnostic: the
+// diagnostic travels to logs and API answers, the password must not.
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return raw
 }
 
 func validPort(p string) bool {

@@ -1,0 +1,184 @@
+package federation
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/mockops/mockops/internal/problem"
+	"github.com/mockops/mockops/store"
+)
+
+// requestFile names a JSON request body in the positions of its problems.
+const requestFile = "request"
+
+// readBody reads r's body, bounded by MaxBodyBytes; on failure it answers
+// (413 when too large, 400 otherwise) and returns false.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > h.maxBody {
+		problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, h.maxBody))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.maxBody))
+			return nil, false
+		}
+		problem.Error(w, http.StatusBadRequest, "reading the request body failed")
+		return nil, false
+	}
+	return body, true
+}
+
+// badRequest is a client error found decoding a request, with the
+// positions a parser found.
+type badRequest struct {
+	status   int
+	detail   string
+	problems []problemPos
+}
+
+func (e *badRequest) Error() string { return e.detail }
+
+func (e *badRequest) write(w http.ResponseWriter) {
+	p := problem.New(e.status, e.detail)
+	if len(e.problems) > 0 {
+		p = p.With("errors", e.problems)
+	}
+	problem.Write(w, p)
+}
+
+// problemPos is one positioned problem of an answer; line and column are
+// 1-based, 0 when unknown.
+type problemPos struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+	Path    string `json:"path,omitempty"`
+}
+
+func positionsOf(l ErrorList) []problemPos {
+	out := make([]problemPos, len(l))
+	for i, e := range l {
+		out[i] = problemPos{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Path: e.Path}
+	}
+	return out
+}
+
+// decodeDefinition returns the YAML definition a request carries: the
+// body itself for a YAML media type, the "source" member of a JSON one.
+func decodeDefinition(contentType string, body []byte) ([]byte, error) {
+	mt := "application/json"
+	if contentType != "" {
+		m, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, &badRequest{status: http.StatusUnsupportedMediaType, detail: "malformed Content-Type"}
+		}
+		mt = m
+	}
+	switch mt {
+	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
+		if len(bytes.TrimSpace(body)) == 0 {
+			return nil, &badRequest{status: http.StatusBadRequest, detail: "empty definition"}
+		}
+		return body, nil
+	case "application/json":
+		var in struct {
+			Source *string `json:"source"`
+		}
+		if err := decodeJSON(body, &in); err != nil {
+			return nil, err
+		}
+		if in.Source == nil || strings.TrimSpace(*in.Source) == "" {
+			return nil, &badRequest{status: http.StatusBadRequest, detail: `body needs a "source" member holding the definition`}
+		}
+		return []byte(*in.Source), nil
+	}
+	return nil, &badRequest{status: http.StatusUnsupportedMediaType,
+		detail: `a definition is sent as application/yaml, or as application/json {"source": ...}; not ` + clip(mt)}
+}
+
+// decodeJSON decodes exactly one JSON value into v, refusing unknown
+// members and trailing data; a syntax or type error carries its line and
+// column.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		end := dec.InputOffset()
+		if _, terr := dec.Token(); terr != io.EOF {
+			rest := bytes.TrimLeft(body[end:], " \t\r\n")
+			return jsonError(body, int64(len(body)-len(rest)), "unexpected data after the JSON value")
+		}
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return &badRequest{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	off := dec.InputOffset()
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		off = se.Offset - 1 // the offset counts the culprit
+	} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		off = te.Offset - 1
+	}
+	return jsonError(body, max(off, 0), msg)
+}
+
+// jsonError positions msg at byte offset off of body.
+func jsonError(body []byte, off int64, msg string) error {
+	off = min(off, int64(len(body)))
+	before := body[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - bytes.LastIndexByte(before, '\n')
+	return &badRequest{status: http.StatusBadRequest, detail: "malformed JSON body: " + msg,
+		problems: []problemPos{{File: requestFile, Line: line, Column: col, Message: msg}}}
+}
+
+// etag renders a version as an entity tag.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// errPrecondition is a precondition header the handler cannot read.
+var errPrecondition = &badRequest{status: http.StatusBadRequest, detail: `If-Match and If-None-Match take one quoted version ("3") or *`}
+
+// precondition turns If-Match / If-None-Match into the version a Put or
+// Delete expects: store.AnyVersion without one, 0 for If-None-Match: *,
+// the version for If-Match: "n"; mustExist is set for If-Match: *. given
+// says whether a precondition was sent (a conflict is then 412).
+func precondition(r *http.Request, allowNoneMatch bool) (version int64, mustExist, given bool, err error) {
+	im, inm := r.Header.Get("If-Match"), r.Header.Get("If-None-Match")
+	switch {
+	case im != "" && inm != "":
+		return 0, false, false, errPrecondition
+	case inm != "":
+		if !allowNoneMatch || strings.TrimSpace(inm) != "*" {
+			return 0, false, false, errPrecondition
+		}
+		return 0, false, true, nil
+	case im != "":
+		im = strings.TrimSpace(im)
+		if im == "*" {
+			return store.AnyVersion, true, true, nil
+		}
+		unq, ok := strings.CutPrefix(strings.TrimPrefix(im, "W/"), `"`)
+		unq, ok2 := strings.CutSuffix(unq, `"`)
+		n, perr := parseCount(unq)
+		if !ok || !ok2 || perr != nil || n <= 0 {
+			return 0, false, false, errPrecondition
+		}
+		return int64(n), false, true, nil
+	}
+	return store.AnyVersion, false, false, nil
+}
+
+// quote quotes a name from a request for a detail, clipped.
+func quote(s string) string { return strconv.Quote(clip(s)) }
