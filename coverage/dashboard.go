@@ -76,7 +76,18 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view := buildDashboard(rep, hist, h.prefix+APIPath)
-	view.Filter = filterView{Workspace: p.query.Workspace, From: v.Get("from"), To: v.Get("to"), Last: p.last}
+	// A datetime-local input only keeps "2006-01-02T15:04": a value with
+	// a zone would be dropped by the browser, and the next submit with it.
+	local := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02T15:04")
+	}
+	view.Filter = filterView{Workspace: p.query.Workspace, To: local(p.query.To), Last: p.last}
+	if p.last == "" {
+		view.Filter.From = local(p.query.From)
+	}
 	view.Filter.Lasts = make([]option, 0, len(lastChoices)+1)
 	found := false
 	for _, o := range lastChoices {

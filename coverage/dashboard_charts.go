@@ -95,8 +95,8 @@ func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 	hi := heatLevels(max)
 	labels := columnLabels(hm.Buckets, bucket)
 
-	b.Raw(`<svg class="heatmap" role="img" aria-labelledby="hm-title hm-desc" xmlns="http://www.w3.org/2000/svg" width="100%" preserveAspectRatio="xMinYMin meet" font-family="system-ui, sans-serif" font-size="12"`)
-	b.Attr("viewBox", "0 0 "+strconv.Itoa(width)+" "+strconv.Itoa(height))
+	b.Raw(`<svg class="heatmap" role="img" aria-labelledby="hm-title hm-desc" xmlns="http://www.w3.org/2000/svg" style="max-width:100%;height:auto" font-family="system-ui, sans-serif" font-size="12"`)
+	svgSize(&b, width, height)
 	b.Raw(`><title id="hm-title">Scenario usage per `)
 	b.Text(bucketWord(bucket))
 	b.Raw(`</title><desc id="hm-desc">`)
@@ -193,6 +193,13 @@ func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 	return b.HTML()
 }
 
+// svgSize writes a chart's natural size and its viewBox: drawn at its
+// size, and shrunk (never enlarged) to fit a narrow page.
+func svgSize(b *ui.Builder, width, height int) {
+	w, h := strconv.Itoa(width), strconv.Itoa(height)
+	b.Raw(` width="` + w + `" height="` + h + `" viewBox="0 0 ` + w + ` ` + h + `"`)
+}
+
 func bucketWord(bucket time.Duration) string {
 	switch bucket {
 	case time.Hour:
@@ -285,8 +292,8 @@ func driftSVG(hist []DriftPoint, budget float64) template.HTML {
 	scale = math.Min(100, math.Max(10, math.Ceil(scale*1.1/10)*10))
 	yOf := func(pct float64) int { return top + plotH - int(math.Round(pct/scale*plotH)) }
 	var b ui.Builder
-	b.Raw(`<svg class="drift-chart" role="img" aria-labelledby="dr-title dr-desc" xmlns="http://www.w3.org/2000/svg" width="100%" preserveAspectRatio="xMinYMin meet" font-family="system-ui, sans-serif" font-size="11"`)
-	b.Attr("viewBox", "0 0 "+strconv.Itoa(width)+" "+strconv.Itoa(height))
+	b.Raw(`<svg class="drift-chart" role="img" aria-labelledby="dr-title dr-desc" xmlns="http://www.w3.org/2000/svg" style="max-width:100%;height:auto" font-family="system-ui, sans-serif" font-size="11"`)
+	svgSize(&b, width, height)
 	b.Raw(`><title id="dr-title">Drift over time: drifting branches in percent of compared branches</title><desc id="dr-desc">`)
 	b.Text(strconv.Itoa(len(hist)) + " periods; the table after the chart holds every number.")
 	if budget > 0 {

@@ -8,8 +8,22 @@ import (
 )
 
 // maxDriftPoints bounds the points of drift over time: a week of hours
-// becomes 28 points of 6 hours, which a small chart can show.
-const maxDriftPoints = 28
+// becomes 29 points of 6 hours, which a small chart can show.
+const maxDriftPoints = 30
+
+// pointSpan is how many buckets a point of drift over time spans for a
+// window of n buckets: the least of 1, 2, 3, 4, 6, 8, 12 or a multiple of
+// 24 that keeps the points within maxDriftPoints, so that hourly points
+// fall on round hours and days.
+func pointSpan(n int64) int64 {
+	need := (n + maxDriftPoints - 1) / maxDriftPoints
+	for _, p := range []int64{1, 2, 3, 4, 6, 8, 12} {
+		if p >= need {
+			return p
+		}
+	}
+	return (need + 23) / 24 * 24
+}
 
 // DriftPoint is drift over one slice [From, To) of a report's window:
 // the drift metric computed from that slice's comparisons only.
@@ -29,10 +43,7 @@ func (c *Collector) driftHistory(ctx context.Context, w Window, workspace string
 		return []DriftPoint{}, nil
 	}
 	n := int64(w.To.Sub(w.From) / bucket)
-	per := (n + maxDriftPoints - 1) / maxDriftPoints
-	if per < 1 {
-		per = 1
-	}
+	per := pointSpan(n)
 	step := time.Duration(per) * bucket
 	rs, err := c.rollups(ctx, store.RollupQuery{Kind: KindDrift, Workspace: workspace, From: w.From, To: w.To})
 	if err != nil {

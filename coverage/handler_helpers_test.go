@@ -184,3 +184,10 @@ func (a *recordingAuthorizer) Authorize(_ *http.Request, req access.Request) err
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func newEmptyServer(t testing.TB, c *coverage.Collector) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(coverage.NewHandler(c, coverage.HandlerConfig{}))
+	t.Cleanup(srv.Close)
+	return srv
+}
