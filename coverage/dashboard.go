@@ -28,6 +28,8 @@ func newDashboardRenderer(prefix string, log *slog.Logger) (*ui.Renderer, error)
 	}, dashboardFiles, "templates/*.html")
 }
 
+var uiPage = ui.Page{Title: "Coverage", Current: DashboardPath}
+
 // dashboardView is what templates/dashboard.html executes with.
 type dashboardView struct {
 	R      *Report
@@ -60,7 +62,7 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	if !h.allowed(w, r, v.Get("workspace")) {
 		return
 	}
-	p, errs := parseParams(v, h.c.now().UTC(), h.c.cfg.Bucket, h.cfg.MaxBuckets, false)
+	p, errs := h.parse(v, false)
 	if len(errs) > 0 {
 		h.badParams(w, r, errs)
 		return
@@ -98,7 +100,9 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	if !found {
 		view.Filter.Lasts = append(view.Filter.Lasts, option{Value: p.last, Label: "Last " + p.last, Selected: true})
 	}
-	h.ui.Render(w, r, http.StatusOK, "dashboard", ui.Page{Title: "Coverage", Current: h.prefix + DashboardPath}, view)
+	page := uiPage
+	page.Current = h.prefix + DashboardPath
+	h.ui.Render(w, r, http.StatusOK, "dashboard", page, view)
 }
 
 // buildDashboard renders the charts and tables of rep that are built in

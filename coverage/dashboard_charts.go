@@ -70,7 +70,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 	cols, rows := len(hm.Buckets), len(hm.Rows)
 	var b ui.Builder
-	b.Grow(256 + rows*cols*110)
+	b.Grow(4096 + rows*cols*(140+2*32) + rows*128) // a cell is about 140 bytes and its title
 	cw := 7
 	switch {
 	case cols <= 48:
@@ -94,6 +94,7 @@ func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 	}
 	hi := heatLevels(max)
 	labels := columnLabels(hm.Buckets, bucket)
+	cellWH := `" width="` + strconv.Itoa(cw-1) + `" height="` + strconv.Itoa(ch-2) + `" fill="`
 
 	b.Raw(`<svg class="heatmap" role="img" aria-labelledby="hm-title hm-desc" xmlns="http://www.w3.org/2000/svg" style="max-width:100%;height:auto" font-family="system-ui, sans-serif" font-size="12"`)
 	svgSize(&b, width, height)
@@ -137,10 +138,10 @@ func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 		if rs := []rune(short); len(rs) > 32 {
 			short = string(rs[:31]) + "…"
 		}
-		b.Raw(`<g class="hm-row"`)
+		b.Raw(`<g class="hm-row" stroke="#8a9099" stroke-width="0.5"`)
 		b.Attr("data-scenario", r.Scenario)
 		b.Attr("data-workspace", r.Workspace)
-		b.Raw(`><text fill="#1a1a1a" x="4"`)
+		b.Raw(`><text fill="#1a1a1a" stroke="none" x="4"`)
 		b.Attr("y", strconv.Itoa(y+15))
 		b.Raw(`>`)
 		b.Text(short)
@@ -149,7 +150,17 @@ func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 		for ci, n := range r.Counts {
 			lv := heatLevel(n, &hi)
 			x := labelW + ci*cw
-			b.Raw(`<rect class="hm-cell" x="` + strconv.Itoa(x) + `" y="` + ys + `" width="` + strconv.Itoa(cw-1) + `" height="` + strconv.Itoa(ch-2) + `" fill="` + heatFill[lv] + `" stroke="#8a9099" stroke-width="0.5" data-count="` + itoa(n) + `"><title>`)
+			// Written piece by piece: concatenating would build (and
+			// copy) a temporary string per cell.
+			b.Raw(`<rect class="hm-cell" x="`)
+			b.Raw(strconv.Itoa(x))
+			b.Raw(`" y="`)
+			b.Raw(ys)
+			b.Raw(cellWH)
+			b.Raw(heatFill[lv])
+			b.Raw(`" data-count="`)
+			b.Raw(itoa(n))
+			b.Raw(`"><title>`)
 			b.Text(label)
 			b.Raw(`, `)
 			b.Text(labels[ci])
@@ -161,7 +172,7 @@ func heatmapSVG(hm *Heatmap, bucket time.Duration) template.HTML {
 				b.Raw(` requests</title></rect>`)
 			}
 			if cw >= 28 && n > 0 {
-				b.Raw(`<text aria-hidden="true" font-size="11" text-anchor="middle" fill="` + heatInk[lv] + `" x="` + strconv.Itoa(x+cw/2) + `" y="` + strconv.Itoa(y+14) + `">` + itoa(n) + `</text>`)
+				b.Raw(`<text aria-hidden="true" stroke="none" font-size="11" text-anchor="middle" fill="` + heatInk[lv] + `" x="` + strconv.Itoa(x+cw/2) + `" y="` + strconv.Itoa(y+14) + `">` + itoa(n) + `</text>`)
 			}
 		}
 		b.Raw(`</g>`)
@@ -215,7 +226,7 @@ func bucketWord(bucket time.Duration) string {
 func heatmapTable(hm *Heatmap, bucket time.Duration) template.HTML {
 	labels := columnLabels(hm.Buckets, bucket)
 	var b ui.Builder
-	b.Grow(512 + len(hm.Rows)*len(hm.Buckets)*24 + len(hm.Buckets)*64)
+	b.Grow(1024 + len(hm.Rows)*(len(hm.Buckets)*16+128) + len(hm.Buckets)*80)
 	b.Raw(`<div class="table-wrap" role="region" aria-labelledby="hm-caption" tabindex="0"><table class="heatmap-table" id="heatmap-table"><caption id="hm-caption">Requests per scenario and `)
 	b.Text(bucketWord(bucket))
 	b.Raw(` (the heatmap's numbers)</caption><thead><tr><th scope="col">Scenario</th><th scope="col">Workspace</th><th scope="col">Team</th><th scope="col">Share</th><th scope="col">Total</th>`)
@@ -251,7 +262,9 @@ func heatmapTable(hm *Heatmap, bucket time.Duration) template.HTML {
 		b.Text(ratioText(r.Share))
 		b.Raw(`</td><td>` + itoa(total) + `</td>`)
 		for _, n := range r.Counts {
-			b.Raw(`<td>` + itoa(n) + `</td>`)
+			b.Raw(`<td>`)
+			b.Raw(itoa(n))
+			b.Raw(`</td>`)
 		}
 		b.Raw(`</tr>`)
 	}

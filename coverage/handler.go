@@ -228,7 +228,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request, gate bool) (Quer
 	if !h.allowed(w, r, v.Get("workspace")) {
 		return Query{}, Thresholds{}, "", false
 	}
-	p, errs := parseParams(v, h.c.now().UTC(), h.c.cfg.Bucket, h.cfg.MaxBuckets, gate)
+	p, errs := h.parse(v, gate)
 	if len(errs) > 0 {
 		h.badParams(w, r, errs)
 		return Query{}, Thresholds{}, "", false

@@ -47,7 +47,7 @@ var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T
 // parseParams reads the filters (and, for the gate, the thresholds) of v
 // at now. Every problem is reported, not only the first. An empty value is
 // the parameter's absence, so a GET form may send all its fields.
-func parseParams(v url.Values, now time.Time, bucket time.Duration, maxBuckets int, gate bool) (params, paramErrors) {
+func parseParams(v url.Values, now time.Time, gate bool) (params, paramErrors) {
 	var p params
 	var errs paramErrors
 	bad := func(name, format string, a ...any) {
@@ -108,22 +108,6 @@ func parseParams(v url.Values, now time.Time, bucket time.Duration, maxBuckets i
 	}
 	if !p.query.From.IsZero() && !p.query.To.IsZero() && !p.query.From.Before(p.query.To) {
 		bad("from", "%s is not before to %s", p.query.From.Format(time.RFC3339), p.query.To.Format(time.RFC3339))
-	}
-	if len(errs) == 0 && bucket > 0 {
-		// The span the report will cover, widened to whole buckets as
-		// Collector.window does; bounded so that one query cannot ask for
-		// a page of a million columns.
-		end := p.query.To
-		if end.IsZero() {
-			end = now.Truncate(bucket).Add(bucket)
-		}
-		start := p.query.From
-		if start.IsZero() {
-			start = end.Add(-DefaultWindow)
-		}
-		if n := end.Sub(start.Truncate(bucket)) / bucket; n > time.Duration(maxBuckets) || n < 0 {
-			bad("from", "the window spans %d buckets of %v; at most %d", int64(n), bucket, maxBuckets)
-		}
 	}
 	if gate {
 		p.thresholds.Query = p.query
@@ -201,4 +185,28 @@ func parseSpan(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a positive duration (36h, 90m, 7d)", s)
 	}
 	return d, nil
+}
+
+// parse reads r's query string at the collector's time and checks that
+// the window it asks for resolves (as Report will resolve it) to at most
+// MaxBuckets buckets: one query cannot ask for a page of a million
+// columns.
+func (h *Handler) parse(v url.Values, gate bool) (params, paramErrors) {
+	now := h.c.now().UTC()
+	p, errs := parseParams(v, now, gate)
+	if len(errs) > 0 {
+		return p, errs
+	}
+	w, err := h.c.window(p.query, now)
+	if err != nil {
+		return p, paramErrors{{Param: "from", Detail: err.Error()}}
+	}
+	if n := w.To.Sub(w.From) / h.c.cfg.Bucket; n > time.Duration(h.cfg.MaxBuckets) {
+		name := "from"
+		if p.last != "" {
+			name = "last"
+		}
+		return p, paramErrors{{Param: name, Detail: fmt.Sprintf("the window spans %d buckets of %v; at most %d", int64(n), h.c.cfg.Bucket, h.cfg.MaxBuckets)}}
+	}
+	return p, nil
 }

@@ -259,7 +259,9 @@ func TestHandlerBadParams(t *testing.T) {
 		{"/api/v2/coverage/heatmap?last=0d", []string{"last"}},
 		{"/api/v2/coverage/heatmap?last=2h&from=2026-03-02", []string{"last"}},
 		{"/api/v2/coverage/heatmap?from=2026-03-02T12:00&to=2026-03-02T10:00", []string{"from"}},
-		{"/api/v2/coverage/heatmap?last=30d", []string{"from"}}, // 720 buckets, past MaxBuckets
+		{"/api/v2/coverage/heatmap?last=30d", []string{"last"}}, // 721 buckets, past MaxBuckets
+		{"/api/v2/coverage/heatmap?from=2026-01-01", []string{"from"}},
+		{"/api/v2/coverage/heatmap", []string{"from"}}, // the default week is past MaxBuckets too
 		{"/api/v2/coverage/heatmap?workspace=a&workspace=b", []string{"workspace"}},
 		{"/api/v2/coverage/heatmap?min_coverage=50", []string{"min_coverage"}}, // a gate parameter elsewhere
 		{"/api/v2/coverage/gate?last=24h&min_coverage=150&max_drift=abc&ci_only=maybe&max_staleness=soon&format=xml", []string{"ci_only", "format", "max_drift", "max_staleness", "min_coverage"}},
