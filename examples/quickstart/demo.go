@@ -26,7 +26,16 @@ import (
 func runDemo(ctx context.Context, p *platform, st store.Store, fresh bool, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	start := time.Now().Add(-time.Second)
+	// Executions are listed newest first by id, which is time-sortable:
+	// the newest one now marks where this demo's begin.
+	before, err := p.engine.Executions(ctx, store.ExecutionQuery{Limit: 1})
+	if err != nil {
+		return err
+	}
+	after := ""
+	if len(before.Executions) > 0 {
+		after = before.Executions[0].ID
+	}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	defer c.CloseIdleConnections()
 	fmt.Fprintf(out, "MockOps quickstart demo at %s\n\nroutes:\n", p.url)
@@ -38,7 +47,13 @@ func runDemo(ctx context.Context, p *platform, st store.Store, fresh bool, out i
 			return err
 		}
 		route, _ := router.Lookup(http.MethodGet, "", path)
-		fmt.Fprintf(out, "  GET %-16s -> %d served by %-6s (service %s, %s)\n", path, status, servedBy, route.Service, router.Realities()[route.Service])
+		reality := federation.RealityLevel("?")
+		for _, s := range router.Federation().Services { // as served now: scenario applied
+			if s.Name == route.Service {
+				reality = s.Reality
+			}
+		}
+		fmt.Fprintf(out, "  GET %-14s -> %d served by %-9s (service %s, %s)\n", path, status, servedBy, route.Service, reality)
 		return nil
 	}
 	for _, path := range []string{"/users/7", "/catalog/sku-1", "/orders/42", "/orders/43", "/payments/p-1"} {
@@ -87,7 +102,7 @@ func runDemo(ctx context.Context, p *platform, st store.Store, fresh bool, out i
 	if fresh {
 		want = append(want, "drift-to-pr")
 	}
-	xs, err := waitExecutions(ctx, p.engine, start, want)
+	xs, err := waitExecutions(ctx, p.engine, after, want)
 	if err != nil {
 		return err
 	}
@@ -134,10 +149,10 @@ func ratio(r coverage.Ratio) string {
 	return fmt.Sprintf("%d/%d (%.0f%%)", r.Numerator, r.Denominator, *r.Percent)
 }
 
-// waitExecutions waits until the executions created since start include
+// waitExecutions waits until the executions with ids above after include
 // one of each pipeline in want and all of them have finished, and returns
 // them, oldest first.
-func waitExecutions(ctx context.Context, eng *pipeline.Engine, start time.Time, want []string) ([]store.Execution, error) {
+func waitExecutions(ctx context.Context, eng *pipeline.Engine, after string, want []string) ([]store.Execution, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -148,7 +163,7 @@ func waitExecutions(ctx context.Context, eng *pipeline.Engine, start time.Time, 
 		var xs []store.Execution
 		done := true
 		for _, x := range page.Executions {
-			if x.CreatedAt.Before(start) {
+			if x.ID <= after {
 				continue
 			}
 			xs = append(xs, x)
