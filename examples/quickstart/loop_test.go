@@ -21,6 +21,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mockops/mockops/coverage"
 	"github.com/mockops/mockops/store/sqlstore"
 )
 
@@ -90,6 +91,13 @@ func testLoop(t *testing.T, st *sqlstore.Store) {
 	}
 	if err := p.collector.Flush(ctx); err != nil {
 		t.Fatal(err)
+	}
+	rep, err := p.collector.Report(ctx, coverage.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Drift.Services) != 1 || !rep.Drift.Services[0].OverBudget {
+		t.Fatalf("drift %+v; want the orders service over its budget", rep.Drift)
 	}
 
 	// The execution, as the admin API shows it, once it has finished.

@@ -72,6 +72,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 
+	addrSet := false
+	fl.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
+	if *demo && !addrSet {
+		*addr = "127.0.0.1:0" // the demo talks to itself: any free port
+	}
 	dir, fresh := *data, false
 	switch {
 	case dir == "" && *demo:
@@ -80,7 +85,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		dir, fresh, *addr = tmp, true, "127.0.0.1:0"
+		dir, fresh = tmp, true
 	case dir == "":
 		dir = "mockops-data"
 	}
