@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"github.com/mockops/mockops/coverage"
 	"github.com/mockops/mockops/federation"
@@ -91,4 +92,47 @@ services:
 	// orders: operations 1/2, branches 3/6 covered by CI
 	// persona gaps: [bob] CI runs: 1
 	// pass: false [orders: operations covered by CI 1/2 (50.0%), minimum 100.0%]
+}
+
+func ExampleDiffSpecs() {
+	load := func(responses string) *coverage.Spec {
+		s, err := coverage.LoadOpenAPI([]byte(`
+openapi: 3.0.3
+info: {title: pets, version: "1"}
+paths:
+  /pets/{id}:
+    get:
+      responses: {` + responses + `}
+`))
+		if err != nil {
+			panic(err)
+		}
+		return s
+	}
+	old, new := load(`"200": {description: ok}, "404": {description: nf}`), load(`"200": {description: ok}`)
+	d := coverage.DiffSpecs(old, new)
+	fmt.Println(d.Lines(), "breaking:", d.Breaking)
+	fmt.Println(coverage.ContractHash(old) != coverage.ContractHash(new))
+	// Output:
+	// [changed GET /pets/{id}: response 404 removed] breaking: true
+	// true
+}
+
+func ExampleVerdict_JUnit() {
+	rep := &coverage.Report{Endpoints: coverage.Endpoints{Services: []coverage.ServiceEndpoints{
+		{Service: "orders", Operations: coverage.NewRatio(1, 4)},
+	}}}
+	v := coverage.Judge(rep, coverage.Thresholds{MinCoverage: 80})
+	if err := v.JUnit(os.Stdout); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// <?xml version="1.0" encoding="UTF-8"?>
+	// <testsuites name="mockops" tests="1" failures="1">
+	//   <testsuite name="mockops.coverage" tests="1" failures="1" errors="0">
+	//     <testcase name="orders" classname="coverage.coverage" time="0">
+	//       <failure message="operations covered 1/4 (25.0%), minimum 80.0%" type="coverage">operations covered 1/4 (25.0%), minimum 80.0%</failure>
+	//     </testcase>
+	//   </testsuite>
+	// </testsuites>
 }

@@ -173,7 +173,7 @@ type junitFailure struct {
 // service), so CI systems show each limit natively.
 func (v *Verdict) JUnit(w io.Writer) error {
 	s := junitSuite{Name: "mockops.coverage", Tests: len(v.Checks), Cases: []junitCase{}}
-	if v.Report != nil {
+	if v.Report != nil && !v.Report.GeneratedAt.IsZero() {
 		s.Timestamp = v.Report.GeneratedAt.Format(time.RFC3339)
 	}
 	for _, ch := range v.Checks {

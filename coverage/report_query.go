@@ -15,6 +15,10 @@ import (
 // ends before it starts); an HTTP API answers it with 400.
 var ErrInvalidQuery = errors.New("coverage: invalid query")
 
+// MaxBuckets bounds the buckets of a window (a year of hours is 8760):
+// a query from an API must not make a report allocate without limit.
+const MaxBuckets = 10000
+
 // DefaultWindow is the span a Query with no From covers: a week, 168
 // hourly columns of heatmap.
 const DefaultWindow = 7 * 24 * time.Hour
@@ -55,6 +59,9 @@ func (c *Collector) window(q Query, now time.Time) (Window, error) {
 	from = from.UTC().Truncate(b)
 	if !from.Before(to) {
 		return Window{}, fmt.Errorf("%w: window from %v is not before to %v", ErrInvalidQuery, q.From, q.To)
+	}
+	if n := to.Sub(from) / b; n > MaxBuckets {
+		return Window{}, fmt.Errorf("%w: window of %d buckets, more than %d", ErrInvalidQuery, n, MaxBuckets)
 	}
 	return Window{From: from, To: to, Bucket: int64(b / time.Second)}, nil
 }

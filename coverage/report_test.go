@@ -136,6 +136,7 @@ func TestReportWindow(t *testing.T) {
 		{Query{}, t0.Truncate(time.Hour).Add(time.Hour - DefaultWindow), t0.Truncate(time.Hour).Add(time.Hour), nil},
 		{Query{From: t0, To: t0.Add(90 * time.Minute)}, t0.Truncate(time.Hour), t0.Truncate(time.Hour).Add(2 * time.Hour), nil},
 		{Query{From: t0.Add(time.Hour), To: t0}, time.Time{}, time.Time{}, ErrInvalidQuery},
+		{Query{From: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), To: t0}, time.Time{}, time.Time{}, ErrInvalidQuery},
 	}
 	for _, tt := range tests {
 		rep, err := c.Report(ctx, tt.q)

@@ -30,8 +30,18 @@ type PagesConfig struct {
 	// TrustedOrigins are other origins (scheme://host[:port]) whose forms
 	// may post to the pages, for a UI served behind another host name.
 	TrustedOrigins []string
+	// Links are more items for the main navigation, after the pipeline
+	// pages' own: the host's other admin pages (federations, coverage), so
+	// the packages' pages read as one site.
+	Links []PageLink
 	// Logger receives denied requests and failures. Nil discards.
 	Logger *slog.Logger
+}
+
+// PageLink is one item of the pages' main navigation.
+type PageLink struct {
+	Label string
+	Path  string // absolute, with the host's mount prefix
 }
 
 // Pages is the admin UI of an Engine: server-rendered HTML that works
@@ -57,13 +67,16 @@ type Pages struct {
 //	POST /ui/executions/{id}/cancel       cancel it
 //	POST /ui/executions/{id}/rerun        run its event again (a copy with a new id, see below)
 //
-// Every page and action asks cfg.Authorizer through access.Check: pages
-// read (access.Read) pipelines or executions, in the workspace of what
-// they show (lists are checked for the workspace filtered on, and each row
-// in its own workspace); running, cancelling and re-running operate on
-// executions (access.Operate); saving writes pipelines (access.Write) in
-// the workspace of the new definition and of the one it replaces.
-// Executions are in the workspace of their event.
+// Every page and action asks cfg.Authorizer through access.Check, with the
+// requests the JSON API (NewHandler) makes: pages read (access.Read)
+// pipelines or executions; running a pipeline by hand operates on it
+// (access.Operate on Pipelines); cancelling and re-running operate on the
+// execution (access.Operate on Executions); saving writes pipelines
+// (access.Write) in the workspace of the new definition and of the one it
+// replaces. An execution's workspace is its pipeline's when that is
+// scoped, else its event's. Lists are checked for the workspace filtered
+// on, and each row in its own workspace, so a caller sees only the rows it
+// may read; forms a caller may not use are not offered.
 //
 // Actions are POSTs answered with a redirect (POST-redirect-GET), and every
 // POST passes Go's http.CrossOriginProtection, so a form on another site
@@ -92,15 +105,19 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	nav := []ui.NavItem{
+		{Label: "Pipelines", Path: prefix + "/pipelines"},
+		{Label: "Executions", Path: prefix + "/executions"},
+		{Label: "Test an event", Path: prefix + "/test"},
+	}
+	for _, l := range cfg.Links {
+		nav = append(nav, ui.NavItem(l))
+	}
 	r, err := ui.New(ui.Config{
 		Home:   prefix + "/pipelines",
 		Logger: cfg.Logger,
 		Funcs:  template.FuncMap{"execTable": execTableHTML, "timeline": timelineHTML},
-		Nav: []ui.NavItem{
-			{Label: "Pipelines", Path: prefix + "/pipelines"},
-			{Label: "Executions", Path: prefix + "/executions"},
-			{Label: "Test an event", Path: prefix + "/test"},
-		},
+		Nav:    nav,
 	}, pageFiles, "pages/*.html")
 	if err != nil {
 		return nil, err // a broken embedded template: fails every build's tests

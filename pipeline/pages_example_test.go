@@ -34,7 +34,10 @@ func ExampleNewPages() {
 		Principal: func(r *http.Request) (string, error) { return r.Header.Get("X-Forwarded-User"), nil },
 		Roles:     map[string]map[string]access.Role{"ana": {access.AnyWorkspace: access.Operator}},
 	}
-	pages, err := pipeline.NewPages(eng, pipeline.PagesConfig{Authorizer: authz, Prefix: "/admin"})
+	pages, err := pipeline.NewPages(eng, pipeline.PagesConfig{
+		Authorizer: authz, Prefix: "/admin",
+		Links: []pipeline.PageLink{{Label: "Federations", Path: "/admin/federations"}},
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -46,13 +49,14 @@ func ExampleNewPages() {
 	req.Header.Set("X-Forwarded-User", "ana")
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, req)
-	fmt.Println(w.Code, strings.Contains(w.Body.String(), `<a href="/admin/pipelines/hello">hello</a>`))
+	body := w.Body.String()
+	fmt.Println(w.Code, strings.Contains(body, `<a href="/admin/pipelines/hello">hello</a>`), strings.Contains(body, `<a href="/admin/federations">Federations</a>`))
 
 	req = httptest.NewRequest("GET", "/admin/pipelines", nil) // nobody
 	w = httptest.NewRecorder()
 	mux.ServeHTTP(w, req)
 	fmt.Println(w.Code)
 	// Output:
-	// 200 true
+	// 200 true true
 	// 401
 }

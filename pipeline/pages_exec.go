@@ -21,7 +21,7 @@ const ExtRerunOf = "rerunof"
 
 // execRow is one line of an executions list.
 type execRow struct {
-	X           store.Execution
+	X           *store.Execution // into the listed slice: rows are not copies
 	URL         string
 	PipelineURL string
 	Duration    time.Duration
@@ -29,7 +29,8 @@ type execRow struct {
 
 func (p *Pages) execRows(xs []store.Execution) []execRow {
 	rows := make([]execRow, len(xs))
-	for i, x := range xs {
+	for i := range xs {
+		x := &xs[i]
 		rows[i] = execRow{X: x, URL: p.pathTo("executions", x.ID), PipelineURL: p.pathTo("pipelines", x.Pipeline)}
 		if !x.StartedAt.IsZero() && !x.FinishedAt.IsZero() {
 			rows[i].Duration = x.FinishedAt.Sub(x.StartedAt)
@@ -106,10 +107,11 @@ func (f execFilter) query(base, c string) string {
 		"to", f.To, "event", f.Event, "caused_by", f.CausedBy, "limit", lim, "cursor", c)
 }
 
-func (f execFilter) keep(x store.Execution) bool {
+// keep applies the filters but the workspace, which needs the execution's
+// scope (see scopes).
+func (f execFilter) keep(x *store.Execution) bool {
 	switch {
-	case f.Workspace != "" && x.Event.Workspace != f.Workspace,
-		f.Event != "" && x.EventID != f.Event,
+	case f.Event != "" && x.EventID != f.Event,
 		f.CausedBy != "" && x.Event.Extensions[events.ExtCausationID] != f.CausedBy,
 		!f.to.IsZero() && x.CreatedAt.After(f.to),
 		!f.from.IsZero() && x.CreatedAt.Before(f.from):
@@ -132,26 +134,35 @@ const scanBudget = 2000
 func (p *Pages) listExecutions(r *http.Request, f execFilter) (rows []store.Execution, next string, scanned bool, err error) {
 	q := store.ExecutionQuery{Pipeline: f.Pipeline, Status: store.Status(f.Status), Limit: f.Limit, Cursor: f.Cursor}
 	read := 0
+	sc := p.e.scopes()
 	allowed := map[string]bool{}
 	for {
 		page, err := p.e.Executions(r.Context(), q)
 		if err != nil {
 			return nil, "", false, err
 		}
-		for _, x := range page.Executions {
+		for i := range page.Executions {
+			x := &page.Executions[i]
 			read++
 			if !f.from.IsZero() && x.CreatedAt.Before(f.from) {
 				return rows, "", false, nil // newest first: nothing older can match
 			}
-			ok, seen := allowed[x.Event.Workspace]
-			if !seen {
-				ok = p.may(r, access.Executions, access.Read, x.Event.Workspace)
-				allowed[x.Event.Workspace] = ok
+			ws, err := sc.of(r.Context(), x)
+			if err != nil {
+				return nil, "", false, err
 			}
-			if ok && f.keep(x) {
-				rows = append(rows, x)
+			ok, seen := allowed[ws]
+			if !seen {
+				ok = p.may(r, access.Executions, access.Read, ws)
+				allowed[ws] = ok
+			}
+			if ok && (f.Workspace == "" || ws == f.Workspace) && f.keep(x) {
+				rows = append(rows, *x)
 			}
 			if len(rows) == f.Limit || read >= scanBudget {
+				if i == len(page.Executions)-1 && page.Next == "" {
+					return rows, "", false, nil // the very last one: no older page
+				}
 				return rows, cursor.Encode(x.ID), read >= scanBudget && len(rows) < f.Limit, nil
 			}
 		}
@@ -201,13 +212,9 @@ func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 	if f.Cursor != "" {
 		data.FirstURL = f.query(base, "")
 	}
-	refresh := 0
-	for _, x := range xs {
-		if !x.Status.Terminal() {
-			refresh = 5
-		}
-	}
-	p.r.Render(w, r, http.StatusOK, "executions", ui.Page{Title: "Executions", Current: base, Refresh: refresh}, data)
+	// No auto-refresh here, unlike one running execution's page: it would
+	// reload the filter form under the person typing in it.
+	p.r.Render(w, r, http.StatusOK, "executions", ui.Page{Title: "Executions", Current: base}, data)
 }
 
 // planLevels gives each step of plan its DAG level: 0 for steps that need
@@ -301,6 +308,7 @@ const causationScan = 500
 // execution of the same event) and the re-runs of x.
 func (p *Pages) related(r *http.Request, x store.Execution) (caused, reruns []store.Execution, err error) {
 	q := store.ExecutionQuery{Limit: 250}
+	sc := p.e.scopes()
 	for read := 0; read < causationScan; {
 		page, err := p.e.Executions(r.Context(), q)
 		if err != nil {
@@ -308,7 +316,11 @@ func (p *Pages) related(r *http.Request, x store.Execution) (caused, reruns []st
 		}
 		for _, y := range page.Executions {
 			read++
-			if !p.may(r, access.Executions, access.Read, y.Event.Workspace) {
+			ws, err := sc.of(r.Context(), &y)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !p.may(r, access.Executions, access.Read, ws) {
 				continue
 			}
 			if y.Event.Extensions[events.ExtCausationID] == x.EventID && y.Event.Extensions[ExtRerunOf] == "" {
@@ -352,7 +364,12 @@ func (p *Pages) executionPage(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	if !p.allowed(w, r, access.Executions, access.Read, id, x.Event.Workspace) {
+	ws, err := p.e.scopes().of(r.Context(), &x)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if !p.allowed(w, r, access.Executions, access.Read, id, ws) {
 		return
 	}
 	caused, reruns, err := p.related(r, x)
@@ -362,7 +379,7 @@ func (p *Pages) executionPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.execData(x)
 	d.Caused, d.Reruns = p.execRows(caused), p.execRows(reruns)
-	d.CanOperate = p.may(r, access.Executions, access.Operate, x.Event.Workspace)
+	d.CanOperate = p.may(r, access.Executions, access.Operate, ws)
 	page := ui.Page{Title: "Execution " + x.ID, Current: p.path("/executions"), Flash: flash(r)}
 	if !x.Status.Terminal() {
 		page.Refresh = 2
@@ -400,7 +417,12 @@ func (p *Pages) cancel(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	if !p.allowed(w, r, access.Executions, access.Operate, id, x.Event.Workspace) {
+	ws, err := p.e.scopes().of(r.Context(), &x)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if !p.allowed(w, r, access.Executions, access.Operate, id, ws) {
 		return
 	}
 	if _, err := p.e.Cancel(r.Context(), id); err != nil {
@@ -433,7 +455,12 @@ func (p *Pages) rerun(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	if !p.allowed(w, r, access.Executions, access.Operate, x.Pipeline, x.Event.Workspace) {
+	ws, err := p.e.scopes().of(r.Context(), &x)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	if !p.allowed(w, r, access.Executions, access.Operate, id, ws) {
 		return
 	}
 	nid, err := p.e.Trigger(r.Context(), x.Pipeline, rerunEvent(x, p.e.now()))

@@ -189,7 +189,7 @@ func (p *Pages) pipeline(w http.ResponseWriter, r *http.Request) {
 		Prefix                      string
 		CanRun                      bool
 	}{
-		CanRun: p.may(r, access.Executions, access.Operate, rec.Workspace),
+		CanRun: p.may(r, access.Pipelines, access.Operate, rec.Workspace),
 		Rec:    rec, Plan: plan, Steps: stepsV, Lines: lines, Problems: problems,
 		Recent: p.execRows(recent.Executions), Stats: stats,
 		EditURL: p.pathTo("pipelines", name, "/edit"), RunURL: p.pathTo("pipelines", name, "/run"),
@@ -336,7 +336,13 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request) {
 		p.r.Error(w, r, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	if !p.allowed(w, r, access.Executions, access.Operate, name, rec.Workspace, ev.Workspace) {
+	// As the JSON API: a scoped pipeline's runs are its workspace's, an
+	// unscoped one's the event's.
+	ws := rec.Workspace
+	if ws == "" {
+		ws = ev.Workspace
+	}
+	if !p.allowed(w, r, access.Pipelines, access.Operate, name, ws) {
 		return
 	}
 	id, err := p.e.Trigger(r.Context(), name, ev)

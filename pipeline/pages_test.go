@@ -401,15 +401,15 @@ func TestPagesPagination(t *testing.T) {
 		if i%2 == 1 {
 			ev.Workspace = "other"
 		}
-		x := f.trigger("build", ev)
+		x := f.trigger("follow", ev) // unscoped: the event's workspace counts
 		want[x.ID] = ev.Workspace == "other"
 	}
 	for _, tt := range []struct {
 		name, query string
 		other       bool // only the "other" workspace
 	}{
-		{"all", "pipeline=build&limit=2", false},
-		{"workspace", "pipeline=build&limit=2&workspace=other", true},
+		{"all", "pipeline=follow&limit=2", false},
+		{"workspace", "pipeline=follow&limit=2&workspace=other", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			seen := map[string]bool{}
@@ -452,13 +452,17 @@ func TestPagesWorkspaces(t *testing.T) {
 	authz := roles()
 	authz.Roles["pay-viewer"] = map[string]access.Role{"payments": access.Viewer}
 	f := newPagesFixture(t, authz)
-	pay := f.trigger("build", schemaEvent(t))
+	pay := f.trigger("build", schemaEvent(t)) // build is scoped to payments
 	hostile := schemaEvent(t)
 	hostile.Workspace = `<script>alert(1)</script>`
-	other := f.trigger("build", hostile)
+	other := f.trigger("follow", hostile) // follow is unscoped: the event's workspace
+	// A scoped pipeline's executions are its workspace's, whatever the event says.
+	elsewhere := schemaEvent(t)
+	elsewhere.Workspace = "elsewhere"
+	payToo := f.trigger("build", elsewhere)
 
 	_, _, body := f.do(t, "GET", "/ui/executions?workspace=payments", "pay-viewer", nil)
-	contains(t, "pay-viewer list", body, `data-execution="`+pay.ID+`"`)
+	contains(t, "pay-viewer list", body, `data-execution="`+pay.ID+`"`, `data-execution="`+payToo.ID+`"`)
 	if strings.Contains(body, other.ID) {
 		t.Errorf("pay-viewer sees an execution of another workspace")
 	}
