@@ -65,6 +65,10 @@ func parseParams(v url.Values, now time.Time, gate bool) (params, paramErrors) {
 	get := map[string]string{}
 	for _, name := range names {
 		switch vals := v[name]; {
+		case name == "" && strings.Join(vals, "") == "":
+			// "?=" or "?&=": a stray separator, not a parameter.
+		case name == "":
+			bad("(empty name)", "a value without a parameter name")
 		case !slices.Contains(known, name):
 			bad(name, "unknown parameter (known: %s)", strings.Join(known, ", "))
 		case len(vals) > 1:
