@@ -318,7 +318,7 @@ func TestHandlerAuthorization(t *testing.T) {
 		{"workspace=anon", http.StatusUnauthorized},
 		{"workspace=bank", http.StatusForbidden},
 		{"workspace=bank&from=garbage", http.StatusForbidden}, // denied before its parameters are judged
-		{"workspace=bank%20", http.StatusForbidden}, // asked about the workspace the report reads
+		{"workspace=bank%20", http.StatusForbidden},           // asked about the workspace the report reads
 		{"workspace=%20shop%09", http.StatusOK},
 	}
 	for _, route := range routes {
