@@ -59,7 +59,7 @@ var lastChoices = []option{{"", "Last 7 days (default)", false}, {"24h", "Last 2
 
 func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	if !h.allowed(w, r, v.Get("workspace")) {
+	if !h.allowed(w, r, workspaceParam(v)) {
 		return
 	}
 	p, errs := h.parse(v, false)

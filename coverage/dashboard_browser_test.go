@@ -42,6 +42,7 @@ type dashboardDOM struct {
 	DriftRows  int      `json:"driftRows"`
 	Unlabelled []string `json:"unlabelled"`
 	H1         int      `json:"h1"`
+	A11y       []string `json:"a11y"`
 	Lang       string   `json:"lang"`
 	Width      int      `json:"width"`
 	MainWidth  int      `json:"mainWidth"`
@@ -71,6 +72,17 @@ const inspectDashboard = `(() => {
   out.driftRows = q('#drift-table tbody tr').length;
   for (const el of q('input, select')) if (!(el.labels && el.labels.length)) out.unlabelled.push(el.id || el.name);
   out.h1 = q('h1').length;
+  // Headings never skip a level going down; every chart is an image
+  // named by elements that exist and say something.
+  out.a11y = [];
+  const hs = q('h1, h2, h3, h4');
+  for (let i = 1; i < hs.length; i++) if (+hs[i].tagName[1] > +hs[i-1].tagName[1] + 1) out.a11y.push('heading skipped before ' + hs[i].textContent);
+  for (const svg of q('svg')) {
+    const ids = (svg.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean);
+    const name = ids.map(id => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
+    if (svg.getAttribute('role') !== 'img' || ids.length === 0 || !name) out.a11y.push('svg ' + svg.getAttribute('class') + ' has no role img and name');
+  }
+  for (const t of q('table')) if (!t.querySelector('caption') || !t.querySelector('caption').textContent.trim()) out.a11y.push('table without a caption');
   out.lang = document.documentElement.lang;
   out.mainWidth = Math.round(document.querySelector('main').getBoundingClientRect().width);
   out.width = svg ? Math.round(svg.getBoundingClientRect().width) : 0;
@@ -152,6 +164,9 @@ func TestDashboardBrowser(t *testing.T) {
 			}
 			if dom.DriftBars != tt.wantBars || dom.DriftRows != tt.wantPoints {
 				t.Errorf("drift over time: %d bars, %d table rows; want %d, %d", dom.DriftBars, dom.DriftRows, tt.wantBars, tt.wantPoints)
+			}
+			for _, v := range dom.A11y {
+				t.Errorf("accessibility: %s", v)
 			}
 			if len(dom.Unlabelled) > 0 || dom.H1 != 1 || dom.Lang != "en" {
 				t.Errorf("unlabelled fields %v, %d h1, lang %q; want none, 1, en", dom.Unlabelled, dom.H1, dom.Lang)

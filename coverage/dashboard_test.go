@@ -30,7 +30,7 @@ func TestDashboardPage(t *testing.T) {
 		{"the svg is an image named by its title", count(`<svg class="heatmap" role="img" aria-labelledby="hm-title hm-desc"`), 1},
 		{"a cell's title names scenario, hour and count", count(`<title>checkout · shop, 2026-03-02 10:00Z: 2 requests</title>`), 1},
 		{"one request is singular", count(`<title>browse · shop, 2026-03-02 11:00Z: 1 request</title>`), 1},
-		{"wide cells print their count", count(`aria-hidden="true" font-size="11" text-anchor="middle"`), 2},
+		{"wide cells print their count", count(`<text aria-hidden="true" stroke="none" font-size="11" text-anchor="middle"`), 2},
 		{"the legend says what each shade counts", count(`Requests per cell:`), 1},
 		{"the table alternative", count(`<table class="heatmap-table" id="heatmap-table">`), 1},
 		{"its row of checkout", count(`<tr data-scenario="checkout"><th scope="row">checkout</th><td>shop</td><td>team-a</td><td>2/3 (66.7%)</td><td>2</td><td>2</td><td>0</td><td>0</td></tr>`), 1},

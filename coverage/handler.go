@@ -225,7 +225,7 @@ func (h *Handler) query(w http.ResponseWriter, r *http.Request, gate bool) (Quer
 	v := r.URL.Query()
 	// Authorization first, on the raw workspace: a caller who may not
 	// read learns nothing, not even which of its parameters are wrong.
-	if !h.allowed(w, r, v.Get("workspace")) {
+	if !h.allowed(w, r, workspaceParam(v)) {
 		return Query{}, Thresholds{}, "", false
 	}
 	p, errs := h.parse(v, gate)

@@ -65,6 +65,10 @@ func parseParams(v url.Values, now time.Time, gate bool) (params, paramErrors) {
 	get := map[string]string{}
 	for _, name := range names {
 		switch vals := v[name]; {
+		case name == "" && strings.Join(vals, "") == "":
+			// "?=" or "?&=": a stray separator, not a parameter.
+		case name == "":
+			bad("(empty name)", "a value without a parameter name")
 		case !slices.Contains(known, name):
 			bad(name, "unknown parameter (known: %s)", strings.Join(known, ", "))
 		case len(vals) > 1:
@@ -73,7 +77,7 @@ func parseParams(v url.Values, now time.Time, gate bool) (params, paramErrors) {
 			get[name] = strings.TrimSpace(vals[0])
 		}
 	}
-	p.query.Workspace = get["workspace"]
+	p.query.Workspace = workspaceParam(v)
 	var to time.Time
 	if s := get["to"]; s != "" {
 		t, err := parseTime(s)
@@ -142,6 +146,11 @@ func parseParams(v url.Values, now time.Time, gate bool) (params, paramErrors) {
 	slices.SortStableFunc(errs, func(a, b ParamError) int { return strings.Compare(a.Param, b.Param) })
 	return p, errs
 }
+
+// workspaceParam is the workspace v scopes its report to: what the
+// Authorizer is asked about and what the report reads must be the same
+// string, or "bank " could be allowed and then read as "bank".
+func workspaceParam(v url.Values) string { return strings.TrimSpace(v.Get("workspace")) }
 
 // percentParam reads a percentage in [0, 100]; 0 when absent or bad.
 func percentParam(get map[string]string, name string, bad func(string, string, ...any)) float64 {

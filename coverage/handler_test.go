@@ -318,6 +318,8 @@ func TestHandlerAuthorization(t *testing.T) {
 		{"workspace=anon", http.StatusUnauthorized},
 		{"workspace=bank", http.StatusForbidden},
 		{"workspace=bank&from=garbage", http.StatusForbidden}, // denied before its parameters are judged
+		{"workspace=bank%20", http.StatusForbidden},           // asked about the workspace the report reads
+		{"workspace=%20shop%09", http.StatusOK},
 	}
 	for _, route := range routes {
 		for _, tt := range tests {
@@ -344,6 +346,22 @@ func TestHandlerAuthorization(t *testing.T) {
 		t.Errorf("the authorizer was asked %d times; want once per request (%d)", len(auth.asked), len(routes)*len(tests))
 	}
 
+	t.Run("the workspace asked about is the one read", func(t *testing.T) {
+		deny := access.AuthorizerFunc(func(_ *http.Request, req access.Request) error {
+			if req.Workspace == "bank" {
+				return access.ErrDenied
+			}
+			return nil
+		})
+		srv := f.server(t, coverage.HandlerConfig{Authorizer: deny})
+		for _, q := range []string{"workspace=bank", "workspace=bank%20", "workspace=%09bank"} {
+			for _, route := range []string{"/api/v2/coverage/heatmap", "/coverage"} {
+				if resp, body := get(t, srv, route+"?"+q, ""); resp.StatusCode != http.StatusForbidden {
+					t.Errorf("GET %s?%s past a blocklist of bank = %d; want 403\n%s", route, q, resp.StatusCode, body)
+				}
+			}
+		}
+	})
 	t.Run("nil authorizer reads", func(t *testing.T) {
 		srv := f.server(t, coverage.HandlerConfig{})
 		if resp, _ := get(t, srv, "/api/v2/coverage/heatmap", ""); resp.StatusCode != http.StatusOK {
