@@ -184,7 +184,9 @@ func (p *platform) routes(cfg platformConfig) http.Handler {
 	cov := coverage.NewHandler(p.collector, coverage.HandlerConfig{Authorizer: authz, Logger: cfg.Logger})
 	mux.Handle("/api/v2/coverage/", cov)
 	mux.Handle("/coverage", cov)
-	if pages, err := pipeline.NewPages(p.engine, pipeline.PagesConfig{Authorizer: authz, Logger: cfg.Logger}); err == nil {
+	if pages, err := pipeline.NewPages(p.engine, pipeline.PagesConfig{
+		Authorizer: authz, Logger: cfg.Logger, Links: []pipeline.PageLink{{Label: "Coverage", Path: "/coverage"}},
+	}); err == nil {
 		mux.Handle("/ui/", pages)
 	} else {
 		mux.Handle("/ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
