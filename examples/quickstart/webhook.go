@@ -78,7 +78,7 @@ func verifySignature(key []byte, id, ts string, body []byte, header string) bool
 		if !ok {
 			continue
 		}
-		got, err := base64.StdEncoding.DecodeString(b64)
+		got, err := base64.StdEncoding.Strict().DecodeString(b64)
 		if err == nil && hmac.Equal(got, want) {
 			return true
 		}
