@@ -213,9 +213,12 @@
 // holds such JSON); one it encoded otherwise (base64, a hash) cannot be
 // recognised, so steps should not store answers that may carry one.
 //
-// Concurrency groups: every execution belongs to the group
-// Plan.ConcurrencyGroup renders for its event (without `concurrency:`,
-// one group named after the pipeline, mode queue). Groups are per
+// Concurrency groups: a pipeline without `concurrency:` has none, so its
+// executions run side by side, bounded only by Workers (as GitHub Actions
+// runs workflows that declare no concurrency), and cost no lock writes.
+// With `concurrency:`, every execution belongs to the group
+// Plan.ConcurrencyGroup renders for its event (without `group:`, one group
+// named after the pipeline; mode queue unless `mode:` says). Groups are per
 // pipeline: the same rendered name in two pipelines is two groups. The
 // group is a compare-and-swap entry in the store's State (scope
 // GroupScope, key "pipeline\x1fgroup") naming the holding execution, so it

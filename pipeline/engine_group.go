@@ -50,6 +50,12 @@ func groupKey(pipeline, group string) string { return pipeline + "\x1f" + group 
 // still holding its group). r.mu is not held.
 func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 	e, p := r.e, r.plan
+	if !p.HasConcurrency() {
+		// No concurrency: key, no group: executions of the pipeline run
+		// side by side under the worker limit, as GitHub Actions runs
+		// workflows without one, and cost no lock writes.
+		return groupRun, nil
+	}
 	group, err := p.ConcurrencyGroup(ctx, r.evv)
 	if err != nil {
 		return groupDone, err

@@ -186,6 +186,7 @@ func (p *parser) canonYAML(n *yaml.Node, stringOnly bool, what string) (string, 
 }
 
 func (p *parser) parseConcurrency(n *yaml.Node, pl *Plan) {
+	pl.grouped = true
 	for _, f := range yamlpos.Fields(p.file, n, concurrencyKeys, &p.errs) {
 		switch f.Key {
 		case "group":

@@ -75,6 +75,7 @@ type Plan struct {
 	workspace string
 	enabled   bool
 	triggers  []*trigger
+	grouped   bool           // `concurrency:` is declared: each execution holds a group
 	group     *expr.Template // nil: one group per pipeline
 	mode      ConcurrencyMode
 	timeout   time.Duration // a whole execution's; 0: none beyond the steps'

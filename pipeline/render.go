@@ -154,9 +154,14 @@ func (p *Plan) ShouldRun(ctx context.Context, stepID string, rc RenderContext) (
 	return ok, nil
 }
 
+// HasConcurrency reports whether the definition declares `concurrency:`.
+// Only then does the engine hold a group per execution; without it,
+// executions of the pipeline run in parallel.
+func (p *Plan) HasConcurrency() bool { return p.grouped }
+
 // ConcurrencyGroup renders the concurrency group for ev. Without a
-// `concurrency.group`, every run of the pipeline shares one group named
-// after it.
+// `concurrency.group` (`concurrency: {mode: skip}`, say), every run of the
+// pipeline shares one group named after it.
 func (p *Plan) ConcurrencyGroup(ctx context.Context, ev *EventVars) (string, error) {
 	if p.group == nil {
 		return p.name, nil
