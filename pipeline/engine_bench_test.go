@@ -20,7 +20,8 @@ import (
 // The engine runs with its default 8 workers: with its defaults (writes
 // batched), with four intake subscriptions (IntakeWorkers 4), and
 // unbatched (CompletionBatch 1, every write its own UpdateExecution, the
-// path before batching). writes/batch is the mean execution writes one
+// path before batching), and with a concurrency group per event
+// (engine-grouped: what the group lock costs). writes/batch is the mean execution writes one
 // store call carried.
 func BenchmarkEngine(b *testing.B) {
 	for _, sk := range []struct {
@@ -31,16 +32,17 @@ func BenchmarkEngine(b *testing.B) {
 		{"sqlite", openSQLite},
 		{"postgres", openPostgres}, // skipped without MOCKOPS_TEST_POSTGRES_DSN
 	} {
-		b.Run(sk.name+"/engine", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{}) })
-		b.Run(sk.name+"/engine-intake4", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{IntakeWorkers: 4}) })
+		b.Run(sk.name+"/engine", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{}, false) })
+		b.Run(sk.name+"/engine-intake4", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{IntakeWorkers: 4}, false) })
 		b.Run(sk.name+"/engine-unbatched", func(b *testing.B) {
-			benchEngine(b, sk.open(b), pipeline.Config{CompletionBatch: 1})
+			benchEngine(b, sk.open(b), pipeline.Config{CompletionBatch: 1}, false)
 		})
+		b.Run(sk.name+"/engine-grouped", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{}, true) })
 		b.Run(sk.name+"/store-only", func(b *testing.B) { storetest.BenchExecution(b, sk.open(b)) })
 	}
 }
 
-func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config) {
+func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config, grouped bool) {
 	ctx := context.Background()
 	bus := events.NewMemoryBus(events.MemoryConfig{QueueSize: 1 << 16})
 	defer bus.Close()
@@ -59,10 +61,12 @@ func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// One concurrency group per event: the default (one queue per
-	// pipeline) would run the executions one at a time, and this measures
-	// throughput. The group lock is still taken and released per run.
-	src := onePipeline + "concurrency: {group: \"${{ event.id }}\"}\n"
+	// grouped: one concurrency group per event, which costs the group
+	// lock's writes per run without serialising anything.
+	src := onePipeline
+	if grouped {
+		src += "concurrency: {group: \"${{ event.id }}\"}\n"
+	}
 	if _, err := eng.PutSource(ctx, "bench.yaml", []byte(src), store.AnyVersion); err != nil {
 		b.Fatal(err)
 	}
