@@ -50,3 +50,96 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecord is the collector's hot path. The baseline is Spec.Match
+// alone, the one step Record cannot skip; "matched" adds the service
+// lookup and the dense counters, "dimensions" the scenario, persona and
+// CI run lookups.
+func BenchmarkRecord(b *testing.B) {
+	o := newOracle(b, "twilio-api-v2010.json")
+	c, err := NewCollector(Config{Specs: map[string]*Spec{"twilio": o.spec}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := "/2010-04-01/Accounts/AC0123/Calls/CA0123.json"
+	plain := Hit{Workspace: "ws", Service: "twilio", Method: "GET", Path: path, Status: 200}
+	dims := plain
+	dims.Scenario, dims.Persona, dims.CI, dims.RunID = "happy", "alice", true, "run-1"
+	for range 100 {
+		c.Record(plain)
+		c.Record(dims)
+	}
+	b.Run("baseline-match-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := o.spec.Match("GET", path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("matched", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Record(plain)
+		}
+	})
+	b.Run("dimensions", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Record(dims)
+		}
+	})
+	b.Run("matched-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Record(plain)
+			}
+		})
+	})
+}
+
+// BenchmarkMiddleware serves one request through a trivial handler: bare,
+// and wrapped by the collector's middleware.
+func BenchmarkMiddleware(b *testing.B) {
+	spec, err := LoadOpenAPI([]byte(`
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /pets/{id}:
+    get:
+      responses: {"200": {description: ok}}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := NewCollector(Config{Workspace: "ws", Service: "pets", Specs: map[string]*Spec{"pets": spec}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	wrapped := c.Middleware(bare)
+	r, err := http.NewRequest("GET", "http://example.com/pets/7", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Header.Set("X-Mockops-Run", "ci; id=42")
+	w := &nullWriter{h: http.Header{}}
+	for name, h := range map[string]http.Handler{"baseline-bare": bare, "middleware": wrapped} {
+		b.Run(name, func(b *testing.B) {
+			h.ServeHTTP(w, r)
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+// nullWriter is a ResponseWriter that keeps nothing, so the benchmark
+// measures the handlers rather than a recorder.
+type nullWriter struct{ h http.Header }
+
+func (w *nullWriter) Header() http.Header         { return w.h }
+func (w *nullWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *nullWriter) WriteHeader(int)             {}

@@ -1,10 +1,9 @@
-// Package coverage will record what traffic exercised in a mock platform
-// and serve it as JSON, a CI gate and a dashboard (DESIGN.md, "coverage").
+// Package coverage records what traffic exercised in a mock platform and
+// serves it as JSON reports and a CI gate (DESIGN.md, "coverage").
 //
-// # What exists now
+// # Specs
 //
-// OpenAPI documents compiled for coverage, the foundation the collector
-// builds on: LoadOpenAPI and LoadOpenAPIFile load an OpenAPI 3.0 or 3.1
+// OpenAPI documents compiled for coverage: LoadOpenAPI and LoadOpenAPIFile load an OpenAPI 3.0 or 3.1
 // document (JSON or YAML) with github.com/getkin/kin-openapi, resolve its
 // $refs (inside the document: external references are refused), and
 // compile it into a Spec: every operation (method + path template) gets a
@@ -45,12 +44,87 @@
 // ErrUnsupportedVersion); and external $refs, refused so that loading
 // never reads files or the network.
 //
+// # Collector
+//
+// NewCollector(Config) returns a Collector. Traffic comes in three ways:
+// Record(Hit), Middleware(next) around a handler, and Observe, which
+// makes the collector a federation.Observer (give it to the Router as
+// RouterConfig.Observer; do not also wrap the mocks with Middleware).
+// Attribution: workspace and service from the federation route or the
+// Config; scenario and persona from X-Mockops-Scenario and
+// X-Mockops-Persona; CI from an explicit "X-Mockops-Run: ci; id=..."
+// (or "local"), then Config.CIUserAgents, then Config.CINetworks. Run
+// header values are parsed once per value and user agent and network
+// rules once per connection (remote address), in capped caches.
+//
+// # Hot path
+//
+// Recording a request allocates nothing once its keys are known. A spec
+// is compiled to a dense counter layout (per operation: hit, request
+// body, each declared response, CI and local, then the drift slots), so a
+// matched request costs Spec.Match and a few atomic adds. String
+// dimensions (scenarios, personas, CI runs, paths missing from the spec,
+// undeclared statuses) are interned per time bucket in a read-mostly map
+// read through an atomic pointer; a new key takes a lock once. The clock
+// is coarse: a copy Run refreshes every 100ms, so a request lands in the
+// bucket current at the last tick.
+//
+// # Buckets, flushes and replicas
+//
+// Counts live in a generation per time bucket (Config.Bucket, an hour by
+// default). Flush (every Config.FlushInterval in Run, and in Shutdown and
+// Report) seals a generation whose bucket ended, swaps every counter to
+// zero and writes the counts as additive rollups (store.Coverage), so
+// several replicas flushing into one store give the totals of one. A
+// sealed generation is forgotten only when no writer is inside it, so a
+// request recorded across the switch is never lost; a failed write is
+// kept and retried by the next flush. Shutdown stops Run and flushes
+// what is left: nothing recorded before it returns is lost.
+//
+// # Metrics
+//
+// Report(ctx, Query) computes the five metrics over a window from the
+// store (so every replica's flushed counts are in), in a versioned
+// envelope (ReportVersion); each ratio carries its numerator and
+// denominator and a null percentage when the denominator is empty. Caps
+// (Config.MaxKeys per dimension and bucket) send further values to an
+// explicit OverflowKey entry.
+//
+//   - Heatmap: scenario x bucket, per workspace (and its team); defined
+//     scenarios never used are gaps.
+//   - Personas: CI and local requests, last CI hit, distinct CI runs;
+//     defined personas without a CI hit are gaps.
+//   - Endpoints: operations and branches (the operation, its request
+//     body, each declared response: explicit code, then "2XX", then
+//     "default"), all traffic and CI only; undeclared statuses; requests
+//     missing from the spec; deprecated operations counted apart.
+//   - Staleness: per service, the last refresh (SetSpec) and
+//     verification against the upstream (Verify) and the contract hashes;
+//     never, fresh, aging, stale_by_age or stale_by_content, aged when the
+//     report is made.
+//   - Drift: drifting branches / compared branches and drifted / compared
+//     requests, from the federation's comparisons and ReportDrift.
+//
+// # Events
+//
+// Past Config.DriftBudget, drift.threshold_exceeded is published once per
+// crossing: the crossing is recorded in the store's state with
+// compare-and-swap (StateScopeDrift), so of several replicas only the one
+// whose swap wins publishes, and it ends once drift falls below the
+// budget minus Config.DriftHysteresis. When a service's contract hash
+// (ContractHash) changes through SetSpec or Verify, schema.changed is
+// published once, fenced the same way (StateScopeContracts), with the
+// operations added, removed and changed and whether that is breaking.
+//
+// # Gate
+//
+// Gate(ctx, Thresholds) judges a report: minimum operation coverage (all
+// or CI only), maximum requests missing from the spec, maximum drift,
+// maximum staleness; the Verdict lists every check, and Verdict.JUnit
+// writes it as JUnit XML for CI systems.
+//
 // # Not built yet
 //
-// The collector (NewCollector, Middleware, Record, the federation
-// Observer, Run and Shutdown), setting or replacing a spec per service at
-// run time, the five metrics (scenario heatmap, persona CI hits, endpoint
-// coverage, staleness, drift), schema.changed on a changed contract,
-// Report, Gate and its JUnit export, and the HTTP API and dashboard do
-// not exist yet.
+// The HTTP API and the dashboard (NewHandler) are not part of this
+// package yet.
 package coverage
