@@ -173,8 +173,11 @@
 // redelivered or duplicate event is a no-op. Trigger stores an execution
 // by hand. Executions run only when an engine's Run claims them
 // (ClaimExecutions, several per round trip, up to 4*Workers held at
-// once); the engine renews its leases every Lease/3 with the fenced
-// UpdateExecution, and an execution whose owner died is claimed by another
+// once; intake with room creates the execution already claimed,
+// CreateClaimedExecution, one write instead of two); the engine renews its
+// leases every Lease/3 with the fenced UpdateExecution (the writes of all
+// runs in flight group-committed with UpdateExecutions, see
+// Config.CompletionBatch), and an execution whose owner died is claimed by another
 // engine once its lease expires and resumed from its first unfinished
 // step. Wait, Cancel and Executions read and steer executions wherever
 // they run. Stats is this engine's counters; PipelineStats(ctx, name)
@@ -262,6 +265,8 @@
 //
 //	(none)  -> queued     intake or Trigger: CreateExecution, unique on
 //	                      (pipeline, event id)
+//	(none)  -> running    intake with room: CreateClaimedExecution, as
+//	                      created then claimed (Attempt 1), same uniqueness
 //	queued  -> running    ClaimExecutions by an engine: sets Owner, a new
 //	                      Attempt (the fence) and LeaseUntil
 //	running -> running    also the owner, at once after the claim, when

@@ -83,6 +83,31 @@ type Config struct {
 	// larger outputs are stored as {"truncated":true,"size":N}. 0 means
 	// 64 KiB.
 	MaxOutputSize int
+	// CompletionBatch is the most execution writes (step starts and
+	// finishes, conclusions, lease renewals) the engine stores with one
+	// store.UpdateExecutions call: the runs in flight hand their writes to
+	// one writer that stores all that are pending at once, and each run
+	// waits for its own write to be stored, so no completion is ever
+	// acknowledged unstored, or lost on Shutdown. 0 means
+	// DefaultCompletionBatch; 1 turns batching off (each run calls
+	// UpdateExecution itself).
+	CompletionBatch int
+	// CompletionDelay is how long a batch may wait to fill up to
+	// CompletionBatch before it is written. 0: no waiting, a batch is what
+	// queued while the previous one was being written (which batches well
+	// under load and adds no latency when idle).
+	CompletionDelay time.Duration
+	// IntakeWorkers is how many subscriptions to a Bus without
+	// SubscribeNamed turn events into executions. A bus handler is called
+	// for one event at a time, so with one subscription the engine creates
+	// one execution per store round trip; with k, each subscription takes
+	// the (pipeline, concurrency group) pairs that hash to it, so the
+	// executions of one group are still created in publish order while
+	// the creations of different groups overlap. Each subscription matches
+	// every event, which costs CPU: it pays with a store whose commit is
+	// slow (PostgreSQL), not with the memory store. A durable bus keeps one
+	// consumer (its position is saved per name). 0 means 1.
+	IntakeWorkers int
 }
 
 // The defaults of Config.
@@ -121,6 +146,7 @@ type Engine struct {
 	// lifecycle flags.
 	mu       sync.Mutex
 	inflight map[string]*run
+	reserved int           // room intake holds for executions it is creating claimed
 	running  bool          // Run has been called
 	stopping bool          // Shutdown called or Run's ctx ended: no intake, no claims
 	stopCh   chan struct{} // closed when stopping starts
@@ -141,7 +167,14 @@ type Engine struct {
 	// for its concurrency group: the claim loop then stops claiming until
 	// the next wake-up or poll, instead of claiming it again at once.
 	groupWaited atomic.Bool
-	stats       engineStats
+	// backlog is set when this engine left executions to claim (created
+	// queued, handed back to wait, or a claim filled the room): only then
+	// does a wake-up run a claim.
+	backlog atomic.Bool
+	stats   engineStats
+	// batch group-commits execution writes; nil when
+	// Config.CompletionBatch is 1.
+	batch *batcher
 }
 
 // snapshot is an immutable view of the loaded definitions.
@@ -189,8 +222,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Consumer == "" {
 		cfg.Consumer = DefaultConsumer
 	}
-	if cfg.Lease < 0 || cfg.PollInterval < 0 || cfg.Grace < 0 || cfg.MaxOutputSize < 0 {
-		return nil, errors.New("pipeline: engine: Lease, PollInterval, Grace and MaxOutputSize must not be negative")
+	if cfg.Lease < 0 || cfg.PollInterval < 0 || cfg.Grace < 0 || cfg.MaxOutputSize < 0 || cfg.CompletionBatch < 0 || cfg.CompletionDelay < 0 || cfg.IntakeWorkers < 0 {
+		return nil, errors.New("pipeline: engine: Lease, PollInterval, Grace, MaxOutputSize, CompletionBatch, CompletionDelay and IntakeWorkers must not be negative")
+	}
+	if cfg.IntakeWorkers == 0 {
+		cfg.IntakeWorkers = 1
+	}
+	if cfg.CompletionBatch == 0 {
+		cfg.CompletionBatch = DefaultCompletionBatch
 	}
 	if cfg.Lease == 0 {
 		cfg.Lease = DefaultLease
@@ -222,6 +261,10 @@ func NewEngine(cfg Config) (*Engine, error) {
 		readyCh:  make(chan struct{}),
 		finished: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
+	}
+	e.backlog.Store(true)
+	if cfg.CompletionBatch > 1 {
+		e.batch = newBatcher(cfg.Store, cfg.CompletionBatch, cfg.CompletionDelay)
 	}
 	e.snap.Store(&snapshot{byName: map[string]*loaded{}, index: NewIndex(), invalid: map[string]error{}})
 	return e, nil

@@ -17,7 +17,11 @@ import (
 // of a one-step no-op pipeline stored as succeeded, in executions/s,
 // beside the store-only storetest.BenchExecution (create, claim, finish
 // one execution with two step runs) of the same store in the same run.
-// The engine runs with its default 8 workers.
+// The engine runs with its default 8 workers: with its defaults (writes
+// batched), with four intake subscriptions (IntakeWorkers 4), and
+// unbatched (CompletionBatch 1, every write its own UpdateExecution, the
+// path before batching). writes/batch is the mean execution writes one
+// store call carried.
 func BenchmarkEngine(b *testing.B) {
 	for _, sk := range []struct {
 		name string
@@ -27,24 +31,30 @@ func BenchmarkEngine(b *testing.B) {
 		{"sqlite", openSQLite},
 		{"postgres", openPostgres}, // skipped without MOCKOPS_TEST_POSTGRES_DSN
 	} {
-		b.Run(sk.name+"/engine", func(b *testing.B) { benchEngine(b, sk.open(b)) })
+		b.Run(sk.name+"/engine", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{}) })
+		b.Run(sk.name+"/engine-intake4", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{IntakeWorkers: 4}) })
+		b.Run(sk.name+"/engine-unbatched", func(b *testing.B) {
+			benchEngine(b, sk.open(b), pipeline.Config{CompletionBatch: 1})
+		})
 		b.Run(sk.name+"/store-only", func(b *testing.B) { storetest.BenchExecution(b, sk.open(b)) })
 	}
 }
 
-func benchEngine(b *testing.B, st store.Store) {
+func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config) {
 	ctx := context.Background()
 	bus := events.NewMemoryBus(events.MemoryConfig{QueueSize: 1 << 16})
 	defer bus.Close()
 	// At most window events outstanding, so the loop measures throughput
 	// rather than how fast events queue up.
 	window := make(chan struct{}, 512)
-	eng, err := pipeline.NewEngine(pipeline.Config{Store: st, Bus: bus, Steps: registry(map[string]probeFunc{
+	cfg.Store, cfg.Bus = st, bus
+	cfg.Steps = registry(map[string]probeFunc{
 		"a": func(context.Context, steps.Input, probeConfig) (steps.Output, error) {
 			<-window
 			return steps.Output{}, nil
 		},
-	}, nil)})
+	}, nil)
+	eng, err := pipeline.NewEngine(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,4 +107,7 @@ func benchEngine(b *testing.B, st store.Store) {
 		b.Fatalf("%d executions for %d events", len(xs), n)
 	}
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "executions/s")
+	if batches, rows := pipeline.BatchCounts(eng); batches > 0 {
+		b.ReportMetric(float64(rows)/float64(batches), "writes/batch")
+	}
 }

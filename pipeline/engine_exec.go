@@ -104,8 +104,12 @@ func (e *Engine) finish(r *run) {
 	delete(e.inflight, r.x.ID)
 	e.mu.Unlock()
 	e.signalFinished()
-	if !r.waited {
-		e.poke() // room for another claim; a waiting one would be claimed again at once
+	if r.waited {
+		// Not claimed again at once, but at the next wake-up: the end
+		// of the execution holding its group.
+		e.backlog.Store(true)
+	} else {
+		e.poke() // room for another claim
 	}
 }
 
@@ -133,7 +137,7 @@ func (r *run) persistLocked() {
 		return
 	}
 	r.x.LeaseUntil = r.leaseUntil()
-	got, err := r.e.st.UpdateExecution(context.Background(), r.x)
+	got, err := r.e.updateExecution(r.x)
 	switch {
 	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
 		r.lost = true
@@ -209,7 +213,7 @@ func (r *run) execute(base, exec context.Context) {
 			// Release: a lease that ended at the claim's own store time
 			// lets the next claim take it at once.
 			r.x.LeaseUntil = r.claimLease.Add(-e.cfg.Lease)
-			if _, err := e.st.UpdateExecution(context.Background(), r.x); err != nil {
+			if _, err := e.updateExecution(r.x); err != nil {
 				r.log.Warn("pipeline: release interrupted execution", "err", err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -41,17 +42,43 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.stop()
 		return err
 	}
-	var sub events.Subscription
-	if b := e.cfg.Bus; b != nil {
-		var err error
-		if ns, ok := b.(namedSubscriber); ok {
-			sub, err = ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, e.intake)
-		} else {
-			sub, err = b.Subscribe(ctx, events.Filter{}, e.intake)
+	var subs []events.Subscription
+	closeSubs := func() {
+		for _, sub := range subs {
+			_ = sub.Close()
 		}
-		if err != nil {
-			e.stop()
-			return fmt.Errorf("pipeline: run: subscribe: %w", err)
+		for _, sub := range subs {
+			// A durable subscription ends (and saves its position)
+			// asynchronously; wait, so a successor may take the consumer
+			// name as soon as Run returns.
+			if d, ok := sub.(interface{ Done() <-chan struct{} }); ok {
+				<-d.Done()
+			}
+		}
+	}
+	if b := e.cfg.Bus; b != nil {
+		if ns, ok := b.(namedSubscriber); ok {
+			sub, err := ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, e.intake)
+			if err != nil {
+				e.stop()
+				return fmt.Errorf("pipeline: run: subscribe: %w", err)
+			}
+			subs = append(subs, sub)
+		} else {
+			k := e.cfg.IntakeWorkers
+			for i := range k {
+				h := e.intake
+				if k > 1 {
+					h = e.intakeShare(i, k)
+				}
+				sub, err := b.Subscribe(ctx, events.Filter{}, h)
+				if err != nil {
+					e.stop()
+					closeSubs()
+					return fmt.Errorf("pipeline: run: subscribe: %w", err)
+				}
+				subs = append(subs, sub)
+			}
 		}
 	}
 	close(e.readyCh)
@@ -69,15 +96,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.interrupt()
 	case <-e.stopCh:
 	}
-	if sub != nil {
-		_ = sub.Close()
-		// A durable subscription ends (and saves its position)
-		// asynchronously; wait, so a successor may take the consumer name
-		// as soon as Run returns.
-		if d, ok := sub.(interface{ Done() <-chan struct{} }); ok {
-			<-d.Done()
-		}
-	}
+	closeSubs()
 	cancelLoops()
 	loops.Wait()
 	e.runs.Wait()
@@ -155,35 +174,72 @@ func (e *Engine) poke() {
 // nothing twice. An error (the store failing) makes an at-least-once bus
 // deliver the event again.
 func (e *Engine) intake(ctx context.Context, ev events.Event) error {
+	return e.intakePart(ctx, ev, 0, 1)
+}
+
+// intakeShare is the handler of share i of k intake subscriptions: each
+// subscription receives every event and creates the executions of the
+// (pipeline, concurrency group) pairs that hash to it. Executions of one
+// group are thus created by one subscription, in publish order, as with a
+// single one, while the creations of different groups overlap their
+// store round trips.
+func (e *Engine) intakeShare(i, k int) events.Handler {
+	return func(ctx context.Context, ev events.Event) error { return e.intakePart(ctx, ev, i, k) }
+}
+
+// share is the intake share of a hit: a hash of its pipeline and
+// concurrency group. A group that does not render shares by pipeline (its
+// execution fails when claimed, as with one subscription).
+func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(p.name))
+	if g, err := p.ConcurrencyGroup(ctx, evv); err == nil {
+		_, _ = h.Write([]byte{0x1f})
+		_, _ = h.Write([]byte(g))
+	}
+	return int(h.Sum32() % uint32(k))
+}
+
+// intakePart handles ev as share part of k: counters of the whole event
+// (no match, filter errors, refusals) are kept by share 0 alone.
+func (e *Engine) intakePart(ctx context.Context, ev events.Event, part, k int) error {
 	if e.isStopping() {
 		return ErrStopped
 	}
 	if e.tooDeep(ev) {
-		e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
-		e.stats.depthRefused.Add(1)
+		if part == 0 {
+			e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
+			e.stats.depthRefused.Add(1)
+		}
 		return nil
 	}
 	s := e.snap.Load()
-	hits, failed := s.index.Match(ctx, NewEventVars(ev))
-	for _, f := range failed {
-		e.stats.triggerErrors.Add(1)
-		e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
-	}
-	if len(hits) == 0 && len(failed) == 0 {
-		e.stats.triggerNoMatch.Add(1)
+	evv := NewEventVars(ev)
+	hits, failed := s.index.Match(ctx, evv)
+	if part == 0 {
+		for _, f := range failed {
+			e.stats.triggerErrors.Add(1)
+			e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
+		}
+		if len(hits) == 0 && len(failed) == 0 {
+			e.stats.triggerNoMatch.Add(1)
+		}
 	}
 	var errs []error
 	created := false
 	for _, h := range hits {
+		if k > 1 && share(ctx, h.Plan, evv, k) != part {
+			continue
+		}
 		e.stats.triggerMatches.Add(1)
 		l, ok := s.byName[h.Plan.name]
 		if !ok {
 			continue
 		}
-		_, err := e.create(ctx, l, ev)
+		started, err := e.intakeCreate(ctx, l, ev)
 		switch {
 		case err == nil:
-			created = true
+			created = created || !started
 		case errors.Is(err, store.ErrConflict):
 			e.stats.duplicates.Add(1) // already created: a redelivery
 		default:
@@ -191,9 +247,60 @@ func (e *Engine) intake(ctx context.Context, ev events.Event) error {
 		}
 	}
 	if created {
+		e.backlog.Store(true)
 		e.poke()
 	}
 	return errors.Join(errs...)
+}
+
+// intakeCreate creates the execution of l for ev. When this engine has
+// room for another execution it creates it already claimed and starts it,
+// which spares the claim's round trip and the wait for the claim loop, and
+// reports started; otherwise it leaves it queued for a claim.
+func (e *Engine) intakeCreate(ctx context.Context, l *loaded, ev events.Event) (bool, error) {
+	// The room is reserved until the run is in flight, so concurrent
+	// intakes and claims never hold more than maxInflight.
+	e.mu.Lock()
+	room := !e.stopping && len(e.inflight)+e.reserved < e.maxInflight()
+	if room {
+		e.reserved++
+	}
+	e.mu.Unlock()
+	if !room {
+		_, err := e.create(ctx, l, ev)
+		return false, err
+	}
+	x, err := e.st.CreateClaimedExecution(ctx, store.Execution{
+		Pipeline: l.rec.Name, Version: l.rec.Version, EventID: ev.ID, Event: ev,
+	}, e.owner, e.cfg.Lease)
+	claimed := time.Now()
+	// Run waits for the runs once stopping is set: a run is added only
+	// while it is not, under the same lock.
+	e.mu.Lock()
+	stopping := e.stopping
+	if err != nil || stopping {
+		e.reserved--
+	} else {
+		e.runs.Add(1)
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return false, fmt.Errorf("pipeline: %s: create execution for event %s: %w", l.rec.Name, ev.ID, err)
+	}
+	if stopping {
+		// Left for the next claim at once, as an interrupted run is.
+		x.LeaseUntil = x.LeaseUntil.Add(-e.cfg.Lease)
+		if _, err := e.updateExecution(x); err != nil {
+			e.log.Warn("pipeline: release execution created while stopping", "pipeline", x.Pipeline, "execution", x.ID, "err", err)
+		}
+		return true, nil
+	}
+	defer e.runs.Done()
+	e.start(x, claimed)
+	e.mu.Lock()
+	e.reserved-- // now counted in inflight
+	e.mu.Unlock()
+	return true, nil
 }
 
 func (e *Engine) create(ctx context.Context, l *loaded, ev events.Event) (store.Execution, error) {
@@ -246,6 +353,7 @@ func (e *Engine) Trigger(ctx context.Context, pipeline string, ev events.Event) 
 	if err != nil {
 		return "", err
 	}
+	e.backlog.Store(true)
 	e.poke()
 	return x.ID, nil
 }
@@ -320,13 +428,23 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	for {
 		for e.claim(ctx) && !e.groupWaited.Swap(false) {
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.stopCh:
-			return
-		case <-e.wake:
-		case <-t.C:
+		// A wake-up claims only when this engine left something to claim
+		// (backlog): executions it created queued, or handed back to wait
+		// for their group. Most executions are created claimed, and a
+		// claim that finds nothing still costs a write (SQLite's one
+		// writer). Work from elsewhere waits for the tick.
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.stopCh:
+				return
+			case <-e.wake:
+				wait = !e.backlog.Load()
+			case <-t.C:
+				e.backlog.Store(true)
+				wait = false
+			}
 		}
 	}
 }
@@ -335,18 +453,25 @@ func (e *Engine) claimLoop(ctx context.Context) {
 // whether it filled the room (there may be more to claim).
 func (e *Engine) claim(ctx context.Context) bool {
 	e.mu.Lock()
-	free := e.maxInflight() - len(e.inflight)
+	free := e.maxInflight() - len(e.inflight) - e.reserved
 	stopping := e.stopping
 	e.mu.Unlock()
 	if free <= 0 || stopping {
 		return false
 	}
+	// Cleared before the claim reads: a creation after the read sets it
+	// again, so its wake-up is not lost.
+	e.backlog.Store(false)
 	xs, err := e.st.ClaimExecutions(ctx, e.owner, e.cfg.Lease, free)
 	if err != nil {
+		e.backlog.Store(true)
 		if ctx.Err() == nil {
 			e.log.Error("pipeline: claim executions", "owner", e.owner, "err", err)
 		}
 		return false
+	}
+	if len(xs) == free {
+		e.backlog.Store(true) // there may be more
 	}
 	claimed := time.Now()
 	for _, x := range xs {

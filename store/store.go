@@ -179,6 +179,14 @@ type Executions interface {
 	// same (Pipeline, EventID) fails with ErrConflict, and one that
 	// Execution.Validate refuses fails with ErrInvalid.
 	CreateExecution(ctx context.Context, x Execution) (Execution, error)
+	// CreateClaimedExecution is CreateExecution and ClaimExecutions of the
+	// new execution in one write, for an engine that receives an event and
+	// has room to run it at once: the execution is stored running, claimed
+	// by owner (Attempt 1, LeaseUntil now+lease and StartedAt now, on the
+	// store's clock as for a claim). x's Status, Owner, Attempt, LeaseUntil,
+	// StartedAt and FinishedAt are ignored. Uniqueness and validation are
+	// CreateExecution's; a lease that is not positive fails with ErrInvalid.
+	CreateClaimedExecution(ctx context.Context, x Execution, owner string, lease time.Duration) (Execution, error)
 	GetExecution(ctx context.Context, id string) (Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) (ExecutionPage, error)
 	// ClaimExecutions gives owner up to n executions that are queued, or
@@ -200,6 +208,15 @@ type Executions interface {
 	// claim; otherwise it fails with ErrConflict. Steps whose payloads are
 	// not JSON fail with ErrInvalid, as in CreateExecution.
 	UpdateExecution(ctx context.Context, x Execution) (Execution, error)
+	// UpdateExecutions is UpdateExecution for several executions at once,
+	// written together (one transaction in the SQL adapters), which is
+	// what makes an engine's completions cheap: one commit for many. Each
+	// item is judged alone: got[i] and errs[i] are what UpdateExecution(xs[i])
+	// would have returned, so a row whose claim moved on fails with
+	// ErrConflict without failing the others. An error of the whole write
+	// (the database is unreachable) is every item's error. Both slices
+	// have len(xs); an ID may appear only once in xs (ErrInvalid otherwise).
+	UpdateExecutions(ctx context.Context, xs []Execution) (got []Execution, errs []error)
 	// CancelExecution cancels a queued execution at once and asks the owner
 	// of a running one to stop (CancelRequested). A finished execution is
 	// returned unchanged.

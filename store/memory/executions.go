@@ -142,6 +142,20 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	return out, nil
 }
 
+// CreateClaimedExecution implements store.Executions.
+func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
+	if lease <= 0 {
+		return store.Execution{}, fmt.Errorf("memory: create claimed execution for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
+	if owner == "" {
+		return store.Execution{}, fmt.Errorf("memory: create claimed execution: empty owner: %w", store.ErrInvalid)
+	}
+	t := now()
+	x.Status, x.Owner, x.Attempt = store.StatusRunning, owner, 1
+	x.LeaseUntil, x.StartedAt, x.FinishedAt = t.Add(lease), t, time.Time{}
+	return s.CreateExecution(ctx, x)
+}
+
 // GetExecution implements store.Executions.
 func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
 	if err := s.check(ctx, "get execution"); err != nil {
@@ -253,12 +267,55 @@ func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.E
 	if err := s.check(ctx, "update execution"); err != nil {
 		return store.Execution{}, err
 	}
-	// Only the error and the steps of x are written, so only they must be valid.
-	if err := (store.Execution{Pipeline: x.Pipeline, Error: x.Error, Steps: x.Steps}).Validate(); err != nil {
-		return store.Execution{}, fmt.Errorf("memory: update execution %s: %w", x.ID, err)
+	if err := validUpdate(x); err != nil {
+		return store.Execution{}, err
 	}
 	s.execMu.Lock()
 	defer s.execMu.Unlock()
+	return s.updateLocked(x)
+}
+
+// UpdateExecutions implements store.Executions: every item under one hold
+// of the lock, each judged as UpdateExecution would judge it.
+func (s *Store) UpdateExecutions(ctx context.Context, xs []store.Execution) ([]store.Execution, []error) {
+	got, errs := make([]store.Execution, len(xs)), make([]error, len(xs))
+	if err := s.check(ctx, "update executions"); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return got, errs
+	}
+	seen := make(map[string]bool, len(xs))
+	for i, x := range xs {
+		if seen[x.ID] {
+			errs[i] = fmt.Errorf("memory: update executions: execution %s appears twice: %w", x.ID, store.ErrInvalid)
+		}
+		seen[x.ID] = true
+		if errs[i] == nil {
+			errs[i] = validUpdate(x)
+		}
+	}
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	for i, x := range xs {
+		if errs[i] == nil {
+			got[i], errs[i] = s.updateLocked(x)
+		}
+	}
+	return got, errs
+}
+
+// validUpdate checks what an update writes: only the error and the steps
+// of x, so only they must be valid.
+func validUpdate(x store.Execution) error {
+	if err := (store.Execution{Pipeline: x.Pipeline, Error: x.Error, Steps: x.Steps}).Validate(); err != nil {
+		return fmt.Errorf("memory: update execution %s: %w", x.ID, err)
+	}
+	return nil
+}
+
+// updateLocked writes x if its claim holds. s.execMu is held.
+func (s *Store) updateLocked(x store.Execution) (store.Execution, error) {
 	stored, ok := s.execs.byID[x.ID]
 	if !ok {
 		return store.Execution{}, fmt.Errorf("memory: update execution %s: %w", x.ID, store.ErrNotFound)

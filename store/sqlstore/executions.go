@@ -56,6 +56,55 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	return x, nil
 }
 
+// CreateClaimedExecution implements store.Executions: one INSERT that
+// stores the execution claimed, its lease on the database's clock.
+func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
+	if lease <= 0 {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution for %q: lease %v: %w", owner, lease, store.ErrInvalid)
+	}
+	if owner == "" {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution: empty owner: %w", store.ErrInvalid)
+	}
+	now := normTime(s.now())
+	if x.ID == "" {
+		x.ID = events.NewID(now)
+	}
+	if x.CreatedAt.IsZero() {
+		x.CreatedAt = now
+	}
+	x.Status, x.Owner, x.Attempt = store.StatusRunning, owner, 1
+	x.LeaseUntil, x.StartedAt, x.FinishedAt = time.Time{}, time.Time{}, time.Time{}
+	x = normExecution(x)
+	if err := x.Validate(); err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution: %w", err)
+	}
+	event, err := encodeEvent(x.Event)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
+	}
+	steps, err := encodeSteps(x.Steps)
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
+	}
+	// Rounded up, as in ClaimExecutions.
+	micros := (lease + time.Microsecond - 1) / time.Microsecond
+	var got store.Execution
+	err = s.write(ctx, func(db execer) error {
+		var err error
+		got, err = scanExecution(db.QueryRowContext(ctx, s.q.insertClaimedExecution,
+			x.ID, x.Pipeline, x.Version, x.EventID, event, x.Error, steps,
+			owner, int64(micros), x.CancelRequested, s.d.ts(x.CreatedAt)))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q for event %q: %w", x.Pipeline, x.EventID, store.ErrConflict)
+	}
+	if err != nil {
+		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
+	}
+	return got, nil
+}
+
 // GetExecution implements store.Executions.
 func (s *Store) GetExecution(ctx context.Context, id string) (store.Execution, error) {
 	x, err := scanExecution(s.r().QueryRowContext(ctx, s.q.getExecution, id))
@@ -135,41 +184,118 @@ func (s *Store) ClaimExecutions(ctx context.Context, owner string, lease time.Du
 
 // UpdateExecution implements store.Executions.
 func (s *Store) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
-	x = normExecution(x)
-	// Only the error and the steps of x are written, so only they must be valid.
-	if err := (store.Execution{Pipeline: x.Pipeline, Error: x.Error, Steps: x.Steps}).Validate(); err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
-	}
-	steps, err := encodeSteps(x.Steps)
+	x, steps, err := prepareUpdate(x)
 	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+		return store.Execution{}, err
 	}
-	d := s.d
 	var got store.Execution
 	err = s.write(ctx, func(db execer) error {
 		var err error
-		got, err = scanExecution(db.QueryRowContext(ctx, s.q.updateExecution,
-			string(x.Status), x.Error, steps, d.nullTS(x.LeaseUntil), d.nullTS(x.StartedAt), d.nullTS(x.FinishedAt),
-			x.ID, x.Owner, x.Attempt))
+		got, err = s.updateOne(ctx, db, x, steps)
 		return err
 	})
-	if err == nil {
-		return got, nil
+	if errors.Is(err, errClaimMoved) {
+		// No row matched: either there is no such execution or the claim
+		// has moved on to another owner or attempt.
+		return store.Execution{}, s.claimError(ctx, s.r(), x)
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if err != nil {
 		return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
 	}
-	// No row matched: either there is no such execution or the claim has
-	// moved on to another owner or attempt.
+	return got, nil
+}
+
+// UpdateExecutions implements store.Executions: one transaction for the
+// whole batch, so SQLite's single writer and PostgreSQL's commit (its WAL
+// flush) are paid once for many executions. Rows are written in ID order,
+// so two batches touching the same rows lock them in the same order and
+// cannot deadlock. A row whose claim moved on matches nothing and fails
+// alone; an error of the database fails the batch.
+func (s *Store) UpdateExecutions(ctx context.Context, xs []store.Execution) ([]store.Execution, []error) {
+	got, errs := make([]store.Execution, len(xs)), make([]error, len(xs))
+	prepared := make([]store.Execution, len(xs))
+	encoded := make([]any, len(xs))
+	order := make([]int, 0, len(xs))
+	seen := make(map[string]bool, len(xs))
+	for i, x := range xs {
+		if seen[x.ID] {
+			errs[i] = fmt.Errorf("sqlstore: update executions: execution %q appears twice: %w", x.ID, store.ErrInvalid)
+			continue
+		}
+		seen[x.ID] = true
+		prepared[i], encoded[i], errs[i] = prepareUpdate(x)
+		if errs[i] == nil {
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return got, errs
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(prepared[a].ID, prepared[b].ID) })
+	moved := make([]bool, len(xs))
+	err := s.inTx(ctx, func(tx execer) error {
+		for _, i := range order {
+			var err error
+			got[i], err = s.updateOne(ctx, tx, prepared[i], encoded[i])
+			moved[i] = errors.Is(err, errClaimMoved)
+			if err != nil && !moved[i] {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, i := range order {
+		switch {
+		case err != nil:
+			got[i], errs[i] = store.Execution{}, fmt.Errorf("sqlstore: update execution %q: %w", prepared[i].ID, err)
+		case moved[i]:
+			errs[i] = s.claimError(ctx, s.r(), prepared[i])
+		}
+	}
+	return got, errs
+}
+
+// errClaimMoved: the update matched no row.
+var errClaimMoved = errors.New("sqlstore: no row holds that claim")
+
+// prepareUpdate normalises x and encodes its steps. Only the error and
+// the steps of x are written, so only they must be valid.
+func prepareUpdate(x store.Execution) (store.Execution, any, error) {
+	x = normExecution(x)
+	if err := (store.Execution{Pipeline: x.Pipeline, Error: x.Error, Steps: x.Steps}).Validate(); err != nil {
+		return x, nil, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+	}
+	steps, err := encodeSteps(x.Steps)
+	if err != nil {
+		return x, nil, fmt.Errorf("sqlstore: update execution %q: %w", x.ID, err)
+	}
+	return x, steps, nil
+}
+
+// updateOne runs the fenced update of x; errClaimMoved when no row matched.
+func (s *Store) updateOne(ctx context.Context, db execer, x store.Execution, steps any) (store.Execution, error) {
+	d := s.d
+	got, err := scanExecution(db.QueryRowContext(ctx, s.q.updateExecution,
+		string(x.Status), x.Error, steps, d.nullTS(x.LeaseUntil), d.nullTS(x.StartedAt), d.nullTS(x.FinishedAt),
+		x.ID, x.Owner, x.Attempt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Execution{}, errClaimMoved
+	}
+	return got, err
+}
+
+// claimError says why an update of x matched no row: there is no such
+// execution, or another owner or attempt holds it.
+func (s *Store) claimError(ctx context.Context, db execer, x store.Execution) error {
 	var (
 		owner   string
 		attempt int
 	)
-	err = s.r().QueryRowContext(ctx, s.q.executionOwner, x.ID).Scan(&owner, &attempt)
+	err := db.QueryRowContext(ctx, s.q.executionOwner, x.ID).Scan(&owner, &attempt)
 	if err != nil {
-		return store.Execution{}, notFound(err, "update execution %q", x.ID)
+		return notFound(err, "update execution %q", x.ID)
 	}
-	return store.Execution{}, fmt.Errorf("sqlstore: update execution %q: held by %q attempt %d, not %q attempt %d: %w",
+	return fmt.Errorf("sqlstore: update execution %q: held by %q attempt %d, not %q attempt %d: %w",
 		x.ID, owner, attempt, x.Owner, x.Attempt, store.ErrConflict)
 }
 

@@ -23,6 +23,13 @@ const (
 
 	qInsertExecution = `INSERT INTO mockops_executions (` + executionColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// An execution stored already claimed: running, attempt 1, its lease
+	// and start on the database's clock as a claim sets them.
+	// Arguments: id, pipeline, version, event_id, event, error, steps,
+	// owner, lease in microseconds, cancel_requested, created_at.
+	qInsertClaimedExecution = `INSERT INTO mockops_executions (` + executionColumns + `)
+		VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1, ?, {now_plus_micros}, ?, ?, {now}, NULL)
+		RETURNING ` + executionColumns
 	qGetExecution   = `SELECT ` + executionColumns + ` FROM mockops_executions WHERE id = ?`
 	qExecutionOwner = `SELECT owner, attempt FROM mockops_executions WHERE id = ?`
 	// One statement picks and takes the rows. In PostgreSQL the row locks
@@ -196,6 +203,7 @@ type queries struct {
 	getFederation, listFederations, getActivation  string
 	getState, listState                            string
 	insertExecution, getExecution, executionOwner  string
+	insertClaimedExecution                         string
 	listExecutions                                 [2][2][2]string // [byPipeline][byStatus][paged]
 	claimExecutions                                string
 	updateExecution, cancelExecution               string
@@ -212,7 +220,7 @@ func (q *queries) all() []string {
 	out := []string{
 		q.getPipeline, q.listPipelines, q.getFederation, q.listFederations, q.getActivation,
 		q.getState, q.listState, q.insertExecution, q.getExecution, q.executionOwner,
-		q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups[0], q.listRollups[1],
+		q.insertClaimedExecution, q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups[0], q.listRollups[1],
 		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
 		q.pruneEvents,
 	}
@@ -237,21 +245,22 @@ func bindQueries(d *dialect) *queries {
 		activations: versionedSQL("mockops_activations", []string{"federation"}, []string{"scenario"}).bind(d),
 		state:       versionedSQL("mockops_state", []string{"scope", "key"}, []string{"value"}).bind(d),
 
-		getPipeline:     d.bind(qGetPipeline),
-		listPipelines:   d.bind(qListPipelines),
-		getFederation:   d.bind(qGetFederation),
-		listFederations: d.bind(qListFederations),
-		getActivation:   d.bind(qGetActivation),
-		getState:        d.bind(qGetState),
-		listState:       d.bind(qListState),
-		insertExecution: d.bind(qInsertExecution),
-		getExecution:    d.bind(qGetExecution),
-		executionOwner:  d.bind(qExecutionOwner),
-		claimExecutions: d.bind(qClaimExecutions),
-		updateExecution: d.bind(qUpdateExecution),
-		cancelExecution: d.bind(qCancelExecution),
-		listRollups:     [2]string{d.bind(listRollupsSQL(false)), d.bind(listRollupsSQL(true))},
-		rollupUpserts:   make(map[int]string, len(rollupBatchSizes)),
+		getPipeline:            d.bind(qGetPipeline),
+		listPipelines:          d.bind(qListPipelines),
+		getFederation:          d.bind(qGetFederation),
+		listFederations:        d.bind(qListFederations),
+		getActivation:          d.bind(qGetActivation),
+		getState:               d.bind(qGetState),
+		listState:              d.bind(qListState),
+		insertExecution:        d.bind(qInsertExecution),
+		insertClaimedExecution: d.bind(qInsertClaimedExecution),
+		getExecution:           d.bind(qGetExecution),
+		executionOwner:         d.bind(qExecutionOwner),
+		claimExecutions:        d.bind(qClaimExecutions),
+		updateExecution:        d.bind(qUpdateExecution),
+		cancelExecution:        d.bind(qCancelExecution),
+		listRollups:            [2]string{d.bind(listRollupsSQL(false)), d.bind(listRollupsSQL(true))},
+		rollupUpserts:          make(map[int]string, len(rollupBatchSizes)),
 
 		busEnd:           d.bind(qBusEnd),
 		busFetch:         d.bind(qBusFetch),

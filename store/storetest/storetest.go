@@ -90,6 +90,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClaimExpiredLease", testClaimExpiredLease},
 		{"ClaimSkipsFinished", testClaimSkipsFinished},
 		{"UpdateExecution", testUpdateExecution},
+		{"UpdateExecutions", testUpdateExecutions},
+		{"CreateClaimedExecution", testCreateClaimedExecution},
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
