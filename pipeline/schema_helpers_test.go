@@ -275,8 +275,8 @@ func eachSchema(v any, ptr string, fn func(ptr string, s map[string]any)) {
 	case map[string]any:
 		fn(ptr, x)
 		for k, c := range x {
-			if k == "enum" || k == "examples" || k == "const" {
-				continue
+			if k == "enum" || k == "examples" || k == "const" || k == "not" {
+				continue // values, or a negated schema no editor completes
 			}
 			eachSchema(c, ptr+"/"+k, fn)
 		}
