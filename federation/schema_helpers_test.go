@@ -231,8 +231,10 @@ func (d *schemaDoc) at(s map[string]any, path ...string) []map[string]any {
 }
 
 // properties is the union of the property names of schemas, and whether
-// each schema that names properties also closes the object
+// each object schema that names properties also closes the object
 // (additionalProperties: false), as the parser does with a key table.
+// A conditional branch (then) that only narrows known properties, with no
+// "type" of its own, need not close it; its keys still count.
 func properties(schemas []map[string]any) (keys []string, closed bool) {
 	closed = true
 	for _, s := range schemas {
@@ -245,7 +247,7 @@ func properties(schemas []map[string]any) (keys []string, closed bool) {
 				keys = append(keys, k)
 			}
 		}
-		if s["additionalProperties"] != false {
+		if s["type"] == "object" && s["additionalProperties"] != false {
 			closed = false
 		}
 	}
@@ -275,8 +277,8 @@ func eachSchema(v any, ptr string, fn func(ptr string, s map[string]any)) {
 	case map[string]any:
 		fn(ptr, x)
 		for k, c := range x {
-			if k == "enum" || k == "examples" || k == "const" || k == "not" {
-				continue // values, or a negated schema no editor completes
+			if k == "enum" || k == "examples" || k == "const" || k == "not" || k == "if" {
+				continue // values, or a test or negated schema no editor completes
 			}
 			eachSchema(c, ptr+"/"+k, fn)
 		}

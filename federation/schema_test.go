@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -64,7 +65,7 @@ func TestSchemaKeyTables(t *testing.T) {
 		}
 	}
 	for _, tt := range tests {
-		where := cmpOr(tt.def, "root") + "." + strings.Join(tt.path, ".")
+		where := cmp.Or(tt.def, "root") + "." + strings.Join(tt.path, ".")
 		t.Run(where, func(t *testing.T) {
 			start := d.root
 			if tt.def != "" {
@@ -103,13 +104,6 @@ func TestSchemaKeyTables(t *testing.T) {
 		}
 	}
 	checkSchemaDoc(t, d)
-}
-
-func cmpOr(s, dflt string) string {
-	if s == "" {
-		return dflt
-	}
-	return s
 }
 
 // A golden diagnostic names a structural problem when it is about keys,
