@@ -1,145 +1,136 @@
-// Command quickstart is the README's main job: a small host program that
-// wires MockOps together on the embedded defaults and shows it working.
+// Command quickstart is the README's main command: the whole MockOps loop
+// in one process, on the embedded defaults.
 //
-// It opens the embedded SQLite store (a file in a temporary directory, or
-// the one -db names) and its durable event bus, and starts the pipeline
-// engine on them with the built-in step types plus the quickstart's own
-// "log" step, and secrets from the quickstart's own SecretSource. It
-// stores the four definitions in config/pipelines (one in MockForge's
-// format) through the engine, prints the engine's dry run (Test) for the
-// drift event, publishes one event of each of the seven platform kinds
-// (printing each as CloudEvents JSON), waits for the executions they start
-// (one calls a deploy hook it serves on loopback with a bearer token, one
-// emits an event that runs a second pipeline) and prints each stored
-// execution: pipeline, status, steps with their status, outcome and
-// redacted rendered config. It shuts the engine down, then stores and
-// serves a small federation, a real users service it starts on loopback
-// and a mock orders workspace, and sends requests through it. It exits 1
-// when an execution did not succeed.
+//	go run ./examples/quickstart          # serve until Ctrl-C
+//	go run ./examples/quickstart -demo    # drive traffic through it, print a report, exit
+//
+// It starts a real upstream on loopback and, on one server:
+//
+//   - the federation "shop" (federations/shop.yaml) through a
+//     federation.Registry: users (real), catalog (mock_v3), orders
+//     (blended: mock and real side by side) and payments (mock_v3, with a
+//     payments-outage scenario that switches chaos on);
+//   - the coverage collector as the federation's Observer: endpoint
+//     coverage against specs/*.yaml, and drift from the blended service's
+//     comparisons, which raises drift.threshold_exceeded past its budget;
+//   - the pipeline engine, with the definitions of pipelines/*.yaml (one
+//     in MockForge's format): drift-to-pr notifies a webhook (signed) and
+//     opens a pull request;
+//   - the admin APIs under /api/v2 (pipelines, executions, federations,
+//     coverage), the pipeline pages under /ui and the coverage dashboard
+//     at /coverage;
+//   - stand-ins for the team's webhook receiver (/demo/webhook) and for
+//     GitHub (/demo/github), so the loop closes without an account.
+//
+// Everything is kept in SQLite under the -data directory: by default
+// ./mockops-data when serving (so a restart keeps its state), and a fresh
+// temporary directory, removed at exit, with -demo (so the demo always
+// starts clean and its drift crossing is raised; pass -data to keep it).
+//
+// Changes through the admin APIs are allowed from loopback only (see
+// platform.routes): the quickstart is a local, single-user program.
 package main
 
 import (
 	"context"
-	"embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"time"
 
-	"github.com/mockops/mockops/events"
-	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/sqlstore"
 )
 
-//go:embed config
-var configFS embed.FS
-
 func main() {
-	dbPath := flag.String("db", "", "SQLite database to use and keep (default: a temporary one)")
-	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := main1(ctx, *dbPath); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "quickstart:", err)
+		}
 		os.Exit(1)
 	}
 }
 
-func main1(ctx context.Context, dbPath string) error {
-	if dbPath == "" {
-		dir, err := os.MkdirTemp("", "mockops-quickstart-")
+// run is the whole program, so that its test can drive it in-process.
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fl := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	addr := fl.String("addr", "127.0.0.1:8080", "address to listen on (the demo uses any free loopback port)")
+	data := fl.String("data", "", "directory for the SQLite database (default ./mockops-data; with -demo a temporary one)")
+	demo := fl.Bool("demo", false, "drive traffic and events through the platform, print a report and exit")
+	verbose := fl.Bool("v", false, "write the platform's log records to stderr")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	dir, fresh := *data, false
+	switch {
+	case dir == "" && *demo:
+		tmp, err := os.MkdirTemp("", "mockops-demo-")
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
-		dbPath = filepath.Join(dir, "mockops.db")
+		defer os.RemoveAll(tmp)
+		dir, fresh, *addr = tmp, true, "127.0.0.1:0"
+	case dir == "":
+		dir = "mockops-data"
 	}
-	return run(ctx, dbPath, os.Stdout, os.Stderr)
-}
-
-// run is the whole program, so its test can drive it. It prints to out
-// and sends the engine's log records to logw.
-func run(ctx context.Context, dbPath string, out, logw io.Writer) error {
-	st, err := sqlstore.Open(ctx, "sqlite:"+dbPath)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mockops.db")); errors.Is(err, os.ErrNotExist) {
+		fresh = true
+	}
+	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "mockops.db"))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	// The durable bus keeps events as rows; the engine subscribes to it as
-	// a named consumer, which resumes where it stopped when the program
-	// runs again on the same -db.
-	bus := st.Bus(sqlstore.BusConfig{})
-	defer bus.Close()
-	if err := runPipelines(ctx, st, bus, logw, out); err != nil {
-		return err
-	}
-	if err := bus.Shutdown(ctx); err != nil {
-		return err
-	}
-
-	src, err := configFS.ReadFile("config/federations/shop.yaml")
+	p, err := startPlatform(ctx, platformConfig{Store: st, Addr: *addr, DriftBudget: 10, Logger: logger})
 	if err != nil {
 		return err
 	}
-	if _, err := st.PutFederation(ctx, store.FederationRecord{Name: "shop", Version: store.AnyVersion, Spec: src}); err != nil {
-		return err
+	var runErr error
+	if *demo {
+		runErr = runDemo(ctx, p, st, fresh, out)
+	} else {
+		printWelcome(out, p.url, dir)
+		<-ctx.Done()
+		fmt.Fprintln(out, "shutting down")
 	}
-	shop, err := startShop(ctx, src)
-	if err != nil {
-		return err
-	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-	defer client.CloseIdleConnections()
-	for _, path := range []string{"/users/7", "/orders/42", "/inventory/1"} {
-		if err := shop.visit(ctx, client, path, out); err != nil {
-			shop.shutdown(ctx)
-			return err
-		}
-	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Shut down gracefully, bounded: a part that does not stop in time is
+	// reported, not waited for forever.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return shop.shutdown(sctx)
+	return errors.Join(runErr, p.shutdown(sctx))
 }
 
-// platformEvents returns one event of each platform kind, as a mock server
-// would raise them when these things happen.
-func platformEvents() ([]events.Event, error) {
-	const ws = "payments"
-	raise := []func() (events.Event, error){
-		func() (events.Event, error) {
-			return events.WorkspaceCreated(ws, events.WorkspaceCreation{Name: "Payments", CreatedBy: "quickstart"})
-		},
-		func() (events.Event, error) {
-			return events.SchemaChanged(ws, events.SchemaChange{SchemaType: "openapi", Path: "specs/payments.yaml", Changes: []string{"added GET /refunds"}})
-		},
-		func() (events.Event, error) {
-			return events.ScenarioPublished(ws, events.ScenarioPublication{ScenarioID: "sc-1", ScenarioName: "checkout-happy-path", Version: "3"})
-		},
-		func() (events.Event, error) {
-			return events.PersonaPublished(ws, events.PersonaPublication{PersonaID: "p-1", PersonaName: "premium-customer"})
-		},
-		func() (events.Event, error) {
-			return events.DriftThresholdExceeded(ws, events.DriftThreshold{Service: "payments", Endpoint: "/payments", DriftPercent: 12.5, Budget: 5})
-		},
-		func() (events.Event, error) {
-			return events.PromotionCompleted(ws, events.Promotion{EntityType: "scenario", EntityID: "sc-1", FromEnvironment: "dev", ToEnvironment: "test"})
-		},
-		func() (events.Event, error) {
-			return events.ConfigChanged(ws, events.ConfigChange{Scope: "workspace", Keys: []string{"latency.p99"}})
-		},
-	}
-	evs := make([]events.Event, 0, len(raise))
-	for _, f := range raise {
-		e, err := f()
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, e)
-	}
-	return evs, nil
+func printWelcome(out io.Writer, url, dir string) {
+	fmt.Fprintf(out, `MockOps quickstart, data in %s
+
+  federation shop   %[2]s/users/7 (real)  %[2]s/catalog/sku-1 (mock)  %[2]s/orders/42 (blended)  %[2]s/payments/p-1 (mock)
+  pipeline pages    %[2]s/ui/pipelines
+  coverage          %[2]s/coverage
+  admin API         %[2]s/api/v2/{pipelines,executions,federations,coverage/...}
+
+Try:
+  curl -i %[2]s/orders/42
+  curl -X POST %[2]s/api/v2/federations/shop/scenarios/payments-outage/activate
+  curl -i %[2]s/payments/p-1
+  curl -X POST %[2]s/api/v2/federations/shop/scenarios/deactivate
+  curl %[2]s/api/v2/coverage/drift
+  curl %[2]s/api/v2/executions
+
+Ctrl-C stops it.
+`, dir, url)
 }

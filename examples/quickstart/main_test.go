@@ -2,139 +2,185 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
+	"context"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
-	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/federation"
+	"github.com/mockops/mockops/pipeline"
 	"github.com/mockops/mockops/store"
 	"github.com/mockops/mockops/store/sqlstore"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
 
-func TestRun(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "mockops.db")
-	checkRun(t, db, 1)
-	// A second run on the same database stores new versions, and its named
-	// engine's durable consumer resumes after the events the first run
-	// handled: only the seven new events run pipelines.
-	checkRun(t, db, 2)
+// The demo runs the whole loop and reports it; what it stored parses back.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run(testCtx(t), []string{"-demo", "-data", dir}, &out); err != nil {
+		t.Fatalf("run -demo: %v\n%s", err, out.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		`GET /users/7       -> 200 served by real      (service users, real)`,
+		`GET /catalog/sku-1 -> 200 served by mock      (service catalog, mock_v3)`,
+		`GET /orders/42     -> 200 served by mock+real (service orders, blended)`,
+		`GET /payments/p-1  -> 200 served by mock      (service payments, mock_v3)`,
+		`GET /payments/p-1  -> 503 served by chaos     (service payments, chaos_driven)`,
+		`users    operations 1/1 (100%)`,
+		`orders   operations 1/2 (50%)`,
+		`orders   drift 1/1 (100%) of compared branches (budget 10%): over budget`,
+		`promote-on-publish for scenario.published       succeeded (steps: announce succeeded)`,
+		`drift-to-pr        for drift.threshold_exceeded succeeded (steps: tell succeeded, pr succeeded)`,
+		`webhook got a signed delivery (signature verified): mock of orders drifts 100% (budget 10%) on GET /orders/{id}`,
+		`pull request #1 opened on mockops/shop-mocks: "Refresh the orders mock: it drifts from the real service", branch mockops/refresh-orders, files mocks/orders/DRIFT.md, labels drift`,
+		`stored: federation shop v1 (4 services) and 3 pipelines, all parse back`,
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(report, "whsec_") || strings.Contains(report, "ghp_demo") || strings.Contains(report, "{\"") {
+		t.Errorf("report shows a secret or raw JSON:\n%s", report)
+	}
+	for _, line := range strings.Split(report, "\n") {
+		if strings.Contains(line, "executions:") || !strings.HasPrefix(line, "  ") {
+			continue
+		}
+		if m := regexp.MustCompile(`\) (failed|cancelled|timed_out) \(`).FindString(line); m != "" {
+			t.Errorf("an execution did not succeed: %s", line)
+		}
+	}
 
-	st, err := sqlstore.Open(t.Context(), "sqlite:"+db)
+	// What it stored is valid: the federation and the pipelines parse, and
+	// no stored execution holds a secret.
+	ctx := testCtx(t)
+	st, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(dir, "mockops.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ps, err := st.ListPipelines(t.Context(), store.PipelineQuery{})
-	if err != nil || len(ps) != 4 {
-		t.Errorf("ListPipelines = %d pipelines, %v; want the 4 quickstart pipelines", len(ps), err)
-	}
-	// Six executions per run, each stored once, all succeeded, and the
-	// deploy token nowhere in them.
-	page, err := st.ListExecutions(t.Context(), store.ExecutionQuery{Limit: 100})
+	rec, err := st.GetFederation(ctx, "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
-	byStatus := map[store.Status]int{}
+	fed, err := federation.Parse("shop.yaml", rec.Spec)
+	if err != nil {
+		t.Fatalf("stored federation: %v", err)
+	}
+	if len(fed.Services) != 4 || len(fed.Scenarios) != 1 {
+		t.Errorf("stored federation has %d services and %d scenarios; want 4 and 1", len(fed.Services), len(fed.Scenarios))
+	}
+	ps, err := st.ListPipelines(ctx, store.PipelineQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 3 {
+		t.Errorf("%d stored pipelines; want 3", len(ps))
+	}
+	for _, p := range ps {
+		if _, err := pipeline.Parse(p.Name, p.Source); err != nil {
+			t.Errorf("stored pipeline %s: %v", p.Name, err)
+		}
+	}
+	page, err := st.ListExecutions(ctx, store.ExecutionQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, x := range page.Executions {
-		byStatus[x.Status]++
-		b, err := json.Marshal(x)
-		if err != nil {
-			t.Fatal(err)
+		for _, s := range x.Steps {
+			if b := string(s.With) + string(s.Output); strings.Contains(b, "whsec_") || strings.Contains(b, "ghp_demo") {
+				t.Errorf("stored step %s/%s holds a secret: %s", x.Pipeline, s.ID, b)
+			}
 		}
-		if strings.Contains(string(b), deployToken) {
-			t.Errorf("stored execution %s of %s holds the deploy token: %s", x.ID, x.Pipeline, b)
-		}
-	}
-	if diff := cmp.Diff(map[store.Status]int{store.StatusSucceeded: 12}, byStatus); diff != "" {
-		t.Errorf("stored executions by status (-want +got):\n%s", diff)
-	}
-	if f, err := st.GetFederation(t.Context(), "shop"); err != nil || f.Version != 2 {
-		t.Errorf("GetFederation(shop) = version %d, %v; want version 2", f.Version, err)
 	}
 }
 
-func checkRun(t *testing.T, db string, version int) {
-	t.Helper()
-	var out, logs bytes.Buffer
-	if err := run(t.Context(), db, &out, &logs); err != nil {
-		t.Fatalf("run() = %v\noutput:\n%s\nlogs:\n%s", err, out.String(), logs.String())
-	}
-	for name, b := range map[string]*bytes.Buffer{"output": &out, "logs": &logs} {
-		if strings.Contains(b.String(), deployToken) {
-			t.Errorf("%s hold the deploy token:\n%s", name, b.String())
+// On a data directory that has already raised the drift crossing, the
+// demo still succeeds, and says why drift-to-pr did not run again.
+func TestDemoReusedData(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 2 {
+		var out bytes.Buffer
+		if err := run(testCtx(t), []string{"-demo", "-data", dir}, &out); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, out.String())
+		}
+		const note = "had already raised the drift crossing"
+		if got := strings.Contains(out.String(), note); got != (i == 1) {
+			t.Errorf("run %d: report mentions %q: %v; want %v\n%s", i, note, got, i == 1, out.String())
 		}
 	}
-	// The quickstart's log step writes its message through the engine's
-	// logger, with the run's ids.
-	if got, want := strings.Count(logs.String(), `msg="quickstart log" pipeline=`), 6; got != want {
-		t.Errorf("logs have %d quickstart log records, want %d:\n%s", got, want, logs.String())
+}
+
+// Without -demo the platform serves until its context ends, printing its
+// URLs and curl lines first, and then shuts down cleanly.
+func TestServeUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	out := &signalWriter{want: "Ctrl-C stops it", seen: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, out) }()
+	select {
+	case <-out.seen:
+	case err := <-done:
+		t.Fatalf("run returned before serving: %v\n%s", err, out.String())
 	}
-	var types []events.Type
-	var other []string
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		if js, ok := strings.CutPrefix(line, "event "); ok {
-			var e events.Event
-			if err := json.Unmarshal([]byte(js), &e); err != nil {
-				t.Fatalf("event line %q is not a CloudEvent: %v", line, err)
-			}
-			types = append(types, e.Type)
-			continue
+	m := regexp.MustCompile(`curl -i (http://127\.0\.0\.1:\d+)/orders/42`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no curl line for /orders/42:\n%s", out.String())
+	}
+	for path, want := range map[string]int{"/orders/42": 200, "/api/v2/executions": 200, "/ui/pipelines": 200, "/coverage": 200, "/nowhere": 404} {
+		resp, err := http.Get(m[1] + path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		other = append(other, line)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d; want %d", path, resp.StatusCode, want)
+		}
 	}
-	wantTypes := []events.Type{
-		events.TypeWorkspaceCreated, events.TypeSchemaChanged, events.TypeScenarioPublished,
-		events.TypePersonaPublished, events.TypeDriftThresholdExceeded, events.TypePromotionCompleted,
-		events.TypeConfigChanged,
+	http.DefaultClient.CloseIdleConnections()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run after cancel: %v", err)
 	}
-	if diff := cmp.Diff(wantTypes, types); diff != "" {
-		t.Errorf("printed events (-want +got):\n%s", diff)
+}
+
+// signalWriter collects output and closes seen once want has been written.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
 	}
-	wantOther := []string{
-		fmt.Sprintf("stored pipeline audit-config (mockops format) as version %d", version),
-		fmt.Sprintf("stored pipeline escalate-drift (mockops format) as version %d", version),
-		fmt.Sprintf("stored pipeline promote-on-publish (mockforge format) as version %d", version),
-		fmt.Sprintf("stored pipeline sdk-on-schema-change (mockops format) as version %d", version),
-		// The engine's dry run for the drift event: the secrets are redacted.
-		"test drift.threshold_exceeded:",
-		`  pipeline audit-config would not run: event type "drift.threshold_exceeded" is not "config.changed"`,
-		"  pipeline escalate-drift would run step page (http) with map[headers:map[Authorization:Bearer ***] json:map[text:drift on /payments is over budget] method:POST url:***]",
-		"  pipeline escalate-drift would run step raise (emit) with map[data:map[keys:[drift.budget] scope:drift-budget] type:config.changed]",
-		"  pipeline escalate-drift would run step note (log) with map[message:paged the deploy hook for /payments]",
-		`  pipeline promote-on-publish would not run: event type "drift.threshold_exceeded" is not "scenario.published"`,
-		"  pipeline sdk-on-schema-change would run step tell (log) with map[message:drift.threshold_exceeded in payments: /payments]",
-		// The executions the published events ran, as stored.
-		fmt.Sprintf("execution of sdk-on-schema-change v%d for schema.changed: succeeded", version),
-		`  step tell (log): succeeded, outcome succeeded, 1 attempt(s), with {"message":"schema.changed in payments: specs/payments.yaml"}`,
-		fmt.Sprintf("execution of promote-on-publish v%d for scenario.published: succeeded", version),
-		`  step announce (log): succeeded, outcome succeeded, 1 attempt(s), with {"message":"promote sc-1 from payments"}`,
-		fmt.Sprintf("execution of escalate-drift v%d for drift.threshold_exceeded: succeeded", version),
-		`  step page (http): succeeded, outcome succeeded, 1 attempt(s), with {"headers":{"Authorization":"Bearer ***"},"json":{"text":"drift on /payments is over budget"},"method":"POST","url":"***"}`,
-		`  step raise (emit): succeeded, outcome succeeded, 1 attempt(s), with {"data":{"keys":["drift.budget"],"scope":"drift-budget"},"type":"config.changed"}`,
-		`  step note (log): succeeded, outcome succeeded, 1 attempt(s), with {"message":"paged the deploy hook for /payments"}`,
-		fmt.Sprintf("execution of sdk-on-schema-change v%d for drift.threshold_exceeded: succeeded", version),
-		`  step tell (log): succeeded, outcome succeeded, 1 attempt(s), with {"message":"drift.threshold_exceeded in payments: /payments"}`,
-		// The event escalate-drift emitted ran audit-config in turn.
-		fmt.Sprintf("execution of audit-config v%d for config.changed (caused by drift.threshold_exceeded, depth 1): succeeded", version),
-		`  step record (log): succeeded, outcome succeeded, 1 attempt(s), with {"message":"config of payments changed: scope drift-budget"}`,
-		fmt.Sprintf("execution of audit-config v%d for config.changed: succeeded", version),
-		`  step record (log): succeeded, outcome succeeded, 1 attempt(s), with {"message":"config of payments changed: scope workspace"}`,
-		// The http step reached the loopback deploy hook with the real token.
-		`deploy hook got POST /hooks/deploy with a valid token: {"text":"drift on /payments is over budget"}`,
-		`federation GET /users/7 -> 200 served by real: {"id":"7","name":"Ada","source":"real users service"}`,
-		`federation GET /orders/42 -> 200 served by mock: {"order":"42","status":"shipped","source":"mock workspace orders-ws"}`,
-		`federation GET /inventory/1 -> 404 served by router: {"detail":"federation: no service of \"shop\" routes \"/inventory/1\"","federation":"shop","status":404,"title":"Not Found","type":"about:blank"}`,
-	}
-	if diff := cmp.Diff(wantOther, other); diff != "" {
-		t.Errorf("printed lines (-want +got):\n%s", diff)
-	}
+	return n, err
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
