@@ -11,6 +11,9 @@
 //     <module>/internal/docsnippets_tmp_<n>/main.go, inside the module so
 //     that it compiles against this checkout, checked with `go vet` (which
 //     type-checks it as the compiler does) and removed.
+//   - A program followed at once by a "```text output" block is also run
+//     (`go run`), and what it prints on its standard output must be that
+//     block, byte for byte.
 //   - Every other ```go block is a fragment: the absence of a package
 //     clause is its mark. Its non-blank lines must appear, in order and
 //     with their indentation trimmed, in one .go file of the module, so a
@@ -62,13 +65,18 @@ type block struct {
 	file string // relative to the module root
 	line int    // of the opening fence
 	lang string // the info string's first word
-	body string
+	// output is set on a ```text output block: what the program block
+	// before it prints on its standard output.
+	output bool
+	body   string
+	// want is, on a program block, the output block that follows it.
+	want *block
 }
 
 func (b block) pos() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
 
 // fence matches an opening or closing fence at the start of a line.
-var fence = regexp.MustCompile("^```\\s*([A-Za-z0-9_+-]*)")
+var fence = regexp.MustCompile("^```\\s*([A-Za-z0-9_+-]*)\\s*(\\S*)")
 
 // parseBlocks returns the fenced blocks of a Markdown file. An unclosed
 // block is an error, since the rest of the file would silently be code.
@@ -83,7 +91,7 @@ func parseBlocks(file string, src []byte) ([]block, error) {
 		m := fence.FindStringSubmatch(line)
 		switch {
 		case cur == nil && m != nil:
-			cur = &block{file: file, line: n, lang: m[1]}
+			cur = &block{file: file, line: n, lang: m[1], output: m[1] == "text" && m[2] == "output"}
 			body.Reset()
 		case cur != nil && strings.TrimSpace(line) == "```":
 			cur.body = body.String()
@@ -347,10 +355,13 @@ func collect(t *testing.T, root string) collected {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range blocks {
+		for i, b := range blocks {
 			switch b.lang {
 			case "go":
 				if isProgram(b.body) {
+					if i+1 < len(blocks) && blocks[i+1].output {
+						b.want = &blocks[i+1]
+					}
 					c.programs = append(c.programs, b)
 				} else {
 					c.fragments = append(c.fragments, b)
@@ -415,8 +426,21 @@ func checkPrograms(t *testing.T, root string, programs []block) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
-			if out, err := goCmd(ctx, root, "vet", "./internal/"+filepath.Base(dir)).CombinedOutput(); err != nil {
-				t.Errorf("%s: go vet of the program: %v\n%s", b.pos(), err, out)
+			pkg := "./internal/" + filepath.Base(dir)
+			if out, err := goCmd(ctx, root, "vet", pkg).CombinedOutput(); err != nil {
+				t.Fatalf("%s: go vet of the program: %v\n%s", b.pos(), err, out)
+			}
+			if b.want == nil {
+				return
+			}
+			var stdout, stderr bytes.Buffer
+			run := goCmd(ctx, root, "run", pkg)
+			run.Stdout, run.Stderr = &stdout, &stderr
+			if err := run.Run(); err != nil {
+				t.Fatalf("%s: go run of the program: %v\n%s", b.pos(), err, stderr.Bytes())
+			}
+			if got := stdout.String(); got != b.want.body {
+				t.Errorf("%s: the program prints\n%s\nbut %s shows\n%s", b.pos(), got, b.want.pos(), b.want.body)
 			}
 		})
 	}
