@@ -8,9 +8,13 @@
 //
 //   - ```go blocks that start with a package clause ("package main", after
 //     any comments) are complete programs. Each is written to
-//     <module>/internal/docsnippets_tmp_<n>/main.go, inside the module so
-//     that it compiles against this checkout, checked with `go vet` (which
-//     type-checks it as the compiler does) and removed.
+//     <module>/_docsnippets/<n>/main.go, inside the module so that it
+//     compiles against this checkout, checked with `go vet` (which
+//     type-checks it as the compiler does) and removed. A directory
+//     starting with "_" is left out of ./... patterns and of the layering
+//     test, so a `go test ./...` running beside this test never sees a
+//     half-written program (an example host imports every layer, which
+//     under internal/ the layering test would reject).
 //   - A program followed at once by a "```text output" block is also run
 //     (`go run`), and what it prints on its standard output must be that
 //     block, byte for byte.
@@ -54,6 +58,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -416,17 +421,20 @@ func TestDocs(t *testing.T) {
 func checkPrograms(t *testing.T, root string, programs []block) {
 	for i, b := range programs {
 		t.Run(b.pos(), func(t *testing.T) {
-			dir := filepath.Join(root, "internal", fmt.Sprintf("docsnippets_tmp_%d", i))
+			dir := filepath.Join(root, "_docsnippets", strconv.Itoa(i))
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { os.RemoveAll(dir) })
+			t.Cleanup(func() {
+				os.RemoveAll(dir)
+				os.Remove(filepath.Dir(dir)) // once empty: the last program's cleanup removes it
+			})
 			if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(b.body), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
-			pkg := "./internal/" + filepath.Base(dir)
+			pkg := "./_docsnippets/" + filepath.Base(dir)
 			if out, err := goCmd(ctx, root, "vet", pkg).CombinedOutput(); err != nil {
 				t.Fatalf("%s: go vet of the program: %v\n%s", b.pos(), err, out)
 			}
@@ -454,7 +462,7 @@ func goSources(t *testing.T, root string) map[string][]string {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "docsnippets_tmp_") || d.Name() == "testdata") {
+		if d.IsDir() && p != root && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_") || d.Name() == "testdata") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(p, ".go") {
