@@ -336,7 +336,8 @@ type command struct {
 	args []string
 }
 
-func collect(t *testing.T, root string) collected {
+// allBlocks returns every block of README.md and docs/*.md.
+func allBlocks(t *testing.T, root string) []block {
 	t.Helper()
 	files := []string{"README.md"}
 	guides, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
@@ -350,7 +351,7 @@ func collect(t *testing.T, root string) collected {
 	if len(guides) < 4 {
 		t.Errorf("docs/ has %d guides; want at least pipelines, federation, coverage and operations", len(guides))
 	}
-	var c collected
+	var all []block
 	for _, f := range files {
 		src, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
@@ -360,26 +361,34 @@ func collect(t *testing.T, root string) collected {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, b := range blocks {
-			switch b.lang {
-			case "go":
-				if isProgram(b.body) {
-					if i+1 < len(blocks) && blocks[i+1].output {
-						b.want = &blocks[i+1]
-					}
-					c.programs = append(c.programs, b)
-				} else {
-					c.fragments = append(c.fragments, b)
+		all = append(all, blocks...)
+	}
+	return all
+}
+
+func collect(t *testing.T, root string) collected {
+	t.Helper()
+	var c collected
+	blocks := allBlocks(t, root)
+	for i, b := range blocks {
+		switch b.lang {
+		case "go":
+			if !isProgram(b.body) {
+				c.fragments = append(c.fragments, b)
+				continue
+			}
+			if i+1 < len(blocks) && blocks[i+1].output && blocks[i+1].file == b.file {
+				b.want = &blocks[i+1]
+			}
+			c.programs = append(c.programs, b)
+		case "sh", "bash", "shell", "console":
+			for _, line := range commandLines(b.body) {
+				args, err := words(line)
+				if err != nil {
+					t.Errorf("%s: %q: %v", b.pos(), line, err)
+					continue
 				}
-			case "sh", "bash", "shell", "console":
-				for _, line := range commandLines(b.body) {
-					args, err := words(line)
-					if err != nil {
-						t.Errorf("%s: %q: %v", b.pos(), line, err)
-						continue
-					}
-					c.commands = append(c.commands, command{b, line, args})
-				}
+				c.commands = append(c.commands, command{b, line, args})
 			}
 		}
 	}
