@@ -23,6 +23,9 @@
 //     with their indentation trimmed, in one .go file of the module, so a
 //     fragment is always a quotation of code that compiles (an exported
 //     signature, a Config field, a test helper), never free-hand Go.
+//   - ```yaml blocks whose first line names a schema the repository ships
+//     are whole definitions: validated against the schema and parsed (see
+//     yaml_test.go). Other YAML blocks are excerpts.
 //   - ```sh blocks: every line (a trailing " # comment" removed) must be a
 //     command the test knows; anything else fails, so the guides put other
 //     text in ```text, ```yaml or ```sql blocks.
