@@ -19,8 +19,9 @@
 //     (`go run`), and what it prints on its standard output must be that
 //     block, byte for byte.
 //   - Every other ```go block is a fragment: the absence of a package
-//     clause is its mark. Its non-blank lines must appear, in order and
-//     with their indentation trimmed, in one .go file of the module, so a
+//     clause is its mark. Its non-blank lines must appear, in order (other
+//     lines may come between) and with runs of spaces and tabs collapsed,
+//     in one .go file of the module, so a
 //     fragment is always a quotation of code that compiles (an exported
 //     signature, a Config field, a test helper), never free-hand Go.
 //   - ```yaml blocks whose first line names a schema the repository ships
@@ -486,7 +487,7 @@ func goSources(t *testing.T, root string) map[string][]string {
 		}
 		var lines []string
 		for l := range strings.SplitSeq(string(src), "\n") {
-			lines = append(lines, strings.TrimSpace(l))
+			lines = append(lines, normalize(l))
 		}
 		out[p] = lines
 		return nil
@@ -496,6 +497,11 @@ func goSources(t *testing.T, root string) map[string][]string {
 	}
 	return out
 }
+
+// normalize makes a line comparable whatever gofmt's alignment: spaces
+// and tabs collapsed, the ends trimmed. Aligned blocks (const groups,
+// struct fields) realign when a longer name joins them.
+func normalize(l string) string { return strings.Join(strings.Fields(l), " ") }
 
 // inOrder reports whether want's lines occur in lines in order (not
 // necessarily adjacent, so a fragment may leave out a function's body).
@@ -514,7 +520,7 @@ func checkFragments(t *testing.T, root string, fragments []block) {
 	for _, b := range fragments {
 		var want []string
 		for l := range strings.SplitSeq(b.body, "\n") {
-			if l = strings.TrimSpace(l); l != "" && l != "..." && l != "// ..." {
+			if l = normalize(l); l != "" && l != "..." && l != "// ..." {
 				want = append(want, l)
 			}
 		}
