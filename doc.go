@@ -17,12 +17,12 @@
 //   - federation: one http.Handler that routes each request to a service
 //     and serves it from a mock workspace, the real upstream, a blend of
 //     both (with mock/real comparisons: drift) or with chaos injected.
-//   - coverage: OpenAPI documents compiled into operations, with a
-//     zero-allocation request matcher.
+//   - coverage: OpenAPI documents compiled into operations, and the
+//     Collector that turns traffic into scenario, persona, endpoint,
+//     staleness and drift metrics, a CI gate and a dashboard.
 //
-// Not built yet: scenario activation, shared state, the federation
-// registry, the admin APIs, and the coverage collector, metrics, gate and
-// dashboard. README.md keeps the status.
+// README.md keeps the status; docs/ holds the guides (pipelines,
+// federation, coverage, operations).
 //
 // The library owns no main, no signals and no global state. A host wires it
 // roughly like this (examples/quickstart is the runnable version):

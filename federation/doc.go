@@ -107,6 +107,24 @@
 // that found differences are kept, the last RecentDiffs per service, for
 // Router.RecentDiffs.
 //
+// # Editor support
+//
+// JSONSchema returns a JSON Schema (draft 2020-12, kept in
+// schema/federation.schema.json) of both formats: every key with a
+// description, enums for reality levels, blend strategies, chaos bases
+// and protocols, and patterns for names, paths and durations. An editor
+// running yaml-language-server (VS Code's YAML extension, Neovim,
+// JetBrains) completes and checks a file that names the schema on its
+// first line, by URL or by a path relative to the file:
+//
+//	# yaml-language-server: $schema=https://raw.githubusercontent.com/mockops/mockops/main/federation/schema/federation.schema.json
+//	name: shop
+//
+// A host can serve JSONSchema() itself (as application/schema+json) and
+// point the line at its own URL. The schema checks structure only:
+// dependencies, routes, upstream URLs and what a protocol can carry are
+// Parse's.
+//
 // # Routing
 //
 // NewRouter(f, RouterConfig{Mocks: resolver}) returns the Router, an

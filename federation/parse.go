@@ -19,6 +19,8 @@ var (
 		"strip_prefix", "preserve_host", "depends_on", "dependencies", "blend", "chaos",
 		"protocol",
 	}
+	scenarioKeys = []string{"name", "description", "services"}
+	overrideKeys = []string{"reality", "blend", "chaos"}
 	// aliases pairs each MockForge spelling with the native key it stands for.
 	aliases = map[string]string{
 		"workspace_id":  "workspace",
@@ -257,7 +259,7 @@ func mockForgeReality(v string) string {
 func (d *decoder) scenario(n *yaml.Node) Scenario {
 	sc := Scenario{}
 	sc.at.self = d.at(n)
-	for _, fd := range yamlpos.Fields(d.file, n, []string{"name", "description", "services"}, &d.errs.list) {
+	for _, fd := range yamlpos.Fields(d.file, n, scenarioKeys, &d.errs.list) {
 		sc.at.set(fd.Key, d.at(fd.Value))
 		switch fd.Key {
 		case "name":
@@ -272,7 +274,7 @@ func (d *decoder) scenario(n *yaml.Node) Scenario {
 				o := Override{Service: svc.Key}
 				o.at.self = d.at(svc.KeyNd)
 				d.label = fmt.Sprintf("scenario %q service %q", clip(sc.Name), clip(svc.Key))
-				for _, of := range yamlpos.Fields(d.file, svc.Value, []string{"reality", "blend", "chaos"}, &d.errs.list) {
+				for _, of := range yamlpos.Fields(d.file, svc.Value, overrideKeys, &d.errs.list) {
 					o.at.set(of.Key, d.at(of.Value))
 					switch of.Key {
 					case "reality":

@@ -17,6 +17,17 @@ var (
 		"base", "seed", "key_header", "header_faults", "max_active_faults",
 		"latency", "abort", "reset", "empty", "truncate", "bandwidth", "hang",
 	}
+	// faultKeys are the keys of each fault mapping under chaos.
+	faultKeys = map[string][]string{
+		"latency":   {"p", "fixed", "uniform", "lognormal"},
+		"abort":     {"p", "status", "retry_after"},
+		"reset":     {"p"},
+		"empty":     {"p"},
+		"truncate":  {"p", "after"},
+		"bandwidth": {"p", "bytes_per_second"},
+		"hang":      {"p", "duration"},
+	}
+	lognormalKeys = []string{"median", "sigma"}
 )
 
 func (d *decoder) blend(n *yaml.Node) *Blend {
@@ -100,12 +111,12 @@ func (d *decoder) chaos(n *yaml.Node) *Chaos {
 			c.MaxActiveFaults = int(v)
 		case "latency":
 			c.Latency = &LatencyFault{}
-			d.fault(c, fd, []string{"p", "fixed", "uniform", "lognormal"}, &c.Latency.P, func(k string, v *yaml.Node) bool {
+			d.fault(c, fd, faultKeys["latency"], &c.Latency.P, func(k string, v *yaml.Node) bool {
 				return d.latency(c, c.Latency, k, v)
 			})
 		case "abort":
 			c.Abort = &AbortFault{}
-			d.fault(c, fd, []string{"p", "status", "retry_after"}, &c.Abort.P, func(k string, v *yaml.Node) bool {
+			d.fault(c, fd, faultKeys["abort"], &c.Abort.P, func(k string, v *yaml.Node) bool {
 				if k == "retry_after" {
 					var ok bool
 					c.Abort.RetryAfter, ok = d.duration(v, "chaos abort.retry_after")
@@ -117,27 +128,27 @@ func (d *decoder) chaos(n *yaml.Node) *Chaos {
 			})
 		case "reset":
 			c.Reset = &Fault{}
-			d.fault(c, fd, []string{"p"}, &c.Reset.P, nil)
+			d.fault(c, fd, faultKeys["reset"], &c.Reset.P, nil)
 		case "empty":
 			c.Empty = &Fault{}
-			d.fault(c, fd, []string{"p"}, &c.Empty.P, nil)
+			d.fault(c, fd, faultKeys["empty"], &c.Empty.P, nil)
 		case "truncate":
 			c.Truncate = &TruncateFault{}
-			d.fault(c, fd, []string{"p", "after"}, &c.Truncate.P, func(_ string, v *yaml.Node) bool {
+			d.fault(c, fd, faultKeys["truncate"], &c.Truncate.P, func(_ string, v *yaml.Node) bool {
 				var ok bool
 				c.Truncate.After, ok = d.integer(v)
 				return ok
 			})
 		case "bandwidth":
 			c.Bandwidth = &BandwidthFault{}
-			d.fault(c, fd, []string{"p", "bytes_per_second"}, &c.Bandwidth.P, func(_ string, v *yaml.Node) bool {
+			d.fault(c, fd, faultKeys["bandwidth"], &c.Bandwidth.P, func(_ string, v *yaml.Node) bool {
 				var ok bool
 				c.Bandwidth.BytesPerSecond, ok = d.integer(v)
 				return ok
 			})
 		case "hang":
 			c.Hang = &HangFault{}
-			d.fault(c, fd, []string{"p", "duration"}, &c.Hang.P, func(_ string, v *yaml.Node) bool {
+			d.fault(c, fd, faultKeys["hang"], &c.Hang.P, func(_ string, v *yaml.Node) bool {
 				var ok bool
 				c.Hang.Duration, ok = d.duration(v, "chaos hang.duration")
 				return ok
@@ -195,7 +206,7 @@ func (d *decoder) latency(c *Chaos, l *LatencyFault, key string, v *yaml.Node) b
 	case "lognormal":
 		l.Lognormal = &Lognormal{}
 		ok := true
-		for _, f := range yamlpos.Fields(d.file, v, []string{"median", "sigma"}, &d.errs.list) {
+		for _, f := range yamlpos.Fields(d.file, v, lognormalKeys, &d.errs.list) {
 			c.at.set("latency.lognormal."+f.Key, d.at(f.Value))
 			var good bool
 			switch f.Key {

@@ -135,6 +135,24 @@
 //     string: an empty token or branch name would fail later and further
 //     from its cause.
 //
+// # Editor support
+//
+// JSONSchema returns a JSON Schema (draft 2020-12, kept in
+// schema/pipeline.schema.json) of both formats: every key with a
+// description, the concurrency modes, and patterns for names, event
+// types, step ids and durations. An editor running yaml-language-server
+// (VS Code's YAML extension, Neovim, JetBrains) completes and checks a
+// file that names the schema on its first line, by URL or by a path
+// relative to the file:
+//
+//	# yaml-language-server: $schema=https://raw.githubusercontent.com/mockops/mockops/main/pipeline/schema/pipeline.schema.json
+//	name: sdk-on-schema-change
+//
+// A host can serve JSONSchema() itself (as application/schema+json) and
+// point the line at its own URL. The schema checks structure only:
+// expressions, step references and the DAG are Parse's, and `with:` is
+// free-form because step types belong to the host.
+//
 // # Plans, matching and rendering
 //
 // A Plan is immutable and safe for concurrent use. Everything that reads
