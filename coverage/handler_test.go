@@ -336,14 +336,15 @@ func TestHandlerAuthorization(t *testing.T) {
 		}
 	}
 	auth.mu.Lock()
-	defer auth.mu.Unlock()
-	for _, req := range auth.asked {
+	asked := append([]access.Request(nil), auth.asked...)
+	auth.mu.Unlock()
+	for _, req := range asked {
 		if req.Resource != access.Coverage || req.Action != access.Read {
 			t.Errorf("asked %v; want read coverage", req)
 		}
 	}
-	if len(auth.asked) != len(routes)*len(tests) {
-		t.Errorf("the authorizer was asked %d times; want once per request (%d)", len(auth.asked), len(routes)*len(tests))
+	if len(asked) != len(routes)*len(tests) {
+		t.Errorf("the authorizer was asked %d times; want once per request (%d)", len(asked), len(routes)*len(tests))
 	}
 
 	t.Run("the workspace asked about is the one read", func(t *testing.T) {
@@ -360,6 +361,17 @@ func TestHandlerAuthorization(t *testing.T) {
 					t.Errorf("GET %s?%s past a blocklist of bank = %d; want 403\n%s", route, q, resp.StatusCode, body)
 				}
 			}
+		}
+	})
+	t.Run("a browser gets the error page", func(t *testing.T) {
+		resp, body := get(t, srv, "/coverage?workspace=anon", "text/html,application/xhtml+xml,*/*;q=0.8")
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "Sign in to read coverage.") {
+			t.Errorf("GET /coverage?workspace=anon (browser) = %d %s; want the 401 page\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		// The API answers problem+json whatever the client accepts.
+		resp, body = get(t, srv, "/api/v2/coverage/heatmap?workspace=bank", "text/html")
+		if p := decodeProblem(t, resp, body); p.Status != http.StatusForbidden {
+			t.Errorf("GET heatmap?workspace=bank (browser) = %+v; want a 403 problem", p)
 		}
 	})
 	t.Run("nil authorizer reads", func(t *testing.T) {
