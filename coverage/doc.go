@@ -123,8 +123,9 @@
 // maximum staleness; the Verdict lists every check, and Verdict.JUnit
 // writes it as JUnit XML for CI systems.
 //
-// # Not built yet
+// # HTTP
 //
-// The HTTP API and the dashboard (NewHandler) are not part of this
-// package yet.
+// NewHandler serves the JSON API (/api/v2/coverage/{heatmap,personas,
+// endpoints,staleness,drift,gate}) and the server-rendered dashboard
+// (/coverage), authorizing every request through store/access.
 package coverage

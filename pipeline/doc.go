@@ -275,7 +275,9 @@
 // listing of the pipeline's unfinished executions; an unmarked group costs
 // a read, a create and a delete of its entry per execution.
 //
-// Not built yet: batched completions and the HTTP admin API.
+// NewHandler serves the HTTP admin API of DESIGN.md over an engine, and
+// NewPages the admin pages; both authorize every request through
+// store/access.
 //
 // # Observability, retention and rescue
 //
