@@ -260,18 +260,7 @@ func TestSchemaCommentInExamples(t *testing.T) {
 // built-in step type's with: to the type's config struct: the same keys,
 // and for each a JSON type its Go field decodes.
 func TestSchemaBuiltinStepConfigs(t *testing.T) {
-	r := steps.NewRegistry()
-	deps := steps.Deps{
-		Promoter: steps.PromoterFunc(func(context.Context, steps.PromotionRequest) (steps.PromotionResult, error) {
-			return steps.PromotionResult{}, nil
-		}),
-		SDKGenerator: sdkGeneratorFunc(func(context.Context, steps.SDKRequest) (steps.SDKResult, error) {
-			return steps.SDKResult{}, nil
-		}),
-	}
-	if err := steps.RegisterBuiltins(r, deps); err != nil {
-		t.Fatal(err)
-	}
+	r := builtinRegistry(t)
 	const head = "name: p\non:\n  - event: schema.changed\nsteps:\n  - id: a\n"
 	const mf = "name: p\ntriggers:\n  - event: schema.changed\nsteps:\n  - name: a\n"
 	docs := []struct {
@@ -338,6 +327,25 @@ func TestSchemaBuiltinStepConfigs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// builtinRegistry holds every built-in step type (auto_promote and
+// regenerate_sdk with do-nothing backends).
+func builtinRegistry(t testing.TB) *steps.Registry {
+	t.Helper()
+	r := steps.NewRegistry()
+	deps := steps.Deps{
+		Promoter: steps.PromoterFunc(func(context.Context, steps.PromotionRequest) (steps.PromotionResult, error) {
+			return steps.PromotionResult{}, nil
+		}),
+		SDKGenerator: sdkGeneratorFunc(func(context.Context, steps.SDKRequest) (steps.SDKResult, error) {
+			return steps.SDKResult{}, nil
+		}),
+	}
+	if err := steps.RegisterBuiltins(r, deps); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 type sdkGeneratorFunc func(context.Context, steps.SDKRequest) (steps.SDKResult, error)
