@@ -11,7 +11,8 @@ import (
 // the parser, so an editor never flags a definition that loads, with one
 // known exception: an empty string where the parser reads "" as the
 // default (strategy: "", protocol: "", miss_header: "", ...); the schema
-// asks to leave such a key out, and inputs holding "" or ” are skipped.
+// asks to leave such a key out, so inputs holding an empty quoted string
+// are skipped.
 func FuzzSchemaAcceptsParsed(f *testing.F) {
 	for _, glob := range []string{"testdata/parse/*.yaml", "../examples/quickstart/config/federations/*.yaml"} {
 		files, _ := filepath.Glob(glob)
