@@ -3,7 +3,6 @@ package federation
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -14,8 +13,8 @@ import (
 // asks to leave such a key out, so inputs holding an empty quoted string
 // are skipped.
 func FuzzSchemaAcceptsParsed(f *testing.F) {
-	for _, glob := range []string{"testdata/parse/*.yaml", "../examples/quickstart/config/federations/*.yaml"} {
-		files, _ := filepath.Glob(glob)
+	for _, glob := range []string{"testdata/parse/*.yaml", examplesGlob} {
+		files, _ := exampleFiles(glob)
 		for _, file := range files {
 			src, err := os.ReadFile(file)
 			if err != nil {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/mockops/mockops/steps"
@@ -13,8 +12,8 @@ import (
 // "log" type the examples use) accepts, the schema accepts, so an editor
 // never flags a definition that loads.
 func FuzzSchemaAcceptsParsed(f *testing.F) {
-	for _, glob := range []string{"testdata/valid/*.yaml", "../examples/quickstart/config/pipelines/*.yaml"} {
-		files, _ := filepath.Glob(glob)
+	for _, glob := range []string{"testdata/valid/*.yaml", examplesGlob} {
+		files, _ := exampleFiles(glob)
 		for _, file := range files {
 			src, err := os.ReadFile(file)
 			if err != nil {
