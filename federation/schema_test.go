@@ -129,8 +129,8 @@ var structural = regexp.MustCompile(strings.Join([]string{
 
 func TestSchemaTestdata(t *testing.T) {
 	var files []string
-	for _, glob := range []string{"testdata/parse/*.yaml", "../examples/quickstart/config/federations/*.yaml"} {
-		m, err := filepath.Glob(glob)
+	for _, glob := range []string{"testdata/parse/*.yaml", examplesGlob} {
+		m, err := exampleFiles(glob)
 		if err != nil || len(m) == 0 {
 			t.Fatalf("glob %s: %v files, %v", glob, len(m), err)
 		}
@@ -248,26 +248,52 @@ func TestSchemaInline(t *testing.T) {
 	}
 }
 
+// examplesGlob names the quickstart's federations wherever the example
+// keeps them (examples/quickstart/federations, formerly under config/).
+const examplesGlob = "../examples/quickstart/{config/,}federations/*.yaml"
+
+// exampleFiles is filepath.Glob with one {a,b} alternation, which
+// filepath.Glob lacks.
+func exampleFiles(glob string) ([]string, error) {
+	pre, rest, ok := strings.Cut(glob, "{")
+	if !ok {
+		return filepath.Glob(glob)
+	}
+	alts, post, _ := strings.Cut(rest, "}")
+	var out []string
+	for alt := range strings.SplitSeq(alts, ",") {
+		m, err := filepath.Glob(pre + alt + post)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// TestSchemaCommentInExamples checks every `# yaml-language-server:
+// $schema=` line of the examples names this package's schema, by a path
+// relative to the file that resolves.
 func TestSchemaCommentInExamples(t *testing.T) {
-	files, err := filepath.Glob("../examples/quickstart/config/federations/*.yaml")
+	files, err := exampleFiles(examplesGlob)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example federations: %v", err)
 	}
+	const prefix = "# yaml-language-server: $schema="
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, _, _ := bytes.Cut(src, []byte("\n"))
-		const prefix = "# yaml-language-server: $schema="
-		rel, ok := strings.CutPrefix(string(first), prefix)
-		if !ok {
-			t.Errorf("%s: first line = %q; want %s<path to federation/schema/federation.schema.json>", file, first, prefix)
-			continue
-		}
-		got, err := os.ReadFile(filepath.Join(filepath.Dir(file), rel))
-		if err != nil || !bytes.Equal(got, jsonSchema) {
-			t.Errorf("%s: $schema=%s does not name this package's schema (%v)", file, rel, err)
+		for line := range strings.SplitSeq(string(src), "\n") {
+			rel, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
+			if !ok {
+				continue
+			}
+			got, err := os.ReadFile(filepath.Join(filepath.Dir(file), rel))
+			if err != nil || !bytes.Equal(got, jsonSchema) {
+				t.Errorf("%s: $schema=%s does not name this package's schema (%v)", file, rel, err)
+			}
 		}
 	}
 }

@@ -108,8 +108,8 @@ var stepConfig = regexp.MustCompile(`: (with[.:]|invalid value:)`)
 
 func TestSchemaTestdata(t *testing.T) {
 	var files []string
-	for _, glob := range []string{"testdata/valid/*.yaml", "testdata/invalid/*.yaml", "../examples/quickstart/config/pipelines/*.yaml"} {
-		m, err := filepath.Glob(glob)
+	for _, glob := range []string{"testdata/valid/*.yaml", "testdata/invalid/*.yaml", examplesGlob} {
+		m, err := exampleFiles(glob)
 		if err != nil || len(m) == 0 {
 			t.Fatalf("glob %s: %v files, %v", glob, len(m), err)
 		}
@@ -232,26 +232,52 @@ defaults:
 	}
 }
 
+// examplesGlob names the quickstart's pipelines wherever the example
+// keeps them (examples/quickstart/pipelines, formerly under config/).
+const examplesGlob = "../examples/quickstart/{config/,}pipelines/*.yaml"
+
+// exampleFiles is filepath.Glob with one {a,b} alternation, which
+// filepath.Glob lacks.
+func exampleFiles(glob string) ([]string, error) {
+	pre, rest, ok := strings.Cut(glob, "{")
+	if !ok {
+		return filepath.Glob(glob)
+	}
+	alts, post, _ := strings.Cut(rest, "}")
+	var out []string
+	for alt := range strings.SplitSeq(alts, ",") {
+		m, err := filepath.Glob(pre + alt + post)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// TestSchemaCommentInExamples checks every `# yaml-language-server:
+// $schema=` line of the examples names this package's schema, by a path
+// relative to the file that resolves.
 func TestSchemaCommentInExamples(t *testing.T) {
-	files, err := filepath.Glob("../examples/quickstart/config/pipelines/*.yaml")
+	files, err := exampleFiles(examplesGlob)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example pipelines: %v", err)
 	}
+	const prefix = "# yaml-language-server: $schema="
 	for _, file := range files {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, _, _ := bytes.Cut(src, []byte("\n"))
-		const prefix = "# yaml-language-server: $schema="
-		rel, ok := strings.CutPrefix(string(first), prefix)
-		if !ok {
-			t.Errorf("%s: first line = %q; want %s<path to pipeline/schema/pipeline.schema.json>", file, first, prefix)
-			continue
-		}
-		got, err := os.ReadFile(filepath.Join(filepath.Dir(file), rel))
-		if err != nil || !bytes.Equal(got, jsonSchema) {
-			t.Errorf("%s: $schema=%s does not name this package's schema (%v)", file, rel, err)
+		for line := range strings.SplitSeq(string(src), "\n") {
+			rel, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
+			if !ok {
+				continue
+			}
+			got, err := os.ReadFile(filepath.Join(filepath.Dir(file), rel))
+			if err != nil || !bytes.Equal(got, jsonSchema) {
+				t.Errorf("%s: $schema=%s does not name this package's schema (%v)", file, rel, err)
+			}
 		}
 	}
 }
@@ -260,18 +286,7 @@ func TestSchemaCommentInExamples(t *testing.T) {
 // built-in step type's with: to the type's config struct: the same keys,
 // and for each a JSON type its Go field decodes.
 func TestSchemaBuiltinStepConfigs(t *testing.T) {
-	r := steps.NewRegistry()
-	deps := steps.Deps{
-		Promoter: steps.PromoterFunc(func(context.Context, steps.PromotionRequest) (steps.PromotionResult, error) {
-			return steps.PromotionResult{}, nil
-		}),
-		SDKGenerator: sdkGeneratorFunc(func(context.Context, steps.SDKRequest) (steps.SDKResult, error) {
-			return steps.SDKResult{}, nil
-		}),
-	}
-	if err := steps.RegisterBuiltins(r, deps); err != nil {
-		t.Fatal(err)
-	}
+	r := builtinRegistry(t)
 	const head = "name: p\non:\n  - event: schema.changed\nsteps:\n  - id: a\n"
 	const mf = "name: p\ntriggers:\n  - event: schema.changed\nsteps:\n  - name: a\n"
 	docs := []struct {
@@ -338,6 +353,25 @@ func TestSchemaBuiltinStepConfigs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// builtinRegistry holds every built-in step type (auto_promote and
+// regenerate_sdk with do-nothing backends).
+func builtinRegistry(t testing.TB) *steps.Registry {
+	t.Helper()
+	r := steps.NewRegistry()
+	deps := steps.Deps{
+		Promoter: steps.PromoterFunc(func(context.Context, steps.PromotionRequest) (steps.PromotionResult, error) {
+			return steps.PromotionResult{}, nil
+		}),
+		SDKGenerator: sdkGeneratorFunc(func(context.Context, steps.SDKRequest) (steps.SDKResult, error) {
+			return steps.SDKResult{}, nil
+		}),
+	}
+	if err := steps.RegisterBuiltins(r, deps); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 type sdkGeneratorFunc func(context.Context, steps.SDKRequest) (steps.SDKResult, error)
