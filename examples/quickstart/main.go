@@ -17,7 +17,7 @@
 //     in MockForge's format): drift-to-pr notifies a webhook (signed) and
 //     opens a pull request;
 //   - the admin APIs under /api/v2 (pipelines, executions, federations,
-//     coverage), the pipeline pages under /ui and the coverage dashboard
+//     coverage), the pipeline and federation pages under /ui and the coverage dashboard
 //     at /coverage;
 //   - stand-ins for the team's webhook receiver (/demo/webhook) and for
 //     GitHub (/demo/github), so the loop closes without an account.
@@ -125,6 +125,7 @@ func printWelcome(out io.Writer, url, dir string) {
 
   federation shop   %[2]s/users/7 (real)  %[2]s/catalog/sku-1 (mock)  %[2]s/orders/42 (blended)  %[2]s/payments/p-1 (mock)
   pipeline pages    %[2]s/ui/pipelines
+  federation pages  %[2]s/ui/federations
   coverage          %[2]s/coverage
   admin API         %[2]s/api/v2/{pipelines,executions,federations,coverage/...}
 

@@ -143,7 +143,7 @@ func TestServeUntilCancelled(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no curl line for /orders/42:\n%s", out.String())
 	}
-	for path, want := range map[string]int{"/orders/42": 200, "/api/v2/executions": 200, "/ui/pipelines": 200, "/coverage": 200, "/nowhere": 404} {
+	for path, want := range map[string]int{"/orders/42": 200, "/api/v2/executions": 200, "/ui/pipelines": 200, "/ui/federations/shop": 200, "/coverage": 200, "/nowhere": 404} {
 		resp, err := http.Get(m[1] + path)
 		if err != nil {
 			t.Fatal(err)

@@ -153,14 +153,18 @@ func startPlatform(ctx context.Context, cfg platformConfig) (p *platform, err er
 		return p, fmt.Errorf("quickstart: WEBHOOK_SECRET: %w", err)
 	}
 	p.github = newFakeGitHub("mockops/shop-mocks", cfg.Secrets["GITHUB_TOKEN"])
-	p.front = serveOn(ln, p.routes(cfg))
+	h, err := p.routes(cfg)
+	if err != nil {
+		return p, fmt.Errorf("quickstart: %w", err)
+	}
+	p.front = serveOn(ln, h)
 	return p, nil
 }
 
 // routes is the one server: the admin APIs under /api/v2, the pages, the
 // dashboard, the demo's stand-ins for a chat webhook and GitHub, and
 // everything else through the federation.
-func (p *platform) routes(cfg platformConfig) http.Handler {
+func (p *platform) routes(cfg platformConfig) (http.Handler, error) {
 	// The quickstart is a local, single-user program: changes through the
 	// admin APIs and pages are allowed from loopback only, reads from
 	// anywhere (access.ReadOnly). A real host passes its own Authorizer
@@ -184,19 +188,29 @@ func (p *platform) routes(cfg platformConfig) http.Handler {
 	cov := coverage.NewHandler(p.collector, coverage.HandlerConfig{Authorizer: authz, Logger: cfg.Logger})
 	mux.Handle("/api/v2/coverage/", cov)
 	mux.Handle("/coverage", cov)
-	if pages, err := pipeline.NewPages(p.engine, pipeline.PagesConfig{
-		Authorizer: authz, Logger: cfg.Logger, Links: []pipeline.PageLink{{Label: "Coverage", Path: "/coverage"}},
-	}); err == nil {
-		mux.Handle("/ui/", pages)
-	} else {
-		mux.Handle("/ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "quickstart: pipeline pages unavailable: "+err.Error(), http.StatusInternalServerError)
-		}))
+	// The admin pages: pipelines and executions from the engine,
+	// federations from the registry, each linking to the others.
+	ppages, err := pipeline.NewPages(p.engine, pipeline.PagesConfig{
+		Authorizer: authz, Logger: cfg.Logger,
+		Links: []pipeline.PageLink{{Label: "Federations", Path: "/ui/federations"}, {Label: "Coverage", Path: "/coverage"}},
+	})
+	if err != nil {
+		return nil, err
 	}
+	fpages, err := federation.NewPages(p.registry, federation.PagesConfig{
+		Authorizer: authz, Logger: cfg.Logger,
+		Links: []federation.PageLink{{Label: "Pipelines", Path: "/ui/pipelines"}, {Label: "Coverage", Path: "/coverage"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/ui/", ppages)
+	mux.Handle("/ui/federations", fpages)
+	mux.Handle("/ui/federations/", fpages)
 	mux.Handle("/demo/webhook", p.webhook)
 	mux.Handle("/demo/github/", http.StripPrefix("/demo/github", p.github))
 	mux.Handle("/", http.HandlerFunc(p.serveFederation))
-	return mux
+	return mux, nil
 }
 
 // serveFederation hands a request to the Router the Registry serves now
