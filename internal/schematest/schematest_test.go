@@ -147,3 +147,13 @@ func FuzzYAMLToJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestValidator(t *testing.T) {
+	validate := Validator("https://example.com/t.schema.json", func() []byte { return []byte(testSchema) })
+	if err := validate(t, "t.yaml", []byte("name: x\n")); err != nil {
+		t.Errorf("valid document: %v", err)
+	}
+	if err := validate(t, "t.yaml", []byte("name: [x]\n")); err == nil {
+		t.Error("name a list: valid; want an error")
+	}
+}

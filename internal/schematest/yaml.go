@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
+	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
@@ -116,4 +118,19 @@ func nodeToJSON(file string, n *yaml.Node) (any, error) {
 		return n.Value, nil // strings, timestamps (text in YAML 1.2), binary
 	}
 	return nil, fmt.Errorf("%s: unexpected %s", yamlpos.At(file, n), yamlpos.KindName(n))
+}
+
+// Validator returns ValidateYAML bound to the schema that schema returns,
+// compiled once, at the first call; a schema that does not compile fails
+// the test that calls it. A package's tests keep it in one variable.
+func Validator(id string, schema func() []byte) func(t testing.TB, file string, src []byte) error {
+	compiled := sync.OnceValues(func() (*jsonschema.Schema, error) { return Compile(id, schema()) })
+	return func(t testing.TB, file string, src []byte) error {
+		t.Helper()
+		s, err := compiled()
+		if err != nil {
+			t.Fatalf("compile %s: %v", id, err)
+		}
+		return ValidateYAML(s, file, src)
+	}
 }
