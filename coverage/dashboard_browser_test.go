@@ -1,31 +1,13 @@
 package coverage_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/mockops/mockops/coverage"
+	"github.com/mockops/mockops/internal/browsertest"
 )
-
-// chromiumPath finds a Chromium (or Chrome) binary: $MOCKOPS_CHROMIUM,
-// then the usual names on PATH. "" when there is none.
-func chromiumPath() string {
-	if p := os.Getenv("MOCKOPS_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // dashboardDOM is what the browser reports of the loaded dashboard.
 type dashboardDOM struct {
@@ -95,32 +77,12 @@ const inspectDashboard = `(() => {
 // same numbers, the drift chart and its table, labelled filters. It
 // writes a screenshot to $MOCKOPS_SCREENSHOTS (or a temporary directory).
 func TestDashboardBrowser(t *testing.T) {
-	chromium := chromiumPath()
-	if chromium == "" {
-		t.Skip("no Chromium found (chromium, chromium-browser, google-chrome; or set MOCKOPS_CHROMIUM): browser test skipped")
-	}
-	shots := os.Getenv("MOCKOPS_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	chromium := browsertest.NeedChromium(t)
+	shots := browsertest.Shots(t)
 	f := newHandlerFixture(t)
 	srv := f.server(t, coverage.HandlerConfig{})
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser for bctx's life
-		t.Fatalf("start chromium %s: %v", chromium, err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
+	ctx := browsertest.Start(t, chromium)
 
 	tests := []struct {
 		name, query string
@@ -174,14 +136,7 @@ func TestDashboardBrowser(t *testing.T) {
 			if dom.Width < 400 || dom.Width > dom.MainWidth {
 				t.Errorf("the heatmap is %dpx wide in a main of %dpx; want it readable and within the page", dom.Width, dom.MainWidth)
 			}
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatalf("screenshot: %v", err)
-			}
-			path := filepath.Join(shots, "coverage-dashboard-"+map[string]string{"three hours": "3h", "a week": "7d"}[tt.name]+".png")
-			if err := os.WriteFile(path, png, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			path := browsertest.Screenshot(t, ctx, shots, "coverage-dashboard-"+map[string]string{"three hours": "3h", "a week": "7d"}[tt.name])
 			t.Logf("screenshot %s", path)
 		})
 	}

@@ -130,42 +130,7 @@ func NewHandler(reg *Registry, cfg HandlerConfig) http.Handler {
 // ServeHTTP routes r. What ServeMux would answer in plain text (no route,
 // or a route without that method) is answered as a problem instead.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		rec := &verdict{header: http.Header{}}
-		h.mux.ServeHTTP(rec, r) // for its 404/405 decision and Allow
-		switch {
-		case rec.status == http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			problem.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+clip(r.URL.Path))
-		case rec.status >= 300 && rec.status < 400: // a redirect to the clean path
-			for k, v := range rec.header {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.status)
-		default:
-			problem.Error(w, http.StatusNotFound, "no route for "+r.Method+" "+clip(r.URL.Path))
-		}
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// verdict keeps the status and headers ServeMux answers a request it has
-// no handler for, dropping its plain-text body.
-type verdict struct {
-	header http.Header
-	status int
-}
-
-func (v *verdict) Header() http.Header { return v.header }
-func (v *verdict) WriteHeader(code int) {
-	if v.status == 0 {
-		v.status = code
-	}
-}
-func (v *verdict) Write(b []byte) (int, error) {
-	v.WriteHeader(http.StatusOK)
-	return len(b), nil
+	problem.ServeMux(h.mux, w, r, clip)
 }
 
 // allow runs the Authorizer on req; when it denies, it answers 401 or 403
@@ -176,11 +141,7 @@ func (h *handler) allow(w http.ResponseWriter, r *http.Request, req access.Reque
 		return true
 	}
 	h.log.DebugContext(r.Context(), "federation: admin API request denied", "request", req.String(), "status", status, "error", err)
-	detail := "not allowed to " + string(req.Action) + " " + string(req.Resource)
-	if status == http.StatusUnauthorized {
-		detail = "authentication required to " + string(req.Action) + " " + string(req.Resource)
-	}
-	problem.Error(w, status, detail)
+	problem.Denied(w, status, string(req.Action), string(req.Resource))
 	return false
 }
 

@@ -2,15 +2,13 @@ package federation
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/mockops/mockops/internal/jsonbody"
 	"github.com/mockops/mockops/internal/problem"
 	"github.com/mockops/mockops/store"
 )
@@ -21,20 +19,7 @@ const requestFile = "request"
 // readBody reads r's body, bounded by MaxBodyBytes; on failure it answers
 // (413 when too large, 400 otherwise) and returns false.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.ContentLength > h.maxBody {
-		problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, h.maxBody))
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.maxBody))
-			return nil, false
-		}
-		problem.Error(w, http.StatusBadRequest, "reading the request body failed")
-		return nil, false
-	}
-	return body, true
+	return jsonbody.Read(w, r, h.maxBody)
 }
 
 // badRequest is a client error found decoding a request, with the
@@ -110,38 +95,15 @@ func decodeDefinition(contentType string, body []byte) ([]byte, error) {
 // members and trailing data; a syntax or type error carries its line and
 // column.
 func decodeJSON(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		end := dec.InputOffset()
-		if _, terr := dec.Token(); terr != io.EOF {
-			rest := bytes.TrimLeft(body[end:], " \t\r\n")
-			return jsonError(body, int64(len(body)-len(rest)), "unexpected data after the JSON value")
-		}
-		return nil
+	err := jsonbody.Decode(body, v)
+	if se, ok := errors.AsType[*jsonbody.SyntaxError](err); ok {
+		return &badRequest{status: http.StatusBadRequest, detail: "malformed JSON body: " + se.Msg,
+			problems: []problemPos{{File: requestFile, Line: se.Line, Column: se.Column, Message: se.Msg}}}
 	}
-	if errors.Is(err, io.EOF) {
+	if err != nil { // jsonbody.ErrEmpty
 		return &badRequest{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
 	}
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	off := dec.InputOffset()
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		off = se.Offset - 1 // the offset counts the culprit
-	} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		off = te.Offset - 1
-	}
-	return jsonError(body, max(off, 0), msg)
-}
-
-// jsonError positions msg at byte offset off of body.
-func jsonError(body []byte, off int64, msg string) error {
-	off = min(off, int64(len(body)))
-	before := body[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(off) - bytes.LastIndexByte(before, '\n')
-	return &badRequest{status: http.StatusBadRequest, detail: "malformed JSON body: " + msg,
-		problems: []problemPos{{File: requestFile, Line: line, Column: col, Message: msg}}}
+	return nil
 }
 
 // etag renders a version as an entity tag.

@@ -87,11 +87,8 @@ func NewPages(reg *Registry, cfg PagesConfig) (*Pages, error) {
 	if reg == nil {
 		return nil, errors.New("federation: pages: nil registry")
 	}
-	prefix := strings.TrimRight(cfg.Prefix, "/")
-	if prefix == "" {
-		prefix = "/ui"
-	}
-	if !strings.HasPrefix(prefix, "/") {
+	prefix, ok := ui.MountPrefix(cfg.Prefix)
+	if !ok {
 		return nil, errors.New("federation: pages: Prefix must start with /")
 	}
 	if cfg.Authorizer == nil {
@@ -100,10 +97,7 @@ func NewPages(reg *Registry, cfg PagesConfig) (*Pages, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	nav := []ui.NavItem{{Label: "Federations", Path: prefix + "/federations"}}
-	for _, l := range cfg.Links {
-		nav = append(nav, ui.NavItem(l))
-	}
+	nav := ui.NavWith([]ui.NavItem{{Label: "Federations", Path: prefix + "/federations"}}, cfg.Links)
 	r, err := ui.New(ui.Config{
 		Home:   prefix + "/federations",
 		Logger: cfg.Logger,
@@ -114,14 +108,8 @@ func NewPages(reg *Registry, cfg PagesConfig) (*Pages, error) {
 		return nil, err // a broken embedded template: fails every build's tests
 	}
 	p := &Pages{reg: reg, cfg: cfg, r: r, prefix: prefix}
-	mux := http.NewServeMux()
-	route := func(pattern string, h http.HandlerFunc) {
-		method, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(method+" "+prefix+path, h)
-	}
-	route("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
-		http.Redirect(w, req, prefix+"/federations", http.StatusSeeOther)
-	})
+	mux := r.NewMux(prefix, prefix+"/federations")
+	route := mux.HandleFunc
 	route("GET /federations", p.list)
 	route("GET /federations/{name}", p.federation)
 	route("GET /federations/{name}/services/{svc}", p.service)
@@ -133,10 +121,7 @@ func NewPages(reg *Registry, cfg PagesConfig) (*Pages, error) {
 	route("POST /federations/{name}/scenarios/deactivate", p.deactivate)
 	route("GET /federations/{name}/state", p.stateList)
 	route("GET /federations/{name}/state/{key...}", p.stateEntry)
-	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		p.r.Error(w, req, http.StatusNotFound, "There is no page at this address.")
-	})
-	if p.h, err = r.Protect(mux, cfg.TrustedOrigins...); err != nil {
+	if p.h, err = mux.Handler(cfg.TrustedOrigins...); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -153,11 +138,7 @@ func (p *Pages) allowed(w http.ResponseWriter, r *http.Request, req access.Reque
 		return true
 	}
 	p.cfg.Logger.Info("federation: pages: denied", "request", req.String(), "path", r.URL.Path, "err", err)
-	msg := "You are not allowed to " + req.String() + "."
-	if status == http.StatusUnauthorized {
-		msg = "Sign in to see this page."
-	}
-	p.r.Error(w, r, status, msg)
+	p.r.Denied(w, r, status, req.String())
 	return false
 }
 
@@ -212,17 +193,7 @@ const maxForm = 64 << 10
 
 // form parses a POSTed form within maxForm, answering 400/413 itself.
 func (p *Pages) form(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			p.r.Error(w, r, http.StatusRequestEntityTooLarge, "The form is larger than 64 KiB.")
-		} else {
-			p.r.Error(w, r, http.StatusBadRequest, "The form could not be read.")
-		}
-		return false
-	}
-	return true
+	return p.r.ParseForm(w, r, maxForm)
 }
 
 // flashes are the messages a redirect may ask for (?done=...): a fixed

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"testing"
+
+	"github.com/mockops/mockops/internal/schematest"
 )
 
 // FuzzSchemaAcceptsParsed holds the schema to never being stricter than
@@ -14,7 +16,7 @@ import (
 // are skipped.
 func FuzzSchemaAcceptsParsed(f *testing.F) {
 	for _, glob := range []string{"testdata/parse/*.yaml", examplesGlob} {
-		files, _ := exampleFiles(glob)
+		files, _ := schematest.Glob(glob)
 		for _, file := range files {
 			src, err := os.ReadFile(file)
 			if err != nil {

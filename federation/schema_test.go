@@ -1,15 +1,14 @@
 package federation
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mockops/mockops/internal/schematest"
 )
 
 func TestJSONSchemaIsACopy(t *testing.T) {
@@ -18,23 +17,14 @@ func TestJSONSchemaIsACopy(t *testing.T) {
 	if b := JSONSchema(); b[0] != '{' {
 		t.Fatalf("JSONSchema()[0] = %q after a caller changed its copy; want '{'", b[0])
 	}
-	var head struct {
-		Schema string `json:"$schema"`
-		ID     string `json:"$id"`
-	}
-	if err := json.Unmarshal(JSONSchema(), &head); err != nil {
-		t.Fatal(err)
-	}
-	if head.Schema != "https://json-schema.org/draft/2020-12/schema" || head.ID != JSONSchemaID {
-		t.Errorf("schema head = %+v; want draft 2020-12 and $id %s", head, JSONSchemaID)
-	}
+	schematest.CheckHead(t, JSONSchema(), JSONSchemaID)
 }
 
 // TestSchemaKeyTables walks the parser's key tables against the schema:
 // every key the parser accepts is a property at the same place, and the
 // schema has no property the parser would refuse.
 func TestSchemaKeyTables(t *testing.T) {
-	d := loadSchemaDoc(t, JSONSchema())
+	d := schematest.Load(t, JSONSchema())
 	type row struct {
 		def  string // "" for the root
 		path []string
@@ -67,12 +57,12 @@ func TestSchemaKeyTables(t *testing.T) {
 	for _, tt := range tests {
 		where := cmp.Or(tt.def, "root") + "." + strings.Join(tt.path, ".")
 		t.Run(where, func(t *testing.T) {
-			start := d.root
+			start := d.Root
 			if tt.def != "" {
-				start = d.def(t, tt.def)
+				start = d.Def(t, tt.def)
 			}
-			got, closed := properties(d.at(start, tt.path...))
-			if want := sorted(tt.keys); !slices.Equal(got, want) {
+			got, closed := schematest.Properties(d.At(start, tt.path...))
+			if want := schematest.Sorted(tt.keys); !slices.Equal(got, want) {
 				t.Errorf("schema keys at %s = %v; parser accepts %v", where, got, want)
 			}
 			if !closed {
@@ -92,18 +82,18 @@ func TestSchemaKeyTables(t *testing.T) {
 		{[]string{"scenarios", "[]", "services", "*", "reality"}, realityLevels},
 	}
 	for _, e := range enums {
-		if got, want := enumOf(d.at(d.def(t, "definition"), e.path...)), sorted(e.want); !slices.Equal(got, want) {
+		if got, want := schematest.EnumOf(d.At(d.Def(t, "definition"), e.path...)), schematest.Sorted(e.want); !slices.Equal(got, want) {
 			t.Errorf("enum at %s = %v; parser accepts %v", strings.Join(e.path, "."), got, want)
 		}
 	}
 	// Every MockForge spelling of a key is a property beside its native one.
-	keys, _ := properties(d.at(d.def(t, "definition"), svc...))
+	keys, _ := schematest.Properties(d.At(d.Def(t, "definition"), svc...))
 	for alias, native := range aliases {
 		if !slices.Contains(keys, alias) || !slices.Contains(keys, native) {
 			t.Errorf("service keys %v lack the alias %q of %q", keys, alias, native)
 		}
 	}
-	checkSchemaDoc(t, d)
+	d.Check(t)
 }
 
 // A golden diagnostic names a structural problem when it is about keys,
@@ -130,7 +120,7 @@ var structural = regexp.MustCompile(strings.Join([]string{
 func TestSchemaTestdata(t *testing.T) {
 	var files []string
 	for _, glob := range []string{"testdata/parse/*.yaml", examplesGlob} {
-		m, err := exampleFiles(glob)
+		m, err := schematest.Glob(glob)
 		if err != nil || len(m) == 0 {
 			t.Fatalf("glob %s: %v files, %v", glob, len(m), err)
 		}
@@ -252,48 +242,13 @@ func TestSchemaInline(t *testing.T) {
 // keeps them (examples/quickstart/federations, formerly under config/).
 const examplesGlob = "../examples/quickstart/{config/,}federations/*.yaml"
 
-// exampleFiles is filepath.Glob with one {a,b} alternation, which
-// filepath.Glob lacks.
-func exampleFiles(glob string) ([]string, error) {
-	pre, rest, ok := strings.Cut(glob, "{")
-	if !ok {
-		return filepath.Glob(glob)
-	}
-	alts, post, _ := strings.Cut(rest, "}")
-	var out []string
-	for alt := range strings.SplitSeq(alts, ",") {
-		m, err := filepath.Glob(pre + alt + post)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m...)
-	}
-	return out, nil
-}
-
 // TestSchemaCommentInExamples checks every `# yaml-language-server:
 // $schema=` line of the examples names this package's schema, by a path
 // relative to the file that resolves.
 func TestSchemaCommentInExamples(t *testing.T) {
-	files, err := exampleFiles(examplesGlob)
+	files, err := schematest.Glob(examplesGlob)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example federations: %v", err)
 	}
-	const prefix = "# yaml-language-server: $schema="
-	for _, file := range files {
-		src, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for line := range strings.SplitSeq(string(src), "\n") {
-			rel, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
-			if !ok {
-				continue
-			}
-			got, err := os.ReadFile(filepath.Join(filepath.Dir(file), rel))
-			if err != nil || !bytes.Equal(got, jsonSchema) {
-				t.Errorf("%s: $schema=%s does not name this package's schema (%v)", file, rel, err)
-			}
-		}
-	}
+	schematest.CheckComments(t, files, jsonSchema)
 }

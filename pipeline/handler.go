@@ -166,45 +166,7 @@ func NewHandler(e *Engine, cfg HandlerConfig) http.Handler {
 // ServeHTTP routes r. What ServeMux would answer in plain text (no route,
 // or a route without that method) is answered as a problem instead.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		// Let the mux decide between 404 and 405 (and compute Allow), but
-		// keep only its verdict.
-		rec := &verdict{header: http.Header{}}
-		h.mux.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			problem.Error(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
-			return
-		}
-		if loc := rec.header.Get("Location"); loc != "" && rec.status >= 300 && rec.status < 400 {
-			// A redirect to the cleaned path (ServeMux's): pass it on, without
-			// its HTML body.
-			w.Header().Set("Location", loc)
-			w.WriteHeader(rec.status)
-			return
-		}
-		problem.Error(w, http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path)
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// verdict records the status and headers ServeMux answers a request it
-// has no handler for, dropping the plain-text body.
-type verdict struct {
-	header http.Header
-	status int
-}
-
-func (v *verdict) Header() http.Header { return v.header }
-func (v *verdict) WriteHeader(code int) {
-	if v.status == 0 {
-		v.status = code
-	}
-}
-func (v *verdict) Write(b []byte) (int, error) {
-	v.WriteHeader(http.StatusOK)
-	return len(b), nil
+	problem.ServeMux(h.mux, w, r, nil)
 }
 
 // allow runs the Authorizer on req and, when it denies, answers 401 or 403
@@ -216,11 +178,7 @@ func (h *handler) allow(w http.ResponseWriter, r *http.Request, req access.Reque
 		return true
 	}
 	h.log.DebugContext(r.Context(), "pipeline: admin API request denied", "request", req.String(), "status", status, "err", err)
-	detail := "not allowed to " + string(req.Action) + " " + string(req.Resource)
-	if status == http.StatusUnauthorized {
-		detail = "authentication required to " + string(req.Action) + " " + string(req.Resource)
-	}
-	problem.Error(w, status, detail)
+	problem.Denied(w, status, string(req.Action), string(req.Resource))
 	return false
 }
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/internal/jsonbody"
 	"github.com/mockops/mockops/internal/problem"
 )
 
@@ -28,20 +27,7 @@ const defaultDefinitionFile = "definition.yaml"
 // readBody reads r's body, bounded by the handler's MaxBodyBytes, and on
 // failure answers (413 when too large, 400 otherwise) and returns false.
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	if r.ContentLength > h.maxBody {
-		problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes is over the limit of %d", r.ContentLength, h.maxBody))
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			problem.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", h.maxBody))
-			return nil, false
-		}
-		problem.Error(w, http.StatusBadRequest, "reading the request body failed")
-		return nil, false
-	}
-	return body, true
+	return jsonbody.Read(w, r, h.maxBody)
 }
 
 // apiError is a client error found while decoding a request: the status
@@ -128,74 +114,15 @@ func decodeDefinition(contentType string, body []byte, fallback string) (file st
 // decodeJSON decodes exactly one JSON value into v, refusing unknown
 // members; a syntax or type error carries its line and column.
 func decodeJSON(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		end := dec.InputOffset()
-		if _, terr := dec.Token(); terr != io.EOF {
-			// Point at the first byte after the value that is not space.
-			rest := bytes.TrimLeft(body[end:], " \t\r\n")
-			return jsonError(body, int64(len(body)-len(rest)), "unexpected data after the JSON value")
-		}
-		return nil
+	err := jsonbody.Decode(body, v)
+	if se, ok := errors.AsType[*jsonbody.SyntaxError](err); ok {
+		return &apiError{status: http.StatusBadRequest, detail: "malformed JSON body: " + se.Msg,
+			problems: []problemPos{{File: requestFile, Line: se.Line, Column: se.Column, Message: se.Msg}}}
 	}
-	if errors.Is(err, io.EOF) {
+	if err != nil { // jsonbody.ErrEmpty
 		return &apiError{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
 	}
-	// The decoder's offsets count the bytes read, the culprit included:
-	// the culprit is the byte before.
-	off := dec.InputOffset()
-	msg := strings.TrimPrefix(err.Error(), "json: ")
-	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		off = se.Offset - 1
-	} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		off = te.Offset - 1
-		msg = "member " + strconv.Quote(te.Field) + " must be " + jsonKindName(te.Type.Kind().String())
-	} else if errors.Is(err, io.ErrUnexpectedEOF) {
-		off = int64(len(body))
-		msg = "unexpected end of JSON input"
-	} else if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
-		// No offset for an unknown member: point at its first key.
-		if i := bytes.Index(body, []byte(name)); i >= 0 {
-			off = int64(i)
-		}
-	}
-	return jsonError(body, max(off, 0), msg)
-}
-
-func jsonKindName(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "map", "struct":
-		return "an object"
-	case "slice", "array":
-		return "an array"
-	case "bool":
-		return "a boolean"
-	}
-	return "a " + k
-}
-
-// jsonError is a 400 for a request body that is not the JSON expected,
-// positioned at byte offset off (line and column counted in characters).
-func jsonError(body []byte, off int64, msg string) *apiError {
-	line, col := lineCol(body, off)
-	return &apiError{status: http.StatusBadRequest, detail: "malformed JSON body: " + msg,
-		problems: []problemPos{{File: requestFile, Line: line, Column: col, Message: msg}}}
-}
-
-// lineCol converts a byte offset of body into a 1-based line and column;
-// an offset out of range gives 0, 0.
-func lineCol(body []byte, off int64) (int, int) {
-	if off < 0 || off > int64(len(body)) {
-		return 0, 0
-	}
-	before := body[:off]
-	line := bytes.Count(before, []byte{'\n'}) + 1
-	start := bytes.LastIndexByte(before, '\n') + 1
-	return line, utf8.RuneCount(before[start:]) + 1
+	return nil
 }
 
 // definitionHeader reads the top-level name and workspace of a definition

@@ -92,11 +92,8 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 	if e == nil {
 		return nil, errors.New("pipeline: pages: nil engine")
 	}
-	prefix := strings.TrimRight(cfg.Prefix, "/")
-	if prefix == "" {
-		prefix = "/ui"
-	}
-	if !strings.HasPrefix(prefix, "/") {
+	prefix, ok := ui.MountPrefix(cfg.Prefix)
+	if !ok {
 		return nil, errors.New("pipeline: pages: Prefix must start with /")
 	}
 	if cfg.Authorizer == nil {
@@ -105,14 +102,11 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	nav := []ui.NavItem{
+	nav := ui.NavWith([]ui.NavItem{
 		{Label: "Pipelines", Path: prefix + "/pipelines"},
 		{Label: "Executions", Path: prefix + "/executions"},
 		{Label: "Test an event", Path: prefix + "/test"},
-	}
-	for _, l := range cfg.Links {
-		nav = append(nav, ui.NavItem(l))
-	}
+	}, cfg.Links)
 	r, err := ui.New(ui.Config{
 		Home:   prefix + "/pipelines",
 		Logger: cfg.Logger,
@@ -123,14 +117,8 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 		return nil, err // a broken embedded template: fails every build's tests
 	}
 	p := &Pages{e: e, cfg: cfg, r: r, prefix: prefix}
-	mux := http.NewServeMux()
-	route := func(pattern string, h http.HandlerFunc) {
-		method, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(method+" "+prefix+path, h)
-	}
-	route("GET /{$}", func(w http.ResponseWriter, req *http.Request) {
-		http.Redirect(w, req, prefix+"/pipelines", http.StatusSeeOther)
-	})
+	mux := r.NewMux(prefix, prefix+"/pipelines")
+	route := mux.HandleFunc
 	route("GET /pipelines", p.pipelines)
 	route("GET /pipelines/new", p.editNew)
 	route("POST /pipelines/new", p.saveNew)
@@ -144,10 +132,7 @@ func NewPages(e *Engine, cfg PagesConfig) (*Pages, error) {
 	route("GET /executions/{id}", p.executionPage)
 	route("POST /executions/{id}/cancel", p.cancel)
 	route("POST /executions/{id}/rerun", p.rerun)
-	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		p.r.Error(w, req, http.StatusNotFound, "There is no page at this address.")
-	})
-	if p.h, err = r.Protect(mux, cfg.TrustedOrigins...); err != nil {
+	if p.h, err = mux.Handler(cfg.TrustedOrigins...); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -173,11 +158,7 @@ func (p *Pages) allowed(w http.ResponseWriter, r *http.Request, res access.Resou
 			continue
 		}
 		p.cfg.Logger.Info("pipeline: pages: denied", "request", req.String(), "path", r.URL.Path, "err", err)
-		msg := "You are not allowed to " + req.String() + "."
-		if status == http.StatusUnauthorized {
-			msg = "Sign in to see this page."
-		}
-		p.r.Error(w, r, status, msg)
+		p.r.Denied(w, r, status, req.String())
 		return false
 	}
 	return true
@@ -219,17 +200,7 @@ const maxForm = 1 << 20
 
 // form parses a POSTed form within maxForm, answering 400/413 itself.
 func (p *Pages) form(w http.ResponseWriter, r *http.Request) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			p.r.Error(w, r, http.StatusRequestEntityTooLarge, "The form is larger than 1 MiB.")
-		} else {
-			p.r.Error(w, r, http.StatusBadRequest, "The form could not be read.")
-		}
-		return false
-	}
-	return true
+	return p.r.ParseForm(w, r, maxForm)
 }
 
 // flashes are the messages a redirect may ask for (?done=...): a fixed

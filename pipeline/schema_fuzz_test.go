@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/mockops/mockops/internal/schematest"
 	"github.com/mockops/mockops/steps"
 )
 
@@ -13,7 +14,7 @@ import (
 // never flags a definition that loads.
 func FuzzSchemaAcceptsParsed(f *testing.F) {
 	for _, glob := range []string{"testdata/valid/*.yaml", examplesGlob} {
-		files, _ := exampleFiles(glob)
+		files, _ := schematest.Glob(glob)
 		for _, file := range files {
 			src, err := os.ReadFile(file)
 			if err != nil {

@@ -1,19 +1,17 @@
 package pipeline
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"maps"
 	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mockops/mockops/internal/schematest"
 	"github.com/mockops/mockops/steps"
 )
 
@@ -23,23 +21,14 @@ func TestJSONSchemaIsACopy(t *testing.T) {
 	if b := JSONSchema(); b[0] != '{' {
 		t.Fatalf("JSONSchema()[0] = %q after a caller changed its copy; want '{'", b[0])
 	}
-	var head struct {
-		Schema string `json:"$schema"`
-		ID     string `json:"$id"`
-	}
-	if err := json.Unmarshal(JSONSchema(), &head); err != nil {
-		t.Fatal(err)
-	}
-	if head.Schema != "https://json-schema.org/draft/2020-12/schema" || head.ID != JSONSchemaID {
-		t.Errorf("schema head = %+v; want draft 2020-12 and $id %s", head, JSONSchemaID)
-	}
+	schematest.CheckHead(t, JSONSchema(), JSONSchemaID)
 }
 
 // TestSchemaKeyTables walks the parser's key tables against the schema:
 // every key the parser accepts is a property at the same place, and the
 // schema has no property the parser would refuse.
 func TestSchemaKeyTables(t *testing.T) {
-	d := loadSchemaDoc(t, JSONSchema())
+	d := schematest.Load(t, JSONSchema())
 	tests := []struct {
 		def  string
 		path []string
@@ -59,8 +48,8 @@ func TestSchemaKeyTables(t *testing.T) {
 	for _, tt := range tests {
 		where := tt.def + "." + strings.Join(tt.path, ".")
 		t.Run(where, func(t *testing.T) {
-			got, closed := properties(d.at(d.def(t, tt.def), tt.path...))
-			if want := sorted(tt.keys); !slices.Equal(got, want) {
+			got, closed := schematest.Properties(d.At(d.Def(t, tt.def), tt.path...))
+			if want := schematest.Sorted(tt.keys); !slices.Equal(got, want) {
 				t.Errorf("schema keys at %s = %v; parser accepts %v", where, got, want)
 			}
 			if !closed {
@@ -68,12 +57,12 @@ func TestSchemaKeyTables(t *testing.T) {
 			}
 		})
 	}
-	if got, want := enumOf(d.at(d.def(t, "native"), "concurrency", "mode")), sorted(modes); !slices.Equal(got, want) {
+	if got, want := schematest.EnumOf(d.At(d.Def(t, "native"), "concurrency", "mode")), schematest.Sorted(modes); !slices.Equal(got, want) {
 		t.Errorf("concurrency.mode enum = %v; parser accepts %v", got, want)
 	}
 	// Both formats are branches of the root.
 	var refs []string
-	for _, s := range d.expand(d.root)[1:] {
+	for _, s := range d.Expand(d.Root)[1:] {
 		if r, ok := s["$ref"].(string); ok {
 			refs = append(refs, r)
 		}
@@ -81,7 +70,7 @@ func TestSchemaKeyTables(t *testing.T) {
 	if want := []string{"#/$defs/native", "#/$defs/mockforge"}; !slices.Equal(refs, want) {
 		t.Errorf("root branches = %v; want %v", refs, want)
 	}
-	checkSchemaDoc(t, d)
+	d.Check(t)
 }
 
 // A golden diagnostic names a structural problem when it is about keys,
@@ -109,7 +98,7 @@ var stepConfig = regexp.MustCompile(`: (with[.:]|invalid value:)`)
 func TestSchemaTestdata(t *testing.T) {
 	var files []string
 	for _, glob := range []string{"testdata/valid/*.yaml", "testdata/invalid/*.yaml", examplesGlob} {
-		m, err := exampleFiles(glob)
+		m, err := schematest.Glob(glob)
 		if err != nil || len(m) == 0 {
 			t.Fatalf("glob %s: %v files, %v", glob, len(m), err)
 		}
@@ -236,50 +225,15 @@ defaults:
 // keeps them (examples/quickstart/pipelines, formerly under config/).
 const examplesGlob = "../examples/quickstart/{config/,}pipelines/*.yaml"
 
-// exampleFiles is filepath.Glob with one {a,b} alternation, which
-// filepath.Glob lacks.
-func exampleFiles(glob string) ([]string, error) {
-	pre, rest, ok := strings.Cut(glob, "{")
-	if !ok {
-		return filepath.Glob(glob)
-	}
-	alts, post, _ := strings.Cut(rest, "}")
-	var out []string
-	for alt := range strings.SplitSeq(alts, ",") {
-		m, err := filepath.Glob(pre + alt + post)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m...)
-	}
-	return out, nil
-}
-
 // TestSchemaCommentInExamples checks every `# yaml-language-server:
 // $schema=` line of the examples names this package's schema, by a path
 // relative to the file that resolves.
 func TestSchemaCommentInExamples(t *testing.T) {
-	files, err := exampleFiles(examplesGlob)
+	files, err := schematest.Glob(examplesGlob)
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example pipelines: %v", err)
 	}
-	const prefix = "# yaml-language-server: $schema="
-	for _, file := range files {
-		src, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for line := range strings.SplitSeq(string(src), "\n") {
-			rel, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
-			if !ok {
-				continue
-			}
-			got, err := os.ReadFile(filepath.Join(filepath.Dir(file), rel))
-			if err != nil || !bytes.Equal(got, jsonSchema) {
-				t.Errorf("%s: $schema=%s does not name this package's schema (%v)", file, rel, err)
-			}
-		}
-	}
+	schematest.CheckComments(t, files, jsonSchema)
 }
 
 // TestSchemaBuiltinStepConfigs holds the schema's description of each
@@ -313,13 +267,13 @@ func TestSchemaBuiltinStepConfigs(t *testing.T) {
 		}
 	}
 
-	d := loadSchemaDoc(t, JSONSchema())
+	d := schematest.Load(t, JSONSchema())
 	var described []string
 	for _, at := range []struct {
 		def, key string
 	}{{"step", "uses"}, {"mfStep", "step_type"}, {"mfStep", "type"}} {
 		var names []string
-		list, _ := d.def(t, at.def)["allOf"].([]any)
+		list, _ := d.Def(t, at.def)["allOf"].([]any)
 		for _, c := range list {
 			names = append(names, conditionConst(c, at.key)...)
 		}
@@ -331,8 +285,8 @@ func TestSchemaBuiltinStepConfigs(t *testing.T) {
 	}
 	for _, name := range described {
 		typ, _ := r.Lookup(name)
-		schema := d.def(t, "with."+name)
-		got, _ := properties([]map[string]any{schema})
+		schema := d.Def(t, "with."+name)
+		got, _ := schematest.Properties([]map[string]any{schema})
 		want := map[string]string{}
 		ct := typ.ConfigType()
 		for i := range ct.NumField() {

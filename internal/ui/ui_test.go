@@ -3,8 +3,10 @@ package ui
 import (
 	"encoding/json"
 	"html/template"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -242,5 +244,102 @@ func TestProtect(t *testing.T) {
 	}
 	if _, err := r.Protect(http.NotFoundHandler(), "not an origin"); err == nil {
 		t.Error("Protect with a malformed trusted origin = nil error")
+	}
+}
+
+func TestMountPrefix(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "/ui", true},
+		{"/", "/ui", true},
+		{"/admin/", "/admin", true},
+		{"/a/b", "/a/b", true},
+		{"admin", "admin", false},
+	}
+	for _, tt := range tests {
+		if got, ok := MountPrefix(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("MountPrefix(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestNavWith(t *testing.T) {
+	type pageLink struct {
+		Label string
+		Path  string // a package's public PageLink
+	}
+	own := []NavItem{{Label: "A", Path: "/ui/a"}}
+	got := NavWith(own, []pageLink{{"Coverage", "/coverage"}})
+	want := []NavItem{{"A", "/ui/a"}, {"Coverage", "/coverage"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("NavWith = %v; want %v", got, want)
+	}
+	if got := NavWith[pageLink](own, nil); !slices.Equal(got, own) {
+		t.Errorf("NavWith without links = %v; want %v", got, own)
+	}
+}
+
+func TestMux(t *testing.T) {
+	r := newTestRenderer(t)
+	m := r.NewMux("/admin", "/admin/things")
+	m.HandleFunc("GET /things", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "things") })
+	m.HandleFunc("POST /things", func(w http.ResponseWriter, req *http.Request) {
+		if r.ParseForm(w, req, 1<<10) {
+			_, _ = io.WriteString(w, "got "+req.PostFormValue("x"))
+		}
+	})
+	m.HandleFunc("GET /denied", func(w http.ResponseWriter, req *http.Request) {
+		r.Denied(w, req, http.StatusForbidden, "write pipelines")
+	})
+	m.HandleFunc("GET /anonymous", func(w http.ResponseWriter, req *http.Request) {
+		r.Denied(w, req, http.StatusUnauthorized, "write pipelines")
+	})
+	h, err := m.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		method, path, body string
+		status             int
+		want               string // in the body, or the Location
+	}{
+		{"GET", "/admin/", "", http.StatusSeeOther, "/admin/things"},
+		{"GET", "/admin/things", "", http.StatusOK, "things"},
+		{"POST", "/admin/things", "x=1", http.StatusOK, "got 1"},
+		{"POST", "/admin/things", "x=" + strings.Repeat("a", 2<<10), http.StatusRequestEntityTooLarge, "larger than 1 KiB"},
+		{"POST", "/admin/things", "x=%zz", http.StatusBadRequest, "could not be read"},
+		{"GET", "/admin/nothing", "", http.StatusNotFound, "There is no page at this address."},
+		{"GET", "/elsewhere", "", http.StatusNotFound, "There is no page at this address."},
+		{"GET", "/admin/denied", "", http.StatusForbidden, "You are not allowed to write pipelines."},
+		{"GET", "/admin/anonymous", "", http.StatusUnauthorized, "Sign in to see this page."},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+		if tt.body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		got := w.Body.String()
+		if w.Code >= 300 && w.Code < 400 {
+			got = w.Header().Get("Location")
+		}
+		if w.Code != tt.status || !strings.Contains(got, tt.want) {
+			t.Errorf("%s %s = %d %q; want %d with %q", tt.method, tt.path, w.Code, got, tt.status, tt.want)
+		}
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{{1 << 20, "1 MiB"}, {64 << 10, "64 KiB"}, {3 << 30, "3 GiB"}, {1500, "1500 bytes"}}
+	for _, tt := range tests {
+		if got := byteSize(tt.n); got != tt.want {
+			t.Errorf("byteSize(%d) = %q; want %q", tt.n, got, tt.want)
+		}
 	}
 }
