@@ -312,15 +312,21 @@ func (c *Collector) drainLocked(now time.Time) []store.Rollup {
 	for i, r := range acc.rs {
 		acc.m[idOf(r)] = i
 	}
+	idle := make([]bool, len(c.retired))
+	for i, g := range c.retired {
+		g.sealed.Store(true)
+		idle[i] = g.active.Load() == 0 // read after the seal: no writer can enter now
+	}
+	// The services are copied after the seals, so every service an idle
+	// generation counted is in svcs; a key of a service registered later
+	// (only in a generation still written to) waits for the next drain.
 	c.svcMu.Lock()
 	svcs := slices.Clone(c.svcList)
 	c.svcMu.Unlock()
 	keep := c.retired[:0]
-	for _, g := range c.retired {
-		g.sealed.Store(true)
-		idle := g.active.Load() == 0 // read after the seal: no writer can enter now
+	for i, g := range c.retired {
 		g.drain(&acc, now, svcs)
-		if !idle {
+		if !idle[i] {
 			keep = append(keep, g) // a writer is still counting: drain it again next time
 		}
 	}
@@ -397,6 +403,11 @@ func (g *generation) drain(acc *rollupAcc, now time.Time, svcs []*service) int64
 	keys := d.keys[:len(d.keys):len(d.keys)]
 	d.mu.Unlock()
 	for i, k := range keys {
+		if int(k.svc) >= len(svcs) {
+			// A service first seen after svcs was copied: its counts stay
+			// in place for the next drain.
+			continue
+		}
 		n := d.counts[i].Swap(0)
 		if n == 0 {
 			continue
