@@ -117,7 +117,7 @@ func (c *Collector) addDrift(g *generation, svc *service, h *Hit, drifted bool, 
 
 // service finds or adds the (workspace, service) pair.
 func (c *Collector) service(ws, name string) *service {
-	if s, ok := c.svcs.load(svcKey{ws, name}); ok {
+	if s := c.svcs.Load().find(ws, name, svcHash(ws, name)); s != nil {
 		return s
 	}
 	return c.addService(ws, name)
@@ -126,14 +126,15 @@ func (c *Collector) service(ws, name string) *service {
 func (c *Collector) addService(ws, name string) *service {
 	c.svcMu.Lock()
 	defer c.svcMu.Unlock()
-	k := svcKey{ws, name}
-	if s, ok := c.svcs.loadLocked(k); ok {
+	old := c.svcs.Load()
+	h := svcHash(ws, name)
+	if s := old.find(ws, name, h); s != nil {
 		return s
 	}
 	if len(c.svcList) > c.cfg.MaxServices {
 		return c.overflow
 	}
-	k = svcKey{strings.Clone(ws), strings.Clone(name)}
+	k := svcKey{strings.Clone(ws), strings.Clone(name)}
 	s := &service{key: k, idx: len(c.svcList)}
 	comp := c.specs[name]
 	if comp == nil {
@@ -141,8 +142,75 @@ func (c *Collector) addService(ws, name string) *service {
 	}
 	s.comp.Store(comp)
 	c.svcList = append(c.svcList, s)
-	c.svcs.storeLocked(k, s)
+	c.svcs.Store(old.with(s, h))
 	return s
+}
+
+// svcTable is an immutable open-addressing hash table of the services,
+// replaced whole (under svcMu) when one is added: there are at most
+// MaxServices+1 of them and they are added once, while every request
+// looks one up. A Go map with a two-string key costs several times more
+// per lookup (generic hashing of both strings, then its group probing).
+// The hash is segHash's: a few bytes of each name. Names are the host's
+// (routes, Config), not a client's, and capped, so a collision costs a
+// string comparison or two, never a flood.
+type svcTable struct {
+	mask  uint32
+	n     int
+	slots []svcSlot
+}
+
+type svcSlot struct {
+	hash uint32
+	s    *service
+}
+
+func svcHash(ws, name string) uint32 { return segHash(name) ^ segHash(ws)*0x27d4eb2f }
+
+// find returns the service of (ws, name), whose svcHash is h, or nil; t
+// may be nil (no service yet).
+func (t *svcTable) find(ws, name string, h uint32) *service {
+	if t == nil {
+		return nil
+	}
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		e := &t.slots[i]
+		if e.s == nil {
+			return nil
+		}
+		if e.hash == h && e.s.key.name == name && e.s.key.ws == ws {
+			return e.s
+		}
+	}
+}
+
+// with returns a copy of t (nil: empty) holding s too, at most half full.
+func (t *svcTable) with(s *service, h uint32) *svcTable {
+	n := 1
+	if t != nil {
+		n += t.n
+	}
+	size := 4
+	for size < 2*n {
+		size *= 2
+	}
+	nt := &svcTable{mask: uint32(size - 1), n: n, slots: make([]svcSlot, size)}
+	put := func(e svcSlot) {
+		i := e.hash & nt.mask
+		for nt.slots[i].s != nil {
+			i = (i + 1) & nt.mask
+		}
+		nt.slots[i] = e
+	}
+	if t != nil {
+		for _, e := range t.slots {
+			if e.s != nil {
+				put(e)
+			}
+		}
+	}
+	put(svcSlot{hash: h, s: s})
+	return nt
 }
 
 // Observe implements federation.Observer: routed traffic and the

@@ -40,7 +40,50 @@ type methodOp struct {
 type patEdge struct {
 	seg  segment
 	litN int // literal bytes in the pattern: more is more specific
+	// kind and lit are the pattern's shape when it is one of the common
+	// ones ("{id}", "{id}.json", "v{n}"), set by finish: these are matched
+	// inline instead of through matchParts.
+	kind patKind
+	lit  string
 	next *node
+}
+
+type patKind uint8
+
+const (
+	patGeneric patKind = iota // matchParts
+	patAny                    // "{a}": any non-empty segment
+	patSuffix                 // "{a}lit"
+	patPrefix                 // "lit{a}"
+)
+
+// classify sets e.kind and e.lit from its parts.
+func (e *patEdge) classify() {
+	p := e.seg.parts
+	switch {
+	case len(p) == 1 && p[0].param:
+		e.kind = patAny
+	case len(p) == 2 && p[0].param && !p[1].param:
+		e.kind, e.lit = patSuffix, p[1].lit
+	case len(p) == 2 && !p[0].param && p[1].param:
+		e.kind, e.lit = patPrefix, p[0].lit
+	default:
+		e.kind = patGeneric
+	}
+}
+
+// match reports whether the non-empty segment seg matches e, exactly as
+// matchParts(e.seg.parts, seg) does; a parameter takes at least one byte.
+func (e *patEdge) match(seg string) bool {
+	switch e.kind {
+	case patAny:
+		return true
+	case patSuffix:
+		return len(seg) > len(e.lit) && seg[len(seg)-len(e.lit):] == e.lit
+	case patPrefix:
+		return len(seg) > len(e.lit) && seg[:len(e.lit)] == e.lit
+	}
+	return matchParts(e.seg.parts, seg)
 }
 
 type litEdge struct {
@@ -227,6 +270,7 @@ func (n *node) finish() {
 		e.next.finish()
 	}
 	for _, e := range n.pats {
+		e.classify()
 		e.next.finish()
 	}
 }
@@ -240,7 +284,7 @@ func (s *Spec) Match(method, path string) (OpID, error) {
 	if len(path) == 0 || path[0] != '/' {
 		return NoOp, ErrPathNotFound
 	}
-	n := s.root.walk(path[1:])
+	n := s.root.find(path[1:])
 	if n == nil {
 		return NoOp, ErrPathNotFound
 	}
@@ -260,11 +304,48 @@ func (s *Spec) MatchTemplate(path string) (string, bool) {
 	if len(path) == 0 || path[0] != '/' {
 		return "", false
 	}
-	n := s.root.walk(path[1:])
+	n := s.root.find(path[1:])
 	if n == nil {
 		return "", false
 	}
 	return n.term.template, true
+}
+
+// find matches p, the path after its leading "/", and returns the node
+// holding the terminal, or nil. It first descends greedily, in a loop,
+// along the first candidate of each node (the literal child, else the
+// first templated child that matches): that is the path walk's
+// depth-first search tries first, so when it ends on a terminal it is
+// walk's answer too. Only when it dead-ends does walk backtrack from the
+// root. Most requests take the greedy path; it saves walk's recursion.
+func (n *node) find(p string) *node {
+	root, rest := n, p
+	for {
+		seg, tail, more := rest, "", false
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, tail, more = rest[:i], rest[i+1:], true
+		}
+		c := n.lit(seg, segHash(seg))
+		if c == nil && seg != "" {
+			for _, e := range n.pats {
+				if e.match(seg) {
+					c = e.next
+					break
+				}
+			}
+		}
+		if c == nil {
+			break
+		}
+		if !more {
+			if c.term != nil {
+				return c
+			}
+			break
+		}
+		n, rest = c, tail
+	}
+	return root.walk(p)
 }
 
 // walk matches p, the rest of the path after a "/", and returns the node
@@ -283,7 +364,7 @@ func (n *node) walk(p string) *node {
 		return nil // a parameter never matches an empty segment
 	}
 	for _, e := range n.pats {
-		if matchParts(e.seg.parts, seg) {
+		if e.match(seg) {
 			if r := e.next.next(tail, more); r != nil {
 				return r
 			}
