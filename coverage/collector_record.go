@@ -151,11 +151,12 @@ func (c *Collector) addService(ws, name string) *service {
 // MaxServices+1 of them and they are added once, while every request
 // looks one up. A Go map with a two-string key costs several times more
 // per lookup (generic hashing of both strings, then its group probing).
-// The hash is segHash's: a few bytes of each name. Names are the host's
+// The hash reads a few bytes of each name (svcHash). Names are the host's
 // (routes, Config), not a client's, and capped, so a collision costs a
 // string comparison or two, never a flood.
 type svcTable struct {
 	mask  uint32
+	shift uint32 // 32 - log2(len(slots))
 	n     int
 	slots []svcSlot
 }
@@ -165,7 +166,22 @@ type svcSlot struct {
 	s    *service
 }
 
-func svcHash(ws, name string) uint32 { return segHash(name) ^ segHash(ws)*0x27d4eb2f }
+// svcHash mixes the lengths and the end bytes of both names; kept small
+// enough to inline. The table indexes by its high bits (see slot), which
+// the multiply mixes from all of them.
+func svcHash(ws, name string) uint32 {
+	h := uint32(len(ws))<<16 ^ uint32(len(name))
+	if n := len(ws); n > 0 {
+		h ^= uint32(ws[n-1]) << 24
+	}
+	if n := len(name); n > 0 {
+		h ^= uint32(name[0])<<8 ^ uint32(name[n-1])<<20
+	}
+	return h * 0x9e3779b1
+}
+
+// slot is where h's probe sequence starts: its high bits.
+func (t *svcTable) slot(h uint32) uint32 { return h >> t.shift }
 
 // find returns the service of (ws, name), whose svcHash is h, or nil; t
 // may be nil (no service yet).
@@ -173,7 +189,7 @@ func (t *svcTable) find(ws, name string, h uint32) *service {
 	if t == nil {
 		return nil
 	}
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
+	for i := t.slot(h); ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
 		if e.s == nil {
 			return nil
@@ -190,13 +206,13 @@ func (t *svcTable) with(s *service, h uint32) *svcTable {
 	if t != nil {
 		n += t.n
 	}
-	size := 4
+	size, shift := 4, uint32(30)
 	for size < 2*n {
-		size *= 2
+		size, shift = size*2, shift-1
 	}
-	nt := &svcTable{mask: uint32(size - 1), n: n, slots: make([]svcSlot, size)}
+	nt := &svcTable{mask: uint32(size - 1), shift: shift, n: n, slots: make([]svcSlot, size)}
 	put := func(e svcSlot) {
-		i := e.hash & nt.mask
+		i := nt.slot(e.hash)
 		for nt.slots[i].s != nil {
 			i = (i + 1) & nt.mask
 		}

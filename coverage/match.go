@@ -119,11 +119,13 @@ func segHash(s string) uint32 {
 	return h * 0x85ebca6b
 }
 
-// lit returns the literal child for seg, whose segHash is h, or nil.
-func (n *node) lit(seg string, h uint32) *node {
+// lit returns the literal child for seg, or nil. The hash is computed
+// only when the node has literal children: many have none ("{Sid}").
+func (n *node) lit(seg string) *node {
 	if len(n.table) == 0 {
 		return nil
 	}
+	h := segHash(seg)
 	mask := uint32(len(n.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &n.table[i]
@@ -325,7 +327,7 @@ func (n *node) find(p string) *node {
 		if i := strings.IndexByte(rest, '/'); i >= 0 {
 			seg, tail, more = rest[:i], rest[i+1:], true
 		}
-		c := n.lit(seg, segHash(seg))
+		c := n.lit(seg)
 		if c == nil && seg != "" {
 			for _, e := range n.pats {
 				if e.match(seg) {
@@ -355,7 +357,7 @@ func (n *node) walk(p string) *node {
 	if i := strings.IndexByte(p, '/'); i >= 0 {
 		seg, tail, more = p[:i], p[i+1:], true
 	}
-	if c := n.lit(seg, segHash(seg)); c != nil {
+	if c := n.lit(seg); c != nil {
 		if r := c.next(tail, more); r != nil {
 			return r
 		}
