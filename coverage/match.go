@@ -119,13 +119,10 @@ func segHash(s string) uint32 {
 	return h * 0x85ebca6b
 }
 
-// lit returns the literal child for seg, or nil. The hash is computed
-// only when the node has literal children: many have none ("{Sid}").
-func (n *node) lit(seg string) *node {
-	if len(n.table) == 0 {
-		return nil
-	}
-	h := segHash(seg)
+// lit returns the literal child for seg, whose segHash is h, or nil. The
+// node has literal children (len(n.table) > 0): callers check first, so
+// that nodes with none ("{Sid}") cost no hash.
+func (n *node) lit(seg string, h uint32) *node {
 	mask := uint32(len(n.table) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		e := &n.table[i]
@@ -327,7 +324,10 @@ func (n *node) find(p string) *node {
 		if i := strings.IndexByte(rest, '/'); i >= 0 {
 			seg, tail, more = rest[:i], rest[i+1:], true
 		}
-		c := n.lit(seg)
+		var c *node
+		if len(n.table) > 0 { // many nodes have none ("{Sid}"): no hash
+			c = n.lit(seg, segHash(seg))
+		}
 		if c == nil && seg != "" {
 			for _, e := range n.pats {
 				if e.match(seg) {
@@ -357,9 +357,11 @@ func (n *node) walk(p string) *node {
 	if i := strings.IndexByte(p, '/'); i >= 0 {
 		seg, tail, more = p[:i], p[i+1:], true
 	}
-	if c := n.lit(seg); c != nil {
-		if r := c.next(tail, more); r != nil {
-			return r
+	if len(n.table) > 0 {
+		if c := n.lit(seg, segHash(seg)); c != nil {
+			if r := c.next(tail, more); r != nil {
+				return r
+			}
 		}
 	}
 	if seg == "" {
