@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,14 +34,17 @@ type Hit struct {
 // Record counts one request. It is safe for concurrent use and, once the
 // hit's service and dimension values have been seen in the current time
 // bucket, allocates nothing.
-func (c *Collector) Record(h Hit) { c.record(&h, nil, true) }
+func (c *Collector) Record(h Hit) { c.record(&h, nil, nil, true) }
 
 // record counts h (unless counted is false: a shadow call nobody
 // received counts for drift only) and, when cmp is set, one mock/real
-// comparison of it.
-func (c *Collector) record(h *Hit, cmp *federation.Comparison, counted bool) {
+// comparison of it. svc is h's service when the caller already knows it
+// (Middleware outside a route), else nil.
+func (c *Collector) record(h *Hit, svc *service, cmp *federation.Comparison, counted bool) {
 	now := c.coarse.Load()
-	svc := c.service(h.Workspace, h.Service)
+	if svc == nil {
+		svc = c.service(h.Workspace, h.Service)
+	}
 	g := c.enter()
 	defer g.exit()
 	ec := g.endpoints(svc)
@@ -246,11 +250,11 @@ func (c *Collector) Observe(x federation.Exchange) {
 	}
 	if x.Shadow {
 		if x.Comparison != nil {
-			c.record(&h, x.Comparison, false)
+			c.record(&h, nil, x.Comparison, false)
 		}
 		return
 	}
-	c.record(&h, x.Comparison, true)
+	c.record(&h, nil, x.Comparison, true)
 }
 
 // attribute reads the scenario, persona and CI attribution of r.
@@ -273,6 +277,10 @@ func headerValue(h http.Header, key string) string {
 // inside one (federation.RouteFrom), the route's. Do not also give the
 // collector to the Router as its Observer, or requests count twice.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
+	// own is the service of Config.Workspace and Config.Service, looked up
+	// at the first request outside a route and kept: a pair's service
+	// never changes (past MaxServices it is the overflow one for good).
+	var own atomic.Pointer[service]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := c.pool.Get().(*statusWriter)
 		sw.ResponseWriter, sw.status = w, 0
@@ -285,17 +293,52 @@ func (c *Collector) Middleware(next http.Handler) http.Handler {
 		if h.Status == 0 {
 			h.Status = http.StatusOK
 		}
+		var svc *service
 		if rt, ok := federation.RouteFrom(r.Context()); ok {
 			h.Workspace, h.Service, h.Path = rt.Workspace, rt.Service, rt.RawPath
 			if h.Path == "" {
 				h.Path = rt.Path
 			}
 		} else {
-			h.Path = r.URL.EscapedPath()
+			h.Path = escapedPath(r.URL)
+			if svc = own.Load(); svc == nil {
+				svc = c.service(h.Workspace, h.Service)
+				own.Store(svc)
+			}
 		}
 		c.attribute(&h, r)
-		c.record(&h, nil, true)
+		c.record(&h, svc, nil, true)
 	})
+}
+
+// escapedPath is u.EscapedPath(), without its per-byte escaping scan
+// when the path has no RawPath and only bytes that escaping keeps as
+// they are (pathKeeps): the common case, then a cheap table loop.
+func escapedPath(u *url.URL) string {
+	if u.RawPath != "" {
+		return u.EscapedPath()
+	}
+	for i := 0; i < len(u.Path); i++ {
+		if !pathKeeps(u.Path[i]) {
+			return u.EscapedPath()
+		}
+	}
+	return u.Path
+}
+
+// pathKeeps reports the bytes url.URL.EscapedPath never escapes in a
+// path: RFC 3986 unreserved ones, "/", and the sub-delimiters, ":" and
+// "@" a path may hold. TestEscapedPath checks it against net/url for
+// every byte.
+func pathKeeps(c byte) bool {
+	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '/', ':', '@', '&', '=', '+', '$', ',', ';':
+		return true
+	}
+	return false
 }
 
 // statusWriter learns the status a handler writes. It keeps Flush and
