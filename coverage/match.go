@@ -99,6 +99,7 @@ type node struct {
 	// than a Go map's hashing and bucket walk.
 	lits  []litEdge
 	table []litEdge
+	shift uint32 // 32 - log2(len(table)): a probe starts at hash >> shift
 	pats  []*patEdge
 	term  *terminal
 }
@@ -124,7 +125,7 @@ func segHash(s string) uint32 {
 // that nodes with none ("{Sid}") cost no hash.
 func (n *node) lit(seg string, h uint32) *node {
 	mask := uint32(len(n.table) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := (h >> n.shift) & mask; ; i = (i + 1) & mask {
 		e := &n.table[i]
 		if e.next == nil {
 			return nil
@@ -245,14 +246,16 @@ func (n *node) child(s segment) *node {
 // literal first, for a deterministic and specific-first match.
 func (n *node) finish() {
 	if len(n.lits) > 0 {
-		size := 2
+		size, shift := 2, uint32(31)
 		for size < 2*len(n.lits) {
-			size *= 2
+			size, shift = size*2, shift-1
 		}
-		n.table = make([]litEdge, size)
+		n.table, n.shift = make([]litEdge, size), shift
 		mask := uint32(size - 1)
 		for _, e := range n.lits {
-			i := e.hash & mask
+			// The high bits: the final multiply of segHash mixes every
+			// input bit into them, not into the low ones.
+			i := (e.hash >> shift) & mask
 			for n.table[i].next != nil {
 				i = (i + 1) & mask
 			}
