@@ -41,7 +41,7 @@ type patEdge struct {
 	seg  segment
 	litN int // literal bytes in the pattern: more is more specific
 	// kind and lit are the pattern's shape when it is one of the common
-	// ones ("{id}", "{id}.json", "v{n}"), set by finish: these are matched
+	// ones ("{id}", "{id}.json", "v{n}"), set by child: these are matched
 	// inline instead of through matchParts.
 	kind patKind
 	lit  string
@@ -51,10 +51,10 @@ type patEdge struct {
 type patKind uint8
 
 const (
-	patGeneric patKind = iota // matchParts
-	patAny                    // "{a}": any non-empty segment
+	patAny     patKind = iota // "{a}": any non-empty segment
 	patSuffix                 // "{a}lit"
 	patPrefix                 // "lit{a}"
+	patGeneric                // matchParts (find relies on this order)
 )
 
 // classify sets e.kind and e.lit from its parts.
@@ -238,6 +238,7 @@ func (n *node) child(s segment) *node {
 	for _, p := range s.parts {
 		e.litN += len(p.lit)
 	}
+	e.classify()
 	n.pats = append(n.pats, e)
 	return e.next
 }
@@ -272,7 +273,6 @@ func (n *node) finish() {
 		e.next.finish()
 	}
 	for _, e := range n.pats {
-		e.classify()
 		e.next.finish()
 	}
 }
@@ -333,7 +333,9 @@ func (n *node) find(p string) *node {
 		}
 		if c == nil && seg != "" {
 			for _, e := range n.pats {
-				if e.match(seg) {
+				// The two commonest shapes inline; match for the rest.
+				if e.kind == patAny || e.kind == patSuffix && len(seg) > len(e.lit) && seg[len(seg)-len(e.lit):] == e.lit ||
+					e.kind > patSuffix && e.match(seg) {
 					c = e.next
 					break
 				}
