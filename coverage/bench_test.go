@@ -51,16 +51,31 @@ func BenchmarkMatch(b *testing.B) {
 	})
 }
 
-// BenchmarkRecord is the collector's hot path. The baseline is Spec.Match
-// alone, the one step Record cannot skip; "matched" adds the service
-// lookup and the dense counters, "dimensions" the scenario, persona and
-// CI run lookups.
+// BenchmarkRecord is the collector's hot path: Record of one request
+// whose operation the spec resolves. The baseline is Spec.Match alone,
+// the one step Record cannot skip; "matched" adds the service lookup and
+// the dense counters, "dimensions" the scenario, persona and CI run
+// lookups. The Twilio path (five segments, ".json" suffixes) is a deep
+// one; "short-*" are the same on a two-segment Petstore-like path.
 func BenchmarkRecord(b *testing.B) {
 	o := newOracle(b, "twilio-api-v2010.json")
-	c, err := NewCollector(Config{Specs: map[string]*Spec{"twilio": o.spec}})
+	pets, err := LoadOpenAPI([]byte(`
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /pets: {get: {responses: {"200": {description: ok}}}}
+  /pets/mine: {get: {responses: {"200": {description: ok}}}}
+  /pets/{id}: {get: {responses: {"200": {description: ok}, default: {description: error}}}}
+`))
 	if err != nil {
 		b.Fatal(err)
 	}
+	c, err := NewCollector(Config{Specs: map[string]*Spec{"twilio": o.spec, "pets": pets}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	short := Hit{Workspace: "ws", Service: "pets", Method: "GET", Path: "/pets/7", Status: 200}
+	c.Record(short)
 	path := "/2010-04-01/Accounts/AC0123/Calls/CA0123.json"
 	plain := Hit{Workspace: "ws", Service: "twilio", Method: "GET", Path: path, Status: 200}
 	dims := plain
@@ -87,6 +102,20 @@ func BenchmarkRecord(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			c.Record(dims)
+		}
+	})
+	b.Run("short-baseline-match-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := pets.Match("GET", short.Path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("short-matched", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Record(short)
 		}
 	})
 	b.Run("matched-parallel", func(b *testing.B) {

@@ -129,7 +129,7 @@ type Collector struct {
 
 	// svcs maps (workspace, service) to its counters' home; services
 	// guards its inserts and the spec of each service name.
-	svcs     cowMap[svcKey, *service]
+	svcs     atomic.Pointer[svcTable]
 	svcMu    sync.Mutex
 	specs    map[string]*compiled // guarded by svcMu: current spec per name
 	svcList  []*service           // guarded by svcMu

@@ -1,6 +1,7 @@
 package coverage
 
 import (
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,13 +187,14 @@ type dimKey struct {
 }
 
 // dimTable interns dimension keys to counter slots. Lookups read an
-// immutable map through an atomic pointer; a miss takes the lock, finds
+// immutable index (dimIndex) through an atomic pointer; a miss takes the lock, finds
 // or adds the key in dirty (a superset of read), and republishes read
 // once the misses have paid for the copy, so inserts cost amortised O(1)
 // and lookups of known keys never lock. Capacity is fixed when the
 // generation is made, so the counters never move.
 type dimTable struct {
-	read atomic.Pointer[map[dimKey]int32]
+	read atomic.Pointer[dimIndex]
+	seed maphash.Seed
 
 	mu      sync.Mutex
 	dirty   map[dimKey]int32 // guarded by mu
@@ -219,6 +221,7 @@ func (d *dimTable) init(maxKeys, maxServices int) {
 	d.counts = make([]atomic.Int64, n)
 	d.last = make([]atomic.Int64, n)
 	d.dirty = map[dimKey]int32{}
+	d.seed = maphash.MakeSeed()
 }
 
 // add counts one hit of k at now.
@@ -228,7 +231,7 @@ func (d *dimTable) add(k dimKey, now int64) { d.addN(k, 1, now) }
 func (d *dimTable) addN(k dimKey, n, now int64) {
 	i, ok := int32(-1), false
 	if r := d.read.Load(); r != nil {
-		i, ok = (*r)[k]
+		i, ok = r.find(&k)
 	}
 	if !ok {
 		i = d.slot(k)
@@ -289,18 +292,14 @@ func overflowKey(k dimKey, global bool) dimKey {
 func (d *dimTable) missed() {
 	d.misses++
 	r := d.read.Load()
-	if r != nil && d.misses < len(*r)/4+8 {
+	if r != nil && d.misses < len(r.keys)/4+8 {
 		return
 	}
-	if r != nil && len(*r) == len(d.dirty) {
+	if r != nil && len(r.keys) == len(d.keys) {
 		d.misses = 0
 		return
 	}
-	m := make(map[dimKey]int32, len(d.dirty))
-	for k, v := range d.dirty {
-		m[k] = v
-	}
-	d.read.Store(&m)
+	d.read.Store(newDimIndex(d.seed, d.keys[:len(d.keys):len(d.keys)]))
 	d.misses = 0
 }
 

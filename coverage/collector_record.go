@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,14 +34,17 @@ type Hit struct {
 // Record counts one request. It is safe for concurrent use and, once the
 // hit's service and dimension values have been seen in the current time
 // bucket, allocates nothing.
-func (c *Collector) Record(h Hit) { c.record(&h, nil, true) }
+func (c *Collector) Record(h Hit) { c.record(&h, nil, nil, true) }
 
 // record counts h (unless counted is false: a shadow call nobody
 // received counts for drift only) and, when cmp is set, one mock/real
-// comparison of it.
-func (c *Collector) record(h *Hit, cmp *federation.Comparison, counted bool) {
+// comparison of it. svc is h's service when the caller already knows it
+// (Middleware outside a route), else nil.
+func (c *Collector) record(h *Hit, svc *service, cmp *federation.Comparison, counted bool) {
 	now := c.coarse.Load()
-	svc := c.service(h.Workspace, h.Service)
+	if svc == nil {
+		svc = c.service(h.Workspace, h.Service)
+	}
 	g := c.enter()
 	defer g.exit()
 	ec := g.endpoints(svc)
@@ -117,7 +121,7 @@ func (c *Collector) addDrift(g *generation, svc *service, h *Hit, drifted bool, 
 
 // service finds or adds the (workspace, service) pair.
 func (c *Collector) service(ws, name string) *service {
-	if s, ok := c.svcs.load(svcKey{ws, name}); ok {
+	if s := c.svcs.Load().find(ws, name, svcHash(ws, name)); s != nil {
 		return s
 	}
 	return c.addService(ws, name)
@@ -126,14 +130,15 @@ func (c *Collector) service(ws, name string) *service {
 func (c *Collector) addService(ws, name string) *service {
 	c.svcMu.Lock()
 	defer c.svcMu.Unlock()
-	k := svcKey{ws, name}
-	if s, ok := c.svcs.loadLocked(k); ok {
+	old := c.svcs.Load()
+	h := svcHash(ws, name)
+	if s := old.find(ws, name, h); s != nil {
 		return s
 	}
 	if len(c.svcList) > c.cfg.MaxServices {
 		return c.overflow
 	}
-	k = svcKey{strings.Clone(ws), strings.Clone(name)}
+	k := svcKey{strings.Clone(ws), strings.Clone(name)}
 	s := &service{key: k, idx: len(c.svcList)}
 	comp := c.specs[name]
 	if comp == nil {
@@ -141,8 +146,91 @@ func (c *Collector) addService(ws, name string) *service {
 	}
 	s.comp.Store(comp)
 	c.svcList = append(c.svcList, s)
-	c.svcs.storeLocked(k, s)
+	c.svcs.Store(old.with(s, h))
 	return s
+}
+
+// svcTable is an immutable open-addressing hash table of the services,
+// replaced whole (under svcMu) when one is added: there are at most
+// MaxServices+1 of them and they are added once, while every request
+// looks one up. A Go map with a two-string key costs several times more
+// per lookup (generic hashing of both strings, then its group probing).
+// The hash reads a few bytes of each name (svcHash). Names are the host's
+// (routes, Config), not a client's, and capped, so a collision costs a
+// string comparison or two, never a flood.
+type svcTable struct {
+	mask  uint32
+	shift uint32 // 32 - log2(len(slots))
+	n     int
+	slots []svcSlot
+}
+
+type svcSlot struct {
+	hash uint32
+	s    *service
+}
+
+// svcHash mixes the lengths and the end bytes of both names; kept small
+// enough to inline. The table indexes by its high bits (see slot), which
+// the multiply mixes from all of them.
+func svcHash(ws, name string) uint32 {
+	h := uint32(len(ws))<<16 ^ uint32(len(name))
+	if n := len(ws); n > 0 {
+		h ^= uint32(ws[n-1]) << 24
+	}
+	if n := len(name); n > 0 {
+		h ^= uint32(name[0])<<8 ^ uint32(name[n-1])<<20
+	}
+	return h * 0x9e3779b1
+}
+
+// slot is where h's probe sequence starts: its high bits.
+func (t *svcTable) slot(h uint32) uint32 { return h >> t.shift }
+
+// find returns the service of (ws, name), whose svcHash is h, or nil; t
+// may be nil (no service yet).
+func (t *svcTable) find(ws, name string, h uint32) *service {
+	if t == nil {
+		return nil
+	}
+	for i := t.slot(h); ; i = (i + 1) & t.mask {
+		e := &t.slots[i]
+		if e.s == nil {
+			return nil
+		}
+		if e.hash == h && e.s.key.name == name && e.s.key.ws == ws {
+			return e.s
+		}
+	}
+}
+
+// with returns a copy of t (nil: empty) holding s too, at most half full.
+func (t *svcTable) with(s *service, h uint32) *svcTable {
+	n := 1
+	if t != nil {
+		n += t.n
+	}
+	size, shift := 4, uint32(30)
+	for size < 2*n {
+		size, shift = size*2, shift-1
+	}
+	nt := &svcTable{mask: uint32(size - 1), shift: shift, n: n, slots: make([]svcSlot, size)}
+	put := func(e svcSlot) {
+		i := nt.slot(e.hash)
+		for nt.slots[i].s != nil {
+			i = (i + 1) & nt.mask
+		}
+		nt.slots[i] = e
+	}
+	if t != nil {
+		for _, e := range t.slots {
+			if e.s != nil {
+				put(e)
+			}
+		}
+	}
+	put(svcSlot{hash: h, s: s})
+	return nt
 }
 
 // Observe implements federation.Observer: routed traffic and the
@@ -162,11 +250,11 @@ func (c *Collector) Observe(x federation.Exchange) {
 	}
 	if x.Shadow {
 		if x.Comparison != nil {
-			c.record(&h, x.Comparison, false)
+			c.record(&h, nil, x.Comparison, false)
 		}
 		return
 	}
-	c.record(&h, x.Comparison, true)
+	c.record(&h, nil, x.Comparison, true)
 }
 
 // attribute reads the scenario, persona and CI attribution of r.
@@ -189,6 +277,10 @@ func headerValue(h http.Header, key string) string {
 // inside one (federation.RouteFrom), the route's. Do not also give the
 // collector to the Router as its Observer, or requests count twice.
 func (c *Collector) Middleware(next http.Handler) http.Handler {
+	// own is the service of Config.Workspace and Config.Service, looked up
+	// at the first request outside a route and kept: a pair's service
+	// never changes (past MaxServices it is the overflow one for good).
+	var own atomic.Pointer[service]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := c.pool.Get().(*statusWriter)
 		sw.ResponseWriter, sw.status = w, 0
@@ -201,17 +293,52 @@ func (c *Collector) Middleware(next http.Handler) http.Handler {
 		if h.Status == 0 {
 			h.Status = http.StatusOK
 		}
+		var svc *service
 		if rt, ok := federation.RouteFrom(r.Context()); ok {
 			h.Workspace, h.Service, h.Path = rt.Workspace, rt.Service, rt.RawPath
 			if h.Path == "" {
 				h.Path = rt.Path
 			}
 		} else {
-			h.Path = r.URL.EscapedPath()
+			h.Path = escapedPath(r.URL)
+			if svc = own.Load(); svc == nil {
+				svc = c.service(h.Workspace, h.Service)
+				own.Store(svc)
+			}
 		}
 		c.attribute(&h, r)
-		c.record(&h, nil, true)
+		c.record(&h, svc, nil, true)
 	})
+}
+
+// escapedPath is u.EscapedPath(), without its per-byte escaping scan
+// when the path has no RawPath and only bytes that escaping keeps as
+// they are (pathKeeps): the common case, then a cheap table loop.
+func escapedPath(u *url.URL) string {
+	if u.RawPath != "" {
+		return u.EscapedPath()
+	}
+	for i := 0; i < len(u.Path); i++ {
+		if !pathKeeps(u.Path[i]) {
+			return u.EscapedPath()
+		}
+	}
+	return u.Path
+}
+
+// pathKeeps reports the bytes url.URL.EscapedPath never escapes in a
+// path: RFC 3986 unreserved ones, "/", and the sub-delimiters, ":" and
+// "@" a path may hold. TestEscapedPath checks it against net/url for
+// every byte.
+func pathKeeps(c byte) bool {
+	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '/', ':', '@', '&', '=', '+', '$', ',', ';':
+		return true
+	}
+	return false
 }
 
 // statusWriter learns the status a handler writes. It keeps Flush and

@@ -40,7 +40,50 @@ type methodOp struct {
 type patEdge struct {
 	seg  segment
 	litN int // literal bytes in the pattern: more is more specific
+	// kind and lit are the pattern's shape when it is one of the common
+	// ones ("{id}", "{id}.json", "v{n}"), set by child: these are matched
+	// inline instead of through matchParts.
+	kind patKind
+	lit  string
 	next *node
+}
+
+type patKind uint8
+
+const (
+	patAny     patKind = iota // "{a}": any non-empty segment
+	patSuffix                 // "{a}lit"
+	patPrefix                 // "lit{a}"
+	patGeneric                // matchParts (find relies on this order)
+)
+
+// classify sets e.kind and e.lit from its parts.
+func (e *patEdge) classify() {
+	p := e.seg.parts
+	switch {
+	case len(p) == 1 && p[0].param:
+		e.kind = patAny
+	case len(p) == 2 && p[0].param && !p[1].param:
+		e.kind, e.lit = patSuffix, p[1].lit
+	case len(p) == 2 && !p[0].param && p[1].param:
+		e.kind, e.lit = patPrefix, p[0].lit
+	default:
+		e.kind = patGeneric
+	}
+}
+
+// match reports whether the non-empty segment seg matches e, exactly as
+// matchParts(e.seg.parts, seg) does; a parameter takes at least one byte.
+func (e *patEdge) match(seg string) bool {
+	switch e.kind {
+	case patAny:
+		return true
+	case patSuffix:
+		return len(seg) > len(e.lit) && seg[len(seg)-len(e.lit):] == e.lit
+	case patPrefix:
+		return len(seg) > len(e.lit) && seg[:len(e.lit)] == e.lit
+	}
+	return matchParts(e.seg.parts, seg)
 }
 
 type litEdge struct {
@@ -56,6 +99,7 @@ type node struct {
 	// than a Go map's hashing and bucket walk.
 	lits  []litEdge
 	table []litEdge
+	shift uint32 // 32 - log2(len(table)): a probe starts at hash >> shift
 	pats  []*patEdge
 	term  *terminal
 }
@@ -76,13 +120,12 @@ func segHash(s string) uint32 {
 	return h * 0x85ebca6b
 }
 
-// lit returns the literal child for seg, whose segHash is h, or nil.
+// lit returns the literal child for seg, whose segHash is h, or nil. The
+// node has literal children (len(n.table) > 0): callers check first, so
+// that nodes with none ("{Sid}") cost no hash.
 func (n *node) lit(seg string, h uint32) *node {
-	if len(n.table) == 0 {
-		return nil
-	}
 	mask := uint32(len(n.table) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := (h >> n.shift) & mask; ; i = (i + 1) & mask {
 		e := &n.table[i]
 		if e.next == nil {
 			return nil
@@ -195,6 +238,7 @@ func (n *node) child(s segment) *node {
 	for _, p := range s.parts {
 		e.litN += len(p.lit)
 	}
+	e.classify()
 	n.pats = append(n.pats, e)
 	return e.next
 }
@@ -203,14 +247,16 @@ func (n *node) child(s segment) *node {
 // literal first, for a deterministic and specific-first match.
 func (n *node) finish() {
 	if len(n.lits) > 0 {
-		size := 2
+		size, shift := 2, uint32(31)
 		for size < 2*len(n.lits) {
-			size *= 2
+			size, shift = size*2, shift-1
 		}
-		n.table = make([]litEdge, size)
+		n.table, n.shift = make([]litEdge, size), shift
 		mask := uint32(size - 1)
 		for _, e := range n.lits {
-			i := e.hash & mask
+			// The high bits: the final multiply of segHash mixes every
+			// input bit into them, not into the low ones.
+			i := (e.hash >> shift) & mask
 			for n.table[i].next != nil {
 				i = (i + 1) & mask
 			}
@@ -240,7 +286,7 @@ func (s *Spec) Match(method, path string) (OpID, error) {
 	if len(path) == 0 || path[0] != '/' {
 		return NoOp, ErrPathNotFound
 	}
-	n := s.root.walk(path[1:])
+	n := s.root.find(path[1:])
 	if n == nil {
 		return NoOp, ErrPathNotFound
 	}
@@ -260,11 +306,53 @@ func (s *Spec) MatchTemplate(path string) (string, bool) {
 	if len(path) == 0 || path[0] != '/' {
 		return "", false
 	}
-	n := s.root.walk(path[1:])
+	n := s.root.find(path[1:])
 	if n == nil {
 		return "", false
 	}
 	return n.term.template, true
+}
+
+// find matches p, the path after its leading "/", and returns the node
+// holding the terminal, or nil. It first descends greedily, in a loop,
+// along the first candidate of each node (the literal child, else the
+// first templated child that matches): that is the path walk's
+// depth-first search tries first, so when it ends on a terminal it is
+// walk's answer too. Only when it dead-ends does walk backtrack from the
+// root. Most requests take the greedy path; it saves walk's recursion.
+func (n *node) find(p string) *node {
+	root, rest := n, p
+	for {
+		seg, tail, more := rest, "", false
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, tail, more = rest[:i], rest[i+1:], true
+		}
+		var c *node
+		if len(n.table) > 0 { // many nodes have none ("{Sid}"): no hash
+			c = n.lit(seg, segHash(seg))
+		}
+		if c == nil && seg != "" {
+			for _, e := range n.pats {
+				// The two commonest shapes inline; match for the rest.
+				if e.kind == patAny || e.kind == patSuffix && len(seg) > len(e.lit) && seg[len(seg)-len(e.lit):] == e.lit ||
+					e.kind > patSuffix && e.match(seg) {
+					c = e.next
+					break
+				}
+			}
+		}
+		if c == nil {
+			break
+		}
+		if !more {
+			if c.term != nil {
+				return c
+			}
+			break
+		}
+		n, rest = c, tail
+	}
+	return root.walk(p)
 }
 
 // walk matches p, the rest of the path after a "/", and returns the node
@@ -274,16 +362,18 @@ func (n *node) walk(p string) *node {
 	if i := strings.IndexByte(p, '/'); i >= 0 {
 		seg, tail, more = p[:i], p[i+1:], true
 	}
-	if c := n.lit(seg, segHash(seg)); c != nil {
-		if r := c.next(tail, more); r != nil {
-			return r
+	if len(n.table) > 0 {
+		if c := n.lit(seg, segHash(seg)); c != nil {
+			if r := c.next(tail, more); r != nil {
+				return r
+			}
 		}
 	}
 	if seg == "" {
 		return nil // a parameter never matches an empty segment
 	}
 	for _, e := range n.pats {
-		if matchParts(e.seg.parts, seg) {
+		if e.match(seg) {
 			if r := e.next.next(tail, more); r != nil {
 				return r
 			}
