@@ -189,12 +189,17 @@ func (e *Engine) intakeShare(i, k int) events.Handler {
 }
 
 // share is the intake share of a hit: a hash of its pipeline and
-// concurrency group. A group that does not render shares by pipeline (its
-// execution fails when claimed, as with one subscription).
+// concurrency group, or of its event for a pipeline without
+// `concurrency:` (no order to keep, so its creations spread over every
+// share). A group that does not render shares by pipeline (its execution
+// fails when claimed, as with one subscription).
 func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(p.name))
-	if g, err := p.ConcurrencyGroup(ctx, evv); err == nil {
+	if !p.HasConcurrency() {
+		_, _ = h.Write([]byte{0x1e})
+		_, _ = h.Write([]byte(evv.ev.ID))
+	} else if g, err := p.ConcurrencyGroup(ctx, evv); err == nil {
 		_, _ = h.Write([]byte{0x1f})
 		_, _ = h.Write([]byte(g))
 	}
