@@ -277,3 +277,40 @@ func TestHandlerBadRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerCrossOrigin: a browser form on another site cannot change
+// anything with the credentials (cookies) the browser adds: an unsafe
+// request a browser marks cross-origin is refused before it is decided,
+// while the same request from a non-browser client is served.
+func TestHandlerCrossOrigin(t *testing.T) {
+	a := newAPI(t, HandlerConfig{})
+	cases := []struct {
+		name, method, path, ct, body string
+		hdr                          []string
+		want                         int
+	}{
+		{"form post from another site", "POST", "/api/v2/federations/shop/scenarios/real-orders/activate", "application/x-www-form-urlencoded", "a=b",
+			[]string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"origin of another host", "POST", "/api/v2/federations/shop/scenarios/deactivate", "text/plain", "",
+			[]string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"cross-site state delete", "DELETE", "/api/v2/federations/shop/state/k", "", "",
+			[]string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"cross-site read still served", "GET", "/api/v2/federations/shop/scenarios/active", "", "",
+			[]string{"Sec-Fetch-Site", "cross-site"}, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := a.call(t, tc.method, tc.path, "operate", tc.ct, tc.body, tc.hdr...); r.status != tc.want {
+				t.Errorf("%s %s = %d %s; want %d", tc.method, tc.path, r.status, r.raw, tc.want)
+			}
+		})
+	}
+	if r := a.call(t, "GET", "/api/v2/federations/shop/scenarios/active", "read", "", ""); r.body["scenario"] != "" {
+		t.Errorf("a cross-origin request activated a scenario: %s", r.raw)
+	}
+	// The same activation from a non-browser client (no Origin, no
+	// Sec-Fetch-Site) is served.
+	if r := a.call(t, "POST", "/api/v2/federations/shop/scenarios/real-orders/activate", "operate", "", ""); r.status != http.StatusOK {
+		t.Errorf("activation from a client = %d %s; want 200", r.status, r.raw)
+	}
+}
