@@ -200,6 +200,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, precon
 		problem.Error(w, http.StatusPreconditionFailed, "the stored version does not match the precondition")
 	case errors.Is(err, store.ErrConflict):
 		problem.Error(w, http.StatusConflict, "the record changed meanwhile or already exists")
+	case errors.Is(err, store.ErrNotFound) && precondition:
+		// If-Match on what does not exist does not hold (RFC 9110 13.1.1).
+		problem.Error(w, http.StatusPreconditionFailed, "nothing is stored there to match the precondition")
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUnknownScenario), errors.Is(err, ErrUnknownService):
 		problem.Error(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrInvalid):

@@ -137,6 +137,13 @@ func TestHandlerFlow(t *testing.T) {
 		{name: "state delete stale", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", `"1"`}, wantStatus: 412},
 		{name: "state delete", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", `"2"`}, wantStatus: 204},
 		{name: "state gone", method: "GET", path: "/api/v2/federations/shop/state/users/ada", role: "read", wantStatus: 404},
+		// If-Match on what does not exist is a precondition that does not
+		// hold (RFC 9110 13.1.1): 412, as the handler's doc says.
+		{name: "state delete If-Match * of a missing key", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", "*"}, wantStatus: 412},
+		{name: "state delete If-Match of a missing key", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", `"2"`}, wantStatus: 412},
+		{name: "state delete of a missing key", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", wantStatus: 404},
+		{name: "delete If-Match * of a missing federation", method: "DELETE", path: "/api/v2/federations/nope", role: "write", hdr: []string{"If-Match", "*"}, wantStatus: 412},
+		{name: "delete of a missing federation", method: "DELETE", path: "/api/v2/federations/nope", role: "write", wantStatus: 404},
 		{name: "delete", method: "DELETE", path: "/api/v2/federations/shop", role: "write", wantStatus: 204},
 	}
 	for _, st := range steps {
