@@ -251,6 +251,14 @@ func TestHandlerBadRequests(t *testing.T) {
 		{"renamed definition", "PUT", "/api/v2/federations/shop", yamlCT, "name: other\nservices:\n  - {name: a, base_path: /a, reality: mock_v3}\n", nil, 422, 0, 0},
 		{"credentials in an upstream", "PUT", "/api/v2/federations/shop", yamlCT,
 			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'http://u:hunter2@h'}\n", nil, 422, 3, 55},
+		// A URL that does not parse cannot be redacted by net/url: its
+		// password must not come back in the diagnostic either.
+		{"credentials in a malformed upstream", "PUT", "/api/v2/federations/shop", yamlCT,
+			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'http://u:hunter2@h:bad/x'}\n", nil, 422, 3, 55},
+		{"credentials in an upstream without a scheme", "PUT", "/api/v2/federations/shop", yamlCT,
+			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'u:hunter2@h'}\n", nil, 422, 3, 55},
+		{"credentials in an upstream with a bad escape", "PUT", "/api/v2/federations/shop", yamlCT,
+			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'http://u%zz:hunter2@[::1'}\n", nil, 422, 3, 55},
 		{"bad If-Match", "PUT", "/api/v2/federations/shop", yamlCT, "name: shop", []string{"If-Match", "yes"}, 400, 0, 0},
 		{"unknown federation", "GET", "/api/v2/federations/nope/scenarios", "", "", nil, 404, 0, 0},
 		{"unknown federation definition", "GET", "/api/v2/federations/nope", "", "", nil, 404, 0, 0},
