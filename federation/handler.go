@@ -38,6 +38,7 @@ type handler struct {
 	maxBody int64
 	log     *slog.Logger
 	mux     *http.ServeMux
+	cop     *http.CrossOriginProtection
 }
 
 // NewHandler returns the HTTP admin API of the federations of reg:
@@ -92,11 +93,19 @@ type handler struct {
 // the requests about one service (reality, diffs), "" otherwise. A
 // denial is 401 or 403 and never shows the Authorizer's reason. A
 // federation the Registry does not serve is 404, after the decision.
+//
+// A POST, PUT or DELETE that a browser sends from another origin
+// (Sec-Fetch-Site cross-site or same-site, or an Origin whose host is not
+// the request's) is refused with 403 before it is decided, as
+// http.CrossOriginProtection does: a form on another site cannot act with
+// an operator's cookies. Clients that are not browsers send neither
+// header and are not concerned.
 func NewHandler(reg *Registry, cfg HandlerConfig) http.Handler {
 	if reg == nil {
 		panic("federation: NewHandler: nil registry") // wiring-time programmer error
 	}
-	h := &handler{reg: reg, authz: cfg.Authorizer, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &handler{reg: reg, authz: cfg.Authorizer, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(),
+		cop: http.NewCrossOriginProtection()}
 	if h.authz == nil {
 		h.authz = access.ReadOnly
 	}
@@ -128,8 +137,15 @@ func NewHandler(reg *Registry, cfg HandlerConfig) http.Handler {
 }
 
 // ServeHTTP routes r. What ServeMux would answer in plain text (no route,
-// or a route without that method) is answered as a problem instead.
+// or a route without that method) is answered as a problem instead. An
+// unsafe request a browser marks as sent from another origin is refused
+// first (403): the bodyless POSTs (scenario activation) are what a form
+// on another site can send with the operator's cookies.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.cop.Check(r); err != nil {
+		problem.Error(w, http.StatusForbidden, "cross-origin request refused: the admin API takes changes from its own origin or from non-browser clients")
+		return
+	}
 	problem.ServeMux(h.mux, w, r, clip)
 }
 
@@ -184,6 +200,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error, precon
 		problem.Error(w, http.StatusPreconditionFailed, "the stored version does not match the precondition")
 	case errors.Is(err, store.ErrConflict):
 		problem.Error(w, http.StatusConflict, "the record changed meanwhile or already exists")
+	case errors.Is(err, store.ErrNotFound) && precondition:
+		// If-Match on what does not exist does not hold (RFC 9110 13.1.1).
+		problem.Error(w, http.StatusPreconditionFailed, "nothing is stored there to match the precondition")
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrUnknownScenario), errors.Is(err, ErrUnknownService):
 		problem.Error(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrInvalid):

@@ -137,6 +137,13 @@ func TestHandlerFlow(t *testing.T) {
 		{name: "state delete stale", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", `"1"`}, wantStatus: 412},
 		{name: "state delete", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", `"2"`}, wantStatus: 204},
 		{name: "state gone", method: "GET", path: "/api/v2/federations/shop/state/users/ada", role: "read", wantStatus: 404},
+		// If-Match on what does not exist is a precondition that does not
+		// hold (RFC 9110 13.1.1): 412, as the handler's doc says.
+		{name: "state delete If-Match * of a missing key", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", "*"}, wantStatus: 412},
+		{name: "state delete If-Match of a missing key", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", hdr: []string{"If-Match", `"2"`}, wantStatus: 412},
+		{name: "state delete of a missing key", method: "DELETE", path: "/api/v2/federations/shop/state/users/ada", role: "operate", wantStatus: 404},
+		{name: "delete If-Match * of a missing federation", method: "DELETE", path: "/api/v2/federations/nope", role: "write", hdr: []string{"If-Match", "*"}, wantStatus: 412},
+		{name: "delete of a missing federation", method: "DELETE", path: "/api/v2/federations/nope", role: "write", wantStatus: 404},
 		{name: "delete", method: "DELETE", path: "/api/v2/federations/shop", role: "write", wantStatus: 204},
 	}
 	for _, st := range steps {
@@ -244,6 +251,14 @@ func TestHandlerBadRequests(t *testing.T) {
 		{"renamed definition", "PUT", "/api/v2/federations/shop", yamlCT, "name: other\nservices:\n  - {name: a, base_path: /a, reality: mock_v3}\n", nil, 422, 0, 0},
 		{"credentials in an upstream", "PUT", "/api/v2/federations/shop", yamlCT,
 			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'http://u:hunter2@h'}\n", nil, 422, 3, 55},
+		// A URL that does not parse cannot be redacted by net/url: its
+		// password must not come back in the diagnostic either.
+		{"credentials in a malformed upstream", "PUT", "/api/v2/federations/shop", yamlCT,
+			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'http://u:hunter2@h:bad/x'}\n", nil, 422, 3, 55},
+		{"credentials in an upstream without a scheme", "PUT", "/api/v2/federations/shop", yamlCT,
+			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'u:hunter2@h'}\n", nil, 422, 3, 55},
+		{"credentials in an upstream with a bad escape", "PUT", "/api/v2/federations/shop", yamlCT,
+			"name: shop\nservices:\n  - {name: a, base_path: /a, reality: real, upstream: 'http://u%zz:hunter2@[::1'}\n", nil, 422, 3, 55},
 		{"bad If-Match", "PUT", "/api/v2/federations/shop", yamlCT, "name: shop", []string{"If-Match", "yes"}, 400, 0, 0},
 		{"unknown federation", "GET", "/api/v2/federations/nope/scenarios", "", "", nil, 404, 0, 0},
 		{"unknown federation definition", "GET", "/api/v2/federations/nope", "", "", nil, 404, 0, 0},
@@ -275,5 +290,42 @@ func TestHandlerBadRequests(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandlerCrossOrigin: a browser form on another site cannot change
+// anything with the credentials (cookies) the browser adds: an unsafe
+// request a browser marks cross-origin is refused before it is decided,
+// while the same request from a non-browser client is served.
+func TestHandlerCrossOrigin(t *testing.T) {
+	a := newAPI(t, HandlerConfig{})
+	cases := []struct {
+		name, method, path, ct, body string
+		hdr                          []string
+		want                         int
+	}{
+		{"form post from another site", "POST", "/api/v2/federations/shop/scenarios/real-orders/activate", "application/x-www-form-urlencoded", "a=b",
+			[]string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"origin of another host", "POST", "/api/v2/federations/shop/scenarios/deactivate", "text/plain", "",
+			[]string{"Origin", "https://evil.example"}, http.StatusForbidden},
+		{"cross-site state delete", "DELETE", "/api/v2/federations/shop/state/k", "", "",
+			[]string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"cross-site read still served", "GET", "/api/v2/federations/shop/scenarios/active", "", "",
+			[]string{"Sec-Fetch-Site", "cross-site"}, http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := a.call(t, tc.method, tc.path, "operate", tc.ct, tc.body, tc.hdr...); r.status != tc.want {
+				t.Errorf("%s %s = %d %s; want %d", tc.method, tc.path, r.status, r.raw, tc.want)
+			}
+		})
+	}
+	if r := a.call(t, "GET", "/api/v2/federations/shop/scenarios/active", "read", "", ""); r.body["scenario"] != "" {
+		t.Errorf("a cross-origin request activated a scenario: %s", r.raw)
+	}
+	// The same activation from a non-browser client (no Origin, no
+	// Sec-Fetch-Site) is served.
+	if r := a.call(t, "POST", "/api/v2/federations/shop/scenarios/real-orders/activate", "operate", "", ""); r.status != http.StatusOK {
+		t.Errorf("activation from a client = %d %s; want 200", r.status, r.raw)
 	}
 }

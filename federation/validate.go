@@ -269,11 +269,32 @@ func parseUpstream(raw string) (*url.URL, string) {
 
 // redactURL hides the password of a URL quoted in a diagnostic: the
 // diagnostic travels to logs and API answers, the password must not.
+//
+// A URL net/url does not parse (a bad port or escape), or parses as
+// something else (a scheme-less "user:pw@host"), cannot be redacted by
+// it: there the password of what would be the authority is hidden by
+// hand, as URL.Redacted would.
 func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		return u.Redacted()
 	}
-	return raw
+	prefix, rest := "", raw
+	if i := strings.Index(raw, "://"); i >= 0 {
+		prefix, rest = raw[:i+3], raw[i+3:]
+	}
+	authority := rest
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		authority = rest[:j]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPassword := strings.Cut(authority[:at], ":")
+	if !hasPassword {
+		return raw
+	}
+	return prefix + user + ":xxxxx" + rest[at:]
 }
 
 func validPort(p string) bool {
