@@ -606,3 +606,32 @@ func TestObserveAndMiddlewareAllocs(t *testing.T) {
 		t.Errorf("Middleware allocates %v times per request; want 0", n)
 	}
 }
+
+// A replica without a Publisher (a dashboard or gate process sharing the
+// store) does not record drift crossings: it cannot publish them, and a
+// crossing it recorded would fence away the replica that can.
+func TestDriftCrossingNeedsPublisher(t *testing.T) {
+	for name, open := range storeKinds(t) {
+		t.Run(name, func(t *testing.T) {
+			clock := newClock(t0)
+			st := open(t)
+			log := newEventLog(t)
+			cfg := Config{Store: st, Clock: clock.Now, DriftBudget: 10, DriftWindow: time.Hour}
+			silent := newCollector(t, cfg)
+			cfg.Publisher = log.bus
+			loud := newCollector(t, cfg)
+			ctx := testCtx(t)
+			if err := silent.ReportDrift(DriftReport{Workspace: "shop", Service: "pets", Method: "GET", Path: "/pets", Compared: 2, Drifted: 2}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []*Collector{silent, loud} {
+				if err := c.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if evs := log.drain(t); len(evs) != 1 {
+				t.Fatalf("published %d events; want 1 (the crossing, by the replica with a publisher): %v", len(evs), evs)
+			}
+		})
+	}
+}

@@ -108,7 +108,8 @@
 // # Events
 //
 // Past Config.DriftBudget, drift.threshold_exceeded is published once per
-// crossing: the crossing is recorded in the store's state with
+// crossing by the collectors that have a Publisher (one without leaves
+// the check to them): the crossing is recorded in the store's state with
 // compare-and-swap (StateScopeDrift), so of several replicas only the one
 // whose swap wins publishes, and it ends once drift falls below the
 // budget minus Config.DriftHysteresis. When a service's contract hash
