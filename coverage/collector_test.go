@@ -635,3 +635,49 @@ func TestDriftCrossingNeedsPublisher(t *testing.T) {
 		})
 	}
 }
+
+// Values longer than MaxKeyBytes (a header or path a client made huge)
+// count under the overflow key instead of being kept: the key cap bounds
+// the count of values, this bounds their bytes, in memory and in the
+// store's rollups.
+func TestLongKeysOverflow(t *testing.T) {
+	c := newCollector(t, Config{Specs: map[string]*Spec{"pets": mustSpec(t, goldenSpecSrc)}})
+	long := strings.Repeat("x", 64<<10)
+	hits := []Hit{
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/" + long, Status: 200},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Scenario: long},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Persona: long, CI: true, RunID: "r1"},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Persona: "p", CI: true, RunID: long},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Persona: "p", CI: true, RunID: "r2"},
+	}
+	for _, h := range hits {
+		c.Record(h)
+	}
+	if err := c.ReportDrift(DriftReport{Workspace: "w", Service: "pets", Method: "GET", Path: "/" + long, Compared: 1, Drifted: 1}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Flush(testCtx(t)))
+	kinds := map[string]int{}
+	for _, r := range allRollups(t, c.st) {
+		if len(r.Key) > 2*MaxKeyBytes+64 {
+			t.Errorf("%s rollup keeps a key of %d bytes", r.Kind, len(r.Key))
+		}
+		if strings.Contains(r.Key, OverflowKey) {
+			kinds[r.Kind]++
+		}
+	}
+	for _, k := range []string{KindMissing, KindScenario, KindPersona, KindDrift} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s rollup under %s; got overflow kinds %v", k, OverflowKey, kinds)
+		}
+	}
+	mw := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, run := range []string{"ci; id=r1", "ci; id=" + long} {
+		r := httptest.NewRequest("GET", "/pets", nil)
+		r.Header.Set("X-Mockops-Run", run)
+		mw.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if n := c.ci.nRuns.Load(); n != 1 {
+		t.Errorf("%d run header values cached; want 1 (none over MaxKeyBytes)", n)
+	}
+}

@@ -87,8 +87,8 @@
 // store (so every replica's flushed counts are in), in a versioned
 // envelope (ReportVersion); each ratio carries its numerator and
 // denominator and a null percentage when the denominator is empty. Caps
-// (Config.MaxKeys per dimension and bucket) send further values to an
-// explicit OverflowKey entry.
+// (Config.MaxKeys per dimension and bucket) send further values, and
+// values longer than MaxKeyBytes, to an explicit OverflowKey entry.
 //
 //   - Heatmap: scenario x bucket, per workspace (and its team); defined
 //     scenarios never used are gaps.
