@@ -76,7 +76,8 @@ type Config struct {
 
 	// DriftBudget is the drift (percent of compared branches) a service
 	// may have; past it drift.threshold_exceeded is published, once per
-	// crossing. 0 disables the check.
+	// crossing. 0 disables the check, and so does a nil Publisher (a
+	// collector that cannot publish leaves crossings to one that can).
 	DriftBudget float64
 	// DriftHysteresis is how far (in percentage points) drift must fall
 	// below the budget before a new crossing can be published; 0 means a
@@ -324,8 +325,9 @@ func (c *Collector) Shutdown(ctx context.Context) error {
 }
 
 // Flush seals the buckets that ended, drains every counter into additive
-// rollups, writes them to the store and checks the drift budget. Rollups
-// a failed write could not store are kept and written by the next flush.
+// rollups, writes them to the store and, with a Publisher, checks the
+// drift budget. Rollups a failed write could not store are kept and
+// written by the next flush.
 func (c *Collector) Flush(ctx context.Context) error {
 	now := c.tick()
 	c.flushMu.Lock()
@@ -339,7 +341,9 @@ func (c *Collector) Flush(ctx context.Context) error {
 	}
 	c.pending = nil
 	c.flushMu.Unlock()
-	if c.cfg.DriftBudget > 0 {
+	// Without a publisher nothing could be published, and a crossing
+	// recorded here would fence away the replica that can publish it.
+	if c.cfg.DriftBudget > 0 && c.pub != nil {
 		if err := c.checkDrift(ctx, now); err != nil {
 			return fmt.Errorf("coverage: flush: %w", err)
 		}

@@ -210,6 +210,13 @@ type dimTable struct {
 	last   []atomic.Int64 // Unix nanoseconds of the latest hit
 }
 
+// MaxKeyBytes is the longest string dimension value (scenario, persona,
+// CI run id, path missing from the spec, drift path) the collector keeps:
+// a longer one, which only a client making its header or path huge
+// sends, counts under OverflowKey, so that MaxKeys values take bounded
+// memory and store space.
+const MaxKeyBytes = 1024
+
 // globalOverflow is how many slots the global overflow keys can take:
 // every kind, CI or not, n 0 or 1.
 const globalOverflow = int(nDims) * 4
@@ -252,8 +259,13 @@ func (d *dimTable) slot(k dimKey) int32 {
 		d.missed()
 		return i
 	}
-	if d.perKind[k.kind] >= d.maxKeys {
+	// A value past MaxKeyBytes is past the cap too: MaxKeys bounds how
+	// many values are kept, this how large each is.
+	if long := len(k.a) > MaxKeyBytes || len(k.b) > MaxKeyBytes; long || d.perKind[k.kind] >= d.maxKeys {
 		k = overflowKey(k, len(d.keys) >= d.limit)
+		if len(k.a) > MaxKeyBytes {
+			k.a = OverflowKey // a persona run keeps its persona, unless that is the long one
+		}
 		if i, ok := d.dirty[k]; ok {
 			d.missed()
 			return i

@@ -406,7 +406,9 @@ func (r *ciResolver) resolve(run string, req *http.Request) (ci bool, id string)
 		a, ok := r.runs.load(run)
 		if !ok {
 			a = parseRun(run)
-			if r.nRuns.Load() < int64(r.max) {
+			// A value past MaxKeyBytes is parsed, not kept: the cache's
+			// cap bounds its entries, this their size.
+			if len(run) <= MaxKeyBytes && r.nRuns.Load() < int64(r.max) {
 				r.mu.Lock()
 				if _, ok := r.runs.loadLocked(run); !ok {
 					r.nRuns.Add(1)

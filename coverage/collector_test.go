@@ -606,3 +606,78 @@ func TestObserveAndMiddlewareAllocs(t *testing.T) {
 		t.Errorf("Middleware allocates %v times per request; want 0", n)
 	}
 }
+
+// A replica without a Publisher (a dashboard or gate process sharing the
+// store) does not record drift crossings: it cannot publish them, and a
+// crossing it recorded would fence away the replica that can.
+func TestDriftCrossingNeedsPublisher(t *testing.T) {
+	for name, open := range storeKinds(t) {
+		t.Run(name, func(t *testing.T) {
+			clock := newClock(t0)
+			st := open(t)
+			log := newEventLog(t)
+			cfg := Config{Store: st, Clock: clock.Now, DriftBudget: 10, DriftWindow: time.Hour}
+			silent := newCollector(t, cfg)
+			cfg.Publisher = log.bus
+			loud := newCollector(t, cfg)
+			ctx := testCtx(t)
+			if err := silent.ReportDrift(DriftReport{Workspace: "shop", Service: "pets", Method: "GET", Path: "/pets", Compared: 2, Drifted: 2}); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []*Collector{silent, loud} {
+				if err := c.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if evs := log.drain(t); len(evs) != 1 {
+				t.Fatalf("published %d events; want 1 (the crossing, by the replica with a publisher): %v", len(evs), evs)
+			}
+		})
+	}
+}
+
+// Values longer than MaxKeyBytes (a header or path a client made huge)
+// count under the overflow key instead of being kept: the key cap bounds
+// the count of values, this bounds their bytes, in memory and in the
+// store's rollups.
+func TestLongKeysOverflow(t *testing.T) {
+	c := newCollector(t, Config{Specs: map[string]*Spec{"pets": mustSpec(t, goldenSpecSrc)}})
+	long := strings.Repeat("x", 64<<10)
+	hits := []Hit{
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/" + long, Status: 200},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Scenario: long},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Persona: long, CI: true, RunID: "r1"},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Persona: "p", CI: true, RunID: long},
+		{Workspace: "w", Service: "pets", Method: "GET", Path: "/pets", Status: 200, Persona: "p", CI: true, RunID: "r2"},
+	}
+	for _, h := range hits {
+		c.Record(h)
+	}
+	if err := c.ReportDrift(DriftReport{Workspace: "w", Service: "pets", Method: "GET", Path: "/" + long, Compared: 1, Drifted: 1}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Flush(testCtx(t)))
+	kinds := map[string]int{}
+	for _, r := range allRollups(t, c.st) {
+		if len(r.Key) > 2*MaxKeyBytes+64 {
+			t.Errorf("%s rollup keeps a key of %d bytes", r.Kind, len(r.Key))
+		}
+		if strings.Contains(r.Key, OverflowKey) {
+			kinds[r.Kind]++
+		}
+	}
+	for _, k := range []string{KindMissing, KindScenario, KindPersona, KindDrift} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s rollup under %s; got overflow kinds %v", k, OverflowKey, kinds)
+		}
+	}
+	mw := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, run := range []string{"ci; id=r1", "ci; id=" + long} {
+		r := httptest.NewRequest("GET", "/pets", nil)
+		r.Header.Set("X-Mockops-Run", run)
+		mw.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if n := c.ci.nRuns.Load(); n != 1 {
+		t.Errorf("%d run header values cached; want 1 (none over MaxKeyBytes)", n)
+	}
+}

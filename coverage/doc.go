@@ -87,8 +87,8 @@
 // store (so every replica's flushed counts are in), in a versioned
 // envelope (ReportVersion); each ratio carries its numerator and
 // denominator and a null percentage when the denominator is empty. Caps
-// (Config.MaxKeys per dimension and bucket) send further values to an
-// explicit OverflowKey entry.
+// (Config.MaxKeys per dimension and bucket) send further values, and
+// values longer than MaxKeyBytes, to an explicit OverflowKey entry.
 //
 //   - Heatmap: scenario x bucket, per workspace (and its team); defined
 //     scenarios never used are gaps.
@@ -108,7 +108,8 @@
 // # Events
 //
 // Past Config.DriftBudget, drift.threshold_exceeded is published once per
-// crossing: the crossing is recorded in the store's state with
+// crossing by the collectors that have a Publisher (one without leaves
+// the check to them): the crossing is recorded in the store's state with
 // compare-and-swap (StateScopeDrift), so of several replicas only the one
 // whose swap wins publishes, and it ends once drift falls below the
 // budget minus Config.DriftHysteresis. When a service's contract hash

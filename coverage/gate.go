@@ -58,7 +58,9 @@ type Verdict struct {
 // Gate judges the report of t.Query against t. A figure with an empty
 // denominator (a spec with no operation, a service never compared) passes
 // the max checks (nothing missing, nothing drifting) and fails
-// MinCoverage, since nothing was shown to be covered.
+// MinCoverage, since nothing was shown to be covered; so does a report
+// with no service with a spec at all (one failed "coverage" check with
+// no service).
 func (c *Collector) Gate(ctx context.Context, t Thresholds) (*Verdict, error) {
 	rep, err := c.Report(ctx, t.Query)
 	if err != nil {
@@ -102,6 +104,11 @@ func Judge(rep *Report, t Thresholds) *Verdict {
 			}
 			add(ch)
 		}
+	}
+	// A minimum with no service to judge is not met: a workspace typo or a
+	// spec left out must fail the gate, not pass it with no check at all.
+	if t.MinCoverage > 0 && len(rep.Endpoints.Services) == 0 {
+		add(Check{Name: "coverage", Limit: t.MinCoverage, Reason: "no service with a spec in the report: coverage is undefined"})
 	}
 	if t.MaxDrift != nil {
 		for _, s := range rep.Drift.Services {

@@ -31,6 +31,8 @@ func TestJudge(t *testing.T) {
 		{"zero missing allowed", rep(NewRatio(4, 4), NewRatio(4, 4), NewRatio(1, 100), NewRatio(0, 3), StaleFresh, &fresh), all, false, []string{"missing_in_spec"}},
 		{"drift and age", rep(NewRatio(4, 4), NewRatio(4, 4), NewRatio(0, 1), NewRatio(2, 3), StaleByAge, &old), all, false, []string{"drift", "staleness"}},
 		{"stale by content", rep(NewRatio(4, 4), NewRatio(4, 4), NewRatio(0, 1), NewRatio(0, 3), StaleByContent, &fresh), all, false, []string{"staleness"}},
+		{"no service to cover", &Report{}, Thresholds{MinCoverage: 50, MaxDrift: Limit(10)}, false, []string{"coverage"}},
+		{"no service, no minimum", &Report{}, Thresholds{MaxDrift: Limit(10)}, true, nil},
 		{"no thresholds", rep(NewRatio(0, 4), NewRatio(0, 4), NewRatio(9, 9), NewRatio(3, 3), StaleNever, nil), Thresholds{}, true, nil},
 	}
 	for _, tt := range tests {

@@ -27,8 +27,9 @@
 // temporary directory, removed at exit, with -demo (so the demo always
 // starts clean and its drift crossing is raised; pass -data to keep it).
 //
-// Changes through the admin APIs are allowed from loopback only (see
-// platform.routes): the quickstart is a local, single-user program.
+// Changes through the admin APIs are allowed from loopback only, and not
+// when a browser sends them from another site (see localAuthorizer): the
+// quickstart is a local, single-user program.
 package main
 
 import (

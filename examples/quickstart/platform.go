@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"strings"
 	"sync"
 
 	"github.com/mockops/mockops/coverage"
@@ -165,18 +166,7 @@ func startPlatform(ctx context.Context, cfg platformConfig) (p *platform, err er
 // dashboard, the demo's stand-ins for a chat webhook and GitHub, and
 // everything else through the federation.
 func (p *platform) routes(cfg platformConfig) (http.Handler, error) {
-	// The quickstart is a local, single-user program: changes through the
-	// admin APIs and pages are allowed from loopback only, reads from
-	// anywhere (access.ReadOnly). A real host passes its own Authorizer
-	// (access.RoleAuthorizer, or one over its sessions).
-	authz := access.AuthorizerFunc(func(r *http.Request, req access.Request) error {
-		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-				return access.AllowAll.Authorize(r, req)
-			}
-		}
-		return access.ReadOnly.Authorize(r, req)
-	})
+	authz := localAuthorizer()
 	mux := http.NewServeMux()
 	pipelines := pipeline.NewHandler(p.engine, pipeline.HandlerConfig{Authorizer: authz, Logger: cfg.Logger})
 	for _, pat := range []string{"/api/v2/pipelines", "/api/v2/pipelines/", "/api/v2/executions", "/api/v2/executions/"} {
@@ -211,6 +201,52 @@ func (p *platform) routes(cfg platformConfig) (http.Handler, error) {
 	mux.Handle("/demo/github/", http.StripPrefix("/demo/github", p.github))
 	mux.Handle("/", http.HandlerFunc(p.serveFederation))
 	return mux, nil
+}
+
+// localAuthorizer is the quickstart's Authorizer. The quickstart is a
+// local, single-user program: changes through the admin APIs and pages
+// are allowed from loopback only, reads from anywhere (access.ReadOnly).
+// A real host passes its own Authorizer (access.RoleAuthorizer, or one
+// over its sessions).
+//
+// Being on loopback is an ambient credential every browser on the machine
+// also has, so a change is refused when a browser sends it from another
+// site (http.CrossOriginProtection: Sec-Fetch-Site, Origin) or for a
+// host name that is not a loopback one (a DNS-rebinding page, whose
+// requests look same-origin). Without this, any web page could switch
+// the federation's scenarios or trigger pipelines with a no-cors fetch.
+func localAuthorizer() access.Authorizer {
+	cop := http.NewCrossOriginProtection()
+	return access.AuthorizerFunc(func(r *http.Request, req access.Request) error {
+		if req.Action == access.Read {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return access.ReadOnly.Authorize(r, req)
+		}
+		if err := cop.Check(r); err != nil {
+			return fmt.Errorf("%w: %s from another site: %v", access.ErrDenied, req, err)
+		}
+		if !loopbackHost(r.Host) {
+			return fmt.Errorf("%w: %s for host %q, not a loopback name", access.ErrDenied, req, r.Host)
+		}
+		return nil
+	})
+}
+
+// loopbackHost reports whether a Host header names this machine:
+// localhost, or a loopback address, with or without a port.
+func loopbackHost(h string) bool {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // serveFederation hands a request to the Router the Registry serves now
