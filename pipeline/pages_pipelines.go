@@ -345,6 +345,19 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request) {
 	if !p.allowed(w, r, access.Pipelines, access.Operate, name, ws) {
 		return
 	}
+	// As the JSON API too: the event of a scoped pipeline is of its
+	// workspace, since steps (emit) pass the event's workspace on, and an
+	// operator of this workspace must not act in another through them.
+	switch ev.Workspace {
+	case rec.Workspace:
+	case "":
+		ev.Workspace = rec.Workspace
+	default:
+		if rec.Workspace != "" {
+			p.r.Error(w, r, http.StatusUnprocessableEntity, "The event's workspace is not the pipeline's ("+rec.Workspace+"): leave it empty or use that one.")
+			return
+		}
+	}
 	id, err := p.e.Trigger(r.Context(), name, ev)
 	if err != nil {
 		p.fail(w, r, err)

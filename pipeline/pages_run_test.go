@@ -1,0 +1,62 @@
+package pipeline_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/mockops/mockops/store"
+	"github.com/mockops/mockops/store/access"
+)
+
+// TestPagesRunWorkspace: running a scoped pipeline by hand gives the event
+// the pipeline's workspace when the form names none, and refuses (422) an
+// event of another workspace, as the JSON API's trigger does; otherwise an
+// operator of one workspace could raise, through the steps' emitted
+// events, the pipelines of a workspace it may not operate.
+func TestPagesRunWorkspace(t *testing.T) {
+	authz := roles()
+	authz.Roles["pay-operator"] = map[string]access.Role{"payments": access.Operator}
+	f := newPagesFixture(t, authz)
+	tests := []struct {
+		name, workspace string
+		status          int
+		want            string // the executed event's workspace
+	}{
+		{"no workspace", "", http.StatusSeeOther, "payments"},
+		{"its workspace", "payments", http.StatusSeeOther, "payments"},
+		{"another workspace", "orders", http.StatusUnprocessableEntity, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.count(t)
+			status, loc, body := f.do(t, "POST", "/ui/pipelines/build/run", "pay-operator",
+				url.Values{"type": {"schema.changed"}, "workspace": {tt.workspace}, "data": {`{"schema_type":"grpc"}`}})
+			if status != tt.status {
+				t.Fatalf("POST run = %d %q; want %d\n%s", status, loc, tt.status, body)
+			}
+			if tt.status != http.StatusSeeOther {
+				if n := f.count(t); n != before {
+					t.Errorf("%d executions after a refused run; want %d", n, before)
+				}
+				return
+			}
+			x := f.wait(strings.TrimSuffix(strings.TrimPrefix(loc, "/ui/executions/"), "?done=triggered"))
+			if x.Event.Workspace != tt.want {
+				t.Errorf("event workspace %q; want %q", x.Event.Workspace, tt.want)
+			}
+		})
+	}
+}
+
+// count is how many executions build has.
+func (f *pagesFixture) count(t *testing.T) int {
+	t.Helper()
+	page, err := f.eng.Executions(context.Background(), store.ExecutionQuery{Pipeline: "build", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Executions)
+}
