@@ -37,11 +37,12 @@ func (p *Pages) pipelines(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := make([]pipelineRow, 0, len(recs))
+	sc := p.e.scopes()
 	for _, rec := range recs {
 		if (ws != "" && rec.Workspace != ws) || !p.may(r, access.Pipelines, access.Read, rec.Workspace) {
 			continue
 		}
-		row, err := p.row(r, rec)
+		row, err := p.row(r, rec, sc)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -57,8 +58,9 @@ func (p *Pages) pipelines(w http.ResponseWriter, r *http.Request) {
 }
 
 // row gathers what the list shows of one pipeline: its load state, its
-// newest execution and its stats (which read at most StatsWindow runs).
-func (p *Pages) row(r *http.Request, rec store.Pipeline) (pipelineRow, error) {
+// newest execution (when the caller may read it) and its stats (which read
+// at most StatsWindow runs).
+func (p *Pages) row(r *http.Request, rec store.Pipeline, sc *scopes) (pipelineRow, error) {
 	row := pipelineRow{Rec: rec, URL: p.pathTo("pipelines", rec.Name)}
 	plan, lerr := p.e.loadState(rec.Name)
 	switch {
@@ -73,14 +75,33 @@ func (p *Pages) row(r *http.Request, rec store.Pipeline) (pipelineRow, error) {
 	if err != nil {
 		return row, err
 	}
-	if len(page.Executions) > 0 {
-		row.Last = &page.Executions[0]
+	if readable, err := p.readable(r, sc, page.Executions); err != nil {
+		return row, err
+	} else if len(readable) > 0 {
+		row.Last = &readable[0]
 		row.LastURL = p.pathTo("executions", row.Last.ID)
 	}
 	if row.Stats, err = p.e.PipelineStats(r.Context(), rec.Name); err != nil {
 		return row, err
 	}
 	return row, nil
+}
+
+// readable keeps, in place, the executions of xs the caller may read, each
+// in its own workspace: reading a pipeline is not reading its runs, and an
+// unscoped pipeline's runs are of their events' workspaces.
+func (p *Pages) readable(r *http.Request, sc *scopes, xs []store.Execution) ([]store.Execution, error) {
+	kept := xs[:0]
+	for i := range xs {
+		ws, err := sc.of(r.Context(), &xs[i])
+		if err != nil {
+			return nil, err
+		}
+		if p.may(r, access.Executions, access.Read, ws) {
+			kept = append(kept, xs[i])
+		}
+	}
+	return kept, nil
 }
 
 func firstLine(s string) string {
@@ -168,6 +189,9 @@ func (p *Pages) pipeline(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	recent, err := p.e.Executions(r.Context(), store.ExecutionQuery{Pipeline: name, Limit: 10})
+	if err == nil {
+		recent.Executions, err = p.readable(r, p.e.scopes(), recent.Executions)
+	}
 	if err != nil {
 		p.fail(w, r, err)
 		return

@@ -60,3 +60,36 @@ func (f *pagesFixture) count(t *testing.T) int {
 	}
 	return len(page.Executions)
 }
+
+// TestPagesPipelineRuns: the pipeline pages list a pipeline's runs only to
+// a caller who may read those executions, each in its own workspace (an
+// unscoped pipeline's are its events'), as the executions list does.
+func TestPagesPipelineRuns(t *testing.T) {
+	// Pipelines may be read everywhere, executions only in payments.
+	authz := access.AuthorizerFunc(func(_ *http.Request, req access.Request) error {
+		if req.Action == access.Read && (req.Resource == access.Pipelines || req.Workspace == "payments") {
+			return nil
+		}
+		return access.ErrDenied
+	})
+	f := newPagesFixture(t, authz)
+	ev := schemaEvent(t)
+	ev.Type = "build.done"
+	shown := f.trigger("follow", ev) // workspace payments
+	ev = schemaEvent(t)
+	ev.Type = "build.done"
+	ev.Workspace = "orders"
+	hidden := f.trigger("follow", ev) // unscoped: the event's workspace; the newest
+	for _, path := range []string{"/ui/pipelines/follow", "/ui/pipelines"} {
+		status, _, body := f.do(t, "GET", path, "", nil)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s = %d\n%s", path, status, body)
+		}
+		if strings.Contains(body, hidden.ID) {
+			t.Errorf("%s shows execution %s of workspace orders", path, hidden.ID)
+		}
+		if path == "/ui/pipelines/follow" && !strings.Contains(body, shown.ID) {
+			t.Errorf("%s leaves out execution %s of workspace payments", path, shown.ID)
+		}
+	}
+}
