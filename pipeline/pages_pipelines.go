@@ -104,6 +104,22 @@ func (p *Pages) readable(r *http.Request, sc *scopes, xs []store.Execution) ([]s
 	return kept, nil
 }
 
+// stored reads pipeline name for a page that acts on it. A name that is
+// not stored is decided as unscoped for action before the 404, as the
+// JSON API does, so that who may not act does not learn it is missing.
+// When it answers it returns false.
+func (p *Pages) stored(w http.ResponseWriter, r *http.Request, action access.Action, name string) (store.Pipeline, bool) {
+	rec, err := p.e.Get(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) && !p.allowed(w, r, access.Pipelines, action, name) {
+			return rec, false
+		}
+		p.fail(w, r, err)
+		return rec, false
+	}
+	return rec, true
+}
+
 func firstLine(s string) string {
 	first, rest, _ := strings.Cut(s, "\n")
 	if rest != "" {
@@ -256,9 +272,8 @@ func (p *Pages) editNew(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) edit(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	rec, err := p.e.Get(r.Context(), name)
-	if err != nil {
-		p.fail(w, r, err)
+	rec, ok := p.stored(w, r, access.Read, name)
+	if !ok {
 		return
 	}
 	if !p.allowed(w, r, access.Pipelines, access.Read, name, rec.Workspace) {
@@ -296,9 +311,8 @@ func (p *Pages) saveAs(w http.ResponseWriter, r *http.Request, name string) {
 	d := editorData{Name: name, Source: src, Version: version, Action: p.path("/pipelines/new"), BackURL: p.path("/pipelines")}
 	var old store.Pipeline
 	if name != "" {
-		var err error
-		if old, err = p.e.Get(r.Context(), name); err != nil {
-			p.fail(w, r, err)
+		var ok bool
+		if old, ok = p.stored(w, r, access.Write, name); !ok {
 			return
 		}
 		d.Action, d.BackURL = p.pathTo("pipelines", name, "/edit"), p.pathTo("pipelines", name)
@@ -350,9 +364,8 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request) {
 	if !p.form(w, r) {
 		return
 	}
-	rec, err := p.e.Get(r.Context(), name)
-	if err != nil {
-		p.fail(w, r, err)
+	rec, ok := p.stored(w, r, access.Operate, name)
+	if !ok {
 		return
 	}
 	ev, msg := formEvent(r, "pipeline.manual")

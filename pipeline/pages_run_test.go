@@ -93,3 +93,31 @@ func TestPagesPipelineRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesMissingPipeline: a name that is not stored is decided as
+// unscoped before the 404, as the JSON API does, on every page that names
+// a pipeline: who may not act learns nothing, not even that it is missing.
+func TestPagesMissingPipeline(t *testing.T) {
+	f := newPagesFixture(t, roles())
+	tests := []struct {
+		method, path, user string
+		status             int
+	}{
+		{"GET", "/ui/pipelines/nope", "", http.StatusUnauthorized},
+		{"GET", "/ui/pipelines/nope/edit", "", http.StatusUnauthorized},
+		{"POST", "/ui/pipelines/nope/edit", "", http.StatusUnauthorized},
+		{"POST", "/ui/pipelines/nope/run", "", http.StatusUnauthorized},
+		{"POST", "/ui/pipelines/nope/run", "viewer", http.StatusForbidden},
+		{"GET", "/ui/pipelines/nope/edit", "viewer", http.StatusNotFound},
+		{"POST", "/ui/pipelines/nope/run", "operator", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		var form url.Values
+		if tt.method == "POST" {
+			form = url.Values{"source": {buildPipeline}}
+		}
+		if status, _, body := f.do(t, tt.method, tt.path, tt.user, form); status != tt.status {
+			t.Errorf("%s %s as %q = %d; want %d\n%s", tt.method, tt.path, tt.user, status, tt.status, body)
+		}
+	}
+}
