@@ -205,7 +205,24 @@ func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 			data.Statuses = append(data.Statuses, s)
 		}
 	}
-	data.Pipelines = p.e.snap.Load().names
+	// Only the pipelines the caller may read, as the pipelines list shows
+	// them: the names of another workspace's pipelines are its own.
+	// One decision per workspace, however many pipelines it has.
+	readable := map[string]bool{}
+	for _, name := range p.e.snap.Load().names {
+		ws, ok := p.e.loadedWorkspace(name)
+		if !ok {
+			continue
+		}
+		may, seen := readable[ws]
+		if !seen {
+			may = p.may(r, access.Pipelines, access.Read, ws)
+			readable[ws] = may
+		}
+		if may {
+			data.Pipelines = append(data.Pipelines, name)
+		}
+	}
 	if next != "" {
 		data.NextURL = f.query(base, next)
 	}

@@ -121,3 +121,33 @@ func TestPagesMissingPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesExecutionsPipelineNames: the executions list offers, as its
+// pipeline filter, only the pipelines the caller may read, as the
+// pipelines list shows them: a workspace's pipeline names are not shown
+// to a viewer of another.
+func TestPagesExecutionsPipelineNames(t *testing.T) {
+	authz := roles()
+	authz.Roles["pay-viewer"] = map[string]access.Role{"payments": access.Viewer}
+	f := newPagesFixture(t, authz)
+	f.put(strings.NewReplacer("name: build", "name: orders-secret-plan", "workspace: payments", "workspace: orders").Replace(buildPipeline))
+	tests := []struct {
+		user       string
+		shown, not []string
+	}{
+		{"pay-viewer", []string{"<option>build</option>"}, []string{"orders-secret-plan"}},
+		{"viewer", []string{"<option>build</option>", "<option>orders-secret-plan</option>"}, nil},
+	}
+	for _, tt := range tests {
+		status, _, body := f.do(t, "GET", "/ui/executions?workspace=payments", tt.user, nil)
+		if status != http.StatusOK {
+			t.Fatalf("%s: GET = %d\n%s", tt.user, status, body)
+		}
+		contains(t, tt.user, body, tt.shown...)
+		for _, s := range tt.not {
+			if strings.Contains(body, s) {
+				t.Errorf("%s sees pipeline %s of workspace orders", tt.user, s)
+			}
+		}
+	}
+}
