@@ -151,3 +151,31 @@ func TestPagesExecutionsPipelineNames(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesExecutionsOfPipeline: the executions of one scoped pipeline
+// (the pipeline page's "all runs" link) are decided in its workspace, as
+// the JSON API decides them, so a viewer of that workspace may follow it.
+func TestPagesExecutionsOfPipeline(t *testing.T) {
+	authz := roles()
+	authz.Roles["pay-viewer"] = map[string]access.Role{"payments": access.Viewer}
+	f := newPagesFixture(t, authz)
+	x := f.trigger("build", schemaEvent(t))
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/ui/executions?pipeline=build", http.StatusOK},
+		{"/ui/executions?pipeline=follow", http.StatusForbidden}, // unscoped: its runs span workspaces
+		{"/ui/executions?pipeline=nope", http.StatusForbidden},
+		{"/ui/executions?pipeline=build&workspace=orders", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		status, _, body := f.do(t, "GET", tt.path, "pay-viewer", nil)
+		if status != tt.status {
+			t.Errorf("GET %s = %d; want %d", tt.path, status, tt.status)
+		}
+		if status == http.StatusOK {
+			contains(t, tt.path, body, `data-execution="`+x.ID+`"`)
+		}
+	}
+}
