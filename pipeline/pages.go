@@ -161,7 +161,12 @@ func (p *Pages) allowed(w http.ResponseWriter, r *http.Request, res access.Resou
 			continue
 		}
 		p.cfg.Logger.Info("pipeline: pages: denied", "request", req.String(), "path", r.URL.Path, "err", err)
-		p.r.Denied(w, r, status, req.String())
+		// The page names what was refused but not the workspace, as the
+		// JSON API's denials: it is that of something the caller may not
+		// read.
+		shown := req
+		shown.Workspace = ""
+		p.r.Denied(w, r, status, shown.String())
 		return false
 	}
 	return true

@@ -179,3 +179,28 @@ func TestPagesExecutionsOfPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesDeniedNamesNoWorkspace: a denial says what was refused but not
+// the workspace of what the caller may not read, as the JSON API's
+// denials do: that workspace is the other tenant's.
+func TestPagesDeniedNamesNoWorkspace(t *testing.T) {
+	authz := roles()
+	authz.Roles["pay-viewer"] = map[string]access.Role{"payments": access.Viewer}
+	f := newPagesFixture(t, authz)
+	ev := schemaEvent(t)
+	ev.Type = "build.done"
+	ev.Workspace = "hidden-tenant"
+	x := f.trigger("follow", ev) // unscoped: the event's workspace
+	f.put(strings.NewReplacer("name: build", "name: theirs", "workspace: payments", "workspace: hidden-tenant").Replace(buildPipeline))
+	for _, path := range []string{"/ui/executions/" + x.ID, "/ui/pipelines/theirs", "/ui/pipelines/theirs/edit"} {
+		for _, accept := range []string{"text/html", "application/json"} {
+			status, _, body := f.do(t, "GET", path, "pay-viewer", nil, "Accept", accept)
+			if status != http.StatusForbidden {
+				t.Errorf("GET %s = %d; want 403", path, status)
+			}
+			if strings.Contains(body, "hidden-tenant") {
+				t.Errorf("GET %s (%s): the denial names the workspace:\n%s", path, accept, body)
+			}
+		}
+	}
+}
