@@ -39,6 +39,7 @@ type handler struct {
 	maxBody int64
 	log     *slog.Logger
 	mux     *http.ServeMux
+	cop     *http.CrossOriginProtection
 }
 
 // NewHandler returns the HTTP admin API of e:
@@ -134,11 +135,22 @@ type handler struct {
 // unscoped (workspace "") and then answered 404. The decisions of test
 // list only the pipelines of the event's workspace and the unscoped ones,
 // unless the event names no workspace (then the request spans all).
+//
+// # Cross-origin requests
+//
+// Every request but GET, HEAD and OPTIONS passes Go's
+// http.CrossOriginProtection first: one a browser sends from another
+// origin (Sec-Fetch-Site cross-site, or an Origin whose host is not the
+// request's) is 403 before it is authorized, since the browser may attach
+// credentials the Authorizer accepts (basic authentication, cookies) and
+// a form or a no-cors fetch needs no CORS preflight. Requests without
+// those headers (API clients) pass.
 func NewHandler(e *Engine, cfg HandlerConfig) http.Handler {
 	if e == nil {
 		panic("pipeline: NewHandler: nil engine") // wiring-time programmer error
 	}
-	h := &handler{e: e, authz: cfg.Authorizer, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &handler{e: e, authz: cfg.Authorizer, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(),
+		cop: http.NewCrossOriginProtection()}
 	if h.authz == nil {
 		h.authz = access.ReadOnly
 	}
@@ -165,7 +177,13 @@ func NewHandler(e *Engine, cfg HandlerConfig) http.Handler {
 
 // ServeHTTP routes r. What ServeMux would answer in plain text (no route,
 // or a route without that method) is answered as a problem instead.
+// A state-changing request a browser sends from another origin is refused
+// first (see Cross-origin requests in NewHandler).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.cop.Check(r); err != nil {
+		problem.Error(w, http.StatusForbidden, "cross-origin request refused: the admin API changes nothing for a page of another site")
+		return
+	}
 	problem.ServeMux(h.mux, w, r, nil)
 }
 

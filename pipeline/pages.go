@@ -75,8 +75,11 @@ type Pages struct {
 // (access.Write) in the workspace of the new definition and of the one it
 // replaces. An execution's workspace is its pipeline's when that is
 // scoped, else its event's. Lists are checked for the workspace filtered
-// on, and each row in its own workspace, so a caller sees only the rows it
-// may read; forms a caller may not use are not offered.
+// on (a scoped pipeline's when the executions of one are listed), and each
+// row in its own workspace, so a caller sees only the rows it may read; a
+// pipeline's runs are shown only to who may read those executions. Forms
+// a caller may not use are not offered. A pipeline run by hand gets the
+// event the pipeline's workspace when it is scoped (another one is 422).
 //
 // Actions are POSTs answered with a redirect (POST-redirect-GET), and every
 // POST passes Go's http.CrossOriginProtection, so a form on another site
@@ -158,7 +161,12 @@ func (p *Pages) allowed(w http.ResponseWriter, r *http.Request, res access.Resou
 			continue
 		}
 		p.cfg.Logger.Info("pipeline: pages: denied", "request", req.String(), "path", r.URL.Path, "err", err)
-		p.r.Denied(w, r, status, req.String())
+		// The page names what was refused but not the workspace, as the
+		// JSON API's denials: it is that of something the caller may not
+		// read.
+		shown := req
+		shown.Workspace = ""
+		p.r.Denied(w, r, status, shown.String())
 		return false
 	}
 	return true

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -186,7 +187,20 @@ type execListData struct {
 
 func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 	f, msg := readFilter(r.URL.Query())
-	if !p.allowed(w, r, access.Executions, access.Read, f.Pipeline, f.Workspace) {
+	// As the JSON API: the runs of one scoped pipeline are its workspace's
+	// (each row is checked in its own workspace all the same).
+	ws := f.Workspace
+	if ws == "" && f.Pipeline != "" {
+		rec, err := p.e.Get(r.Context(), f.Pipeline)
+		switch {
+		case err == nil:
+			ws = rec.Workspace
+		case !errors.Is(err, store.ErrNotFound):
+			p.fail(w, r, err)
+			return
+		}
+	}
+	if !p.allowed(w, r, access.Executions, access.Read, f.Pipeline, ws) {
 		return
 	}
 	if msg != "" {
@@ -205,7 +219,24 @@ func (p *Pages) executions(w http.ResponseWriter, r *http.Request) {
 			data.Statuses = append(data.Statuses, s)
 		}
 	}
-	data.Pipelines = p.e.snap.Load().names
+	// Only the pipelines the caller may read, as the pipelines list shows
+	// them: the names of another workspace's pipelines are its own.
+	// One decision per workspace, however many pipelines it has.
+	readable := map[string]bool{}
+	for _, name := range p.e.snap.Load().names {
+		ws, ok := p.e.loadedWorkspace(name)
+		if !ok {
+			continue
+		}
+		may, seen := readable[ws]
+		if !seen {
+			may = p.may(r, access.Pipelines, access.Read, ws)
+			readable[ws] = may
+		}
+		if may {
+			data.Pipelines = append(data.Pipelines, name)
+		}
+	}
 	if next != "" {
 		data.NextURL = f.query(base, next)
 	}

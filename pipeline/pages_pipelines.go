@@ -37,11 +37,12 @@ func (p *Pages) pipelines(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := make([]pipelineRow, 0, len(recs))
+	sc := p.e.scopes()
 	for _, rec := range recs {
 		if (ws != "" && rec.Workspace != ws) || !p.may(r, access.Pipelines, access.Read, rec.Workspace) {
 			continue
 		}
-		row, err := p.row(r, rec)
+		row, err := p.row(r, rec, sc)
 		if err != nil {
 			p.fail(w, r, err)
 			return
@@ -57,8 +58,9 @@ func (p *Pages) pipelines(w http.ResponseWriter, r *http.Request) {
 }
 
 // row gathers what the list shows of one pipeline: its load state, its
-// newest execution and its stats (which read at most StatsWindow runs).
-func (p *Pages) row(r *http.Request, rec store.Pipeline) (pipelineRow, error) {
+// newest execution (when the caller may read it) and its stats (which read
+// at most StatsWindow runs).
+func (p *Pages) row(r *http.Request, rec store.Pipeline, sc *scopes) (pipelineRow, error) {
 	row := pipelineRow{Rec: rec, URL: p.pathTo("pipelines", rec.Name)}
 	plan, lerr := p.e.loadState(rec.Name)
 	switch {
@@ -73,14 +75,49 @@ func (p *Pages) row(r *http.Request, rec store.Pipeline) (pipelineRow, error) {
 	if err != nil {
 		return row, err
 	}
-	if len(page.Executions) > 0 {
-		row.Last = &page.Executions[0]
+	if readable, err := p.readable(r, sc, page.Executions); err != nil {
+		return row, err
+	} else if len(readable) > 0 {
+		row.Last = &readable[0]
 		row.LastURL = p.pathTo("executions", row.Last.ID)
 	}
 	if row.Stats, err = p.e.PipelineStats(r.Context(), rec.Name); err != nil {
 		return row, err
 	}
 	return row, nil
+}
+
+// readable keeps, in place, the executions of xs the caller may read, each
+// in its own workspace: reading a pipeline is not reading its runs, and an
+// unscoped pipeline's runs are of their events' workspaces.
+func (p *Pages) readable(r *http.Request, sc *scopes, xs []store.Execution) ([]store.Execution, error) {
+	kept := xs[:0]
+	for i := range xs {
+		ws, err := sc.of(r.Context(), &xs[i])
+		if err != nil {
+			return nil, err
+		}
+		if p.may(r, access.Executions, access.Read, ws) {
+			kept = append(kept, xs[i])
+		}
+	}
+	return kept, nil
+}
+
+// stored reads pipeline name for a page that acts on it. A name that is
+// not stored is decided as unscoped for action before the 404, as the
+// JSON API does, so that who may not act does not learn it is missing.
+// When it answers it returns false.
+func (p *Pages) stored(w http.ResponseWriter, r *http.Request, action access.Action, name string) (store.Pipeline, bool) {
+	rec, err := p.e.Get(r.Context(), name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) && !p.allowed(w, r, access.Pipelines, action, name) {
+			return rec, false
+		}
+		p.fail(w, r, err)
+		return rec, false
+	}
+	return rec, true
 }
 
 func firstLine(s string) string {
@@ -168,6 +205,9 @@ func (p *Pages) pipeline(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	recent, err := p.e.Executions(r.Context(), store.ExecutionQuery{Pipeline: name, Limit: 10})
+	if err == nil {
+		recent.Executions, err = p.readable(r, p.e.scopes(), recent.Executions)
+	}
 	if err != nil {
 		p.fail(w, r, err)
 		return
@@ -232,9 +272,8 @@ func (p *Pages) editNew(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) edit(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	rec, err := p.e.Get(r.Context(), name)
-	if err != nil {
-		p.fail(w, r, err)
+	rec, ok := p.stored(w, r, access.Read, name)
+	if !ok {
 		return
 	}
 	if !p.allowed(w, r, access.Pipelines, access.Read, name, rec.Workspace) {
@@ -272,9 +311,8 @@ func (p *Pages) saveAs(w http.ResponseWriter, r *http.Request, name string) {
 	d := editorData{Name: name, Source: src, Version: version, Action: p.path("/pipelines/new"), BackURL: p.path("/pipelines")}
 	var old store.Pipeline
 	if name != "" {
-		var err error
-		if old, err = p.e.Get(r.Context(), name); err != nil {
-			p.fail(w, r, err)
+		var ok bool
+		if old, ok = p.stored(w, r, access.Write, name); !ok {
 			return
 		}
 		d.Action, d.BackURL = p.pathTo("pipelines", name, "/edit"), p.pathTo("pipelines", name)
@@ -326,9 +364,8 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request) {
 	if !p.form(w, r) {
 		return
 	}
-	rec, err := p.e.Get(r.Context(), name)
-	if err != nil {
-		p.fail(w, r, err)
+	rec, ok := p.stored(w, r, access.Operate, name)
+	if !ok {
 		return
 	}
 	ev, msg := formEvent(r, "pipeline.manual")
@@ -344,6 +381,19 @@ func (p *Pages) run(w http.ResponseWriter, r *http.Request) {
 	}
 	if !p.allowed(w, r, access.Pipelines, access.Operate, name, ws) {
 		return
+	}
+	// As the JSON API too: the event of a scoped pipeline is of its
+	// workspace, since steps (emit) pass the event's workspace on, and an
+	// operator of this workspace must not act in another through them.
+	switch ev.Workspace {
+	case rec.Workspace:
+	case "":
+		ev.Workspace = rec.Workspace
+	default:
+		if rec.Workspace != "" {
+			p.r.Error(w, r, http.StatusUnprocessableEntity, "The event's workspace is not the pipeline's ("+rec.Workspace+"): leave it empty or use that one.")
+			return
+		}
 	}
 	id, err := p.e.Trigger(r.Context(), name, ev)
 	if err != nil {
