@@ -138,7 +138,11 @@ func (p *Pages) allowed(w http.ResponseWriter, r *http.Request, req access.Reque
 		return true
 	}
 	p.cfg.Logger.Info("federation: pages: denied", "request", req.String(), "path", r.URL.Path, "err", err)
-	p.r.Denied(w, r, status, req.String())
+	// The page names what was refused but not the workspace, as the JSON
+	// APIs' denials: it may be one the caller may not read.
+	shown := req
+	shown.Workspace = ""
+	p.r.Denied(w, r, status, shown.String())
 	return false
 }
 

@@ -115,6 +115,9 @@ func TestPagesAuthorization(t *testing.T) {
 			if status != tt.status {
 				t.Fatalf("%s %s as %q = %d; want %d\n%s", tt.method, tt.path, tt.user, status, tt.status, body)
 			}
+			if status == http.StatusForbidden && strings.Contains(body, "in workspace") {
+				t.Errorf("the denial names a workspace the caller may not read:\n%s", body)
+			}
 			if got := rt.ActiveScenario(); got != "" {
 				t.Errorf("active scenario = %q after a denied request", got)
 			}
