@@ -80,7 +80,9 @@ type runLog struct {
 }
 
 func (l *runLog) step(ctx context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
-	t := time.NewTimer(2 * time.Millisecond) // long enough to be caught in flight
+	// Long enough for the kill to catch r0 with runs in flight even when its
+	// writes are quick (one-statement batches) and the machine is loaded.
+	t := time.NewTimer(20 * time.Millisecond)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -164,22 +166,29 @@ func TestEngineReplicasPostgres(t *testing.T) {
 	}
 	// What r0 runs now: listed just before the kill, so some of these
 	// it may still finish itself; the others are interrupted.
+	// Listed again until r0 holds some: between two polls of its bus
+	// consumer it may have nothing in flight, and a kill then tests nothing.
 	held := map[string]bool{}
-	q := store.ExecutionQuery{Status: store.StatusRunning, Limit: 1000}
-	for {
-		page, err := stores[1].ListExecutions(ctx, q)
-		if err != nil {
-			t.Fatal(err)
+	for len(held) == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("r0 never held a run after half the runs completed")
 		}
-		for _, x := range page.Executions {
-			if x.Owner == "r0" {
-				held[x.ID] = true
+		q := store.ExecutionQuery{Status: store.StatusRunning, Limit: 1000}
+		for {
+			page, err := stores[1].ListExecutions(ctx, q)
+			if err != nil {
+				t.Fatal(err)
 			}
+			for _, x := range page.Executions {
+				if x.Owner == "r0" {
+					held[x.ID] = true
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
 		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
 	}
 	ended, stop := context.WithCancel(ctx)
 	stop()

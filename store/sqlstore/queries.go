@@ -9,6 +9,11 @@ import "strings"
 const executionColumns = `id, pipeline, version, event_id, event, status, error, steps,
 	attempt, owner, lease_until, cancel_requested, created_at, started_at, finished_at`
 
+// qualifiedExecutionColumns is executionColumns of the table aliased e,
+// for statements that join it to rows with the same column names.
+const qualifiedExecutionColumns = `e.id, e.pipeline, e.version, e.event_id, e.event, e.status, e.error, e.steps,
+	e.attempt, e.owner, e.lease_until, e.cancel_requested, e.created_at, e.started_at, e.finished_at`
+
 const (
 	qGetPipeline   = `SELECT name, version, source, enabled, workspace, updated_at FROM mockops_pipelines WHERE name = ?`
 	qListPipelines = `SELECT name, version, source, enabled, workspace, updated_at FROM mockops_pipelines
@@ -73,6 +78,35 @@ const (
 		SET status = ?, error = ?, steps = ?, lease_until = ?, started_at = ?, finished_at = ?
 		WHERE id = ? AND owner = ? AND attempt = ? AND owner <> ''
 		RETURNING ` + executionColumns
+	// qUpdateExecutionsPostgres is qUpdateExecution for a whole batch in
+	// one statement: one round trip and one autocommit instead of BEGIN,
+	// a statement per row and COMMIT. The rows arrive as parallel arrays,
+	// so the text is the same for every batch size (one cached plan).
+	// locked takes the row locks in ID order, as the per-row path does, so
+	// two batches over the same rows cannot deadlock; its WHERE is the same
+	// fencing token as qUpdateExecution, re-checked by PostgreSQL on a row
+	// that changed while it waited, and the UPDATE checks it again. A row
+	// whose claim moved on is not returned.
+	// Arguments: ids, owners, attempts, statuses, errors, steps (JSON text
+	// or NULL), lease_until, started_at, finished_at, all arrays.
+	qUpdateExecutionsPostgres = `WITH v AS (
+			SELECT * FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]),
+				CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+				CAST(? AS timestamptz[]), CAST(? AS timestamptz[]), CAST(? AS timestamptz[]))
+				AS v(id, owner, attempt, status, error, steps, lease_until, started_at, finished_at)
+		), locked AS MATERIALIZED (
+			SELECT m.id FROM mockops_executions m JOIN v ON m.id = v.id
+			WHERE m.owner = v.owner AND m.attempt = v.attempt AND m.owner <> ''
+			ORDER BY m.id
+			FOR UPDATE OF m
+		)
+		UPDATE mockops_executions AS e
+		SET status = v.status, error = v.error, steps = CAST(v.steps AS json),
+			lease_until = v.lease_until, started_at = v.started_at, finished_at = v.finished_at
+		FROM v
+		WHERE e.id = v.id AND e.id IN (SELECT id FROM locked)
+			AND e.owner = v.owner AND e.attempt = v.attempt AND e.owner <> ''
+		RETURNING ` + qualifiedExecutionColumns
 	// Every CASE reads the row as it was before the update: a queued
 	// execution is cancelled outright, a running one is asked to stop, a
 	// finished one is left as it is.
@@ -207,6 +241,7 @@ type queries struct {
 	listExecutions                                 [2][2][2]string // [byPipeline][byStatus][paged]
 	claimExecutions                                string
 	updateExecution, cancelExecution               string
+	updateExecutions                               string    // PostgreSQL only; empty on SQLite
 	listRollups                                    [2]string // [paged]
 	rollupUpserts                                  map[int]string
 	publish, busEnd, busFetch                      string
@@ -282,6 +317,7 @@ func bindQueries(d *dialect) *queries {
 		}
 	}
 	if d.name == DialectPostgres {
+		q.updateExecutions = d.bind(qUpdateExecutionsPostgres)
 		q.publish = d.bind(qPublishPostgres)
 	} else {
 		q.publish = d.bind(qPublishSQLite)
