@@ -440,7 +440,13 @@ func TestBusStuckPublish(t *testing.T) {
 			defer func() { <-s.writeSem }()
 			published := make(chan error, 1)
 			go func() { published <- bus.Publish(context.Background(), mustEvent(t, 0)) }()
-			time.Sleep(20 * time.Millisecond) // let Publish reach the write slot
+			// Wait until Publish is past the intake (it holds the read lock
+			// while it waits for the write slot): a fixed sleep raced
+			// with a slow start under -race.
+			for bus.intake.TryLock() {
+				bus.intake.Unlock()
+				time.Sleep(time.Millisecond)
+			}
 
 			stopped := make(chan error, 1)
 			go func() { stopped <- stop.stop(bus) }()
