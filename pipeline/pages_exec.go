@@ -438,24 +438,32 @@ func (p *Pages) execData(x store.Execution) execData {
 	return d
 }
 
-func (p *Pages) cancel(w http.ResponseWriter, r *http.Request) {
+// operable reads the execution of the request's path and decides Operate
+// on it in its workspace (a missing one unscoped first, so its absence is
+// told only to those allowed to act), answering when it may not go on.
+func (p *Pages) operable(w http.ResponseWriter, r *http.Request) (store.Execution, bool) {
 	id := r.PathValue("id")
 	x, err := p.e.execution(r.Context(), id)
 	if err != nil {
-		if !p.allowed(w, r, access.Executions, access.Operate, id) {
-			return
+		if p.allowed(w, r, access.Executions, access.Operate, id) {
+			p.fail(w, r, err)
 		}
-		p.fail(w, r, err)
-		return
+		return x, false
 	}
 	ws, err := p.e.scopes().of(r.Context(), &x)
 	if err != nil {
 		p.fail(w, r, err)
+		return x, false
+	}
+	return x, p.allowed(w, r, access.Executions, access.Operate, id, ws)
+}
+
+func (p *Pages) cancel(w http.ResponseWriter, r *http.Request) {
+	x, ok := p.operable(w, r)
+	if !ok {
 		return
 	}
-	if !p.allowed(w, r, access.Executions, access.Operate, id, ws) {
-		return
-	}
+	id := x.ID
 	if _, err := p.e.Cancel(r.Context(), id); err != nil {
 		p.fail(w, r, err)
 		return
@@ -477,21 +485,8 @@ func rerunEvent(x store.Execution, now time.Time) events.Event {
 }
 
 func (p *Pages) rerun(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	x, err := p.e.execution(r.Context(), id)
-	if err != nil {
-		if !p.allowed(w, r, access.Executions, access.Operate, id) {
-			return
-		}
-		p.fail(w, r, err)
-		return
-	}
-	ws, err := p.e.scopes().of(r.Context(), &x)
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	if !p.allowed(w, r, access.Executions, access.Operate, id, ws) {
+	x, ok := p.operable(w, r)
+	if !ok {
 		return
 	}
 	nid, err := p.e.Trigger(r.Context(), x.Pipeline, rerunEvent(x, p.e.now()))
