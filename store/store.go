@@ -30,6 +30,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mockops/mockops/events"
@@ -172,6 +173,30 @@ type ExecutionPage struct {
 	Next       string
 }
 
+// Claim says which executions of a CreateExecutions batch are created
+// already claimed, and by whom. The zero Claim claims none.
+type Claim struct {
+	Owner string
+	Lease time.Duration
+	Count int // the first Count executions of the batch
+}
+
+// Validate reports whether c is a valid Claim for a batch of n
+// executions, with an error wrapping ErrInvalid if not.
+func (c Claim) Validate(n int) error {
+	switch {
+	case c.Count < 0 || c.Count > n:
+		return fmt.Errorf("claim of %d executions in a batch of %d: %w", c.Count, n, ErrInvalid)
+	case c.Count == 0:
+		return nil
+	case c.Owner == "":
+		return fmt.Errorf("claim with an empty owner: %w", ErrInvalid)
+	case c.Lease <= 0:
+		return fmt.Errorf("claim for %q: lease %v: %w", c.Owner, c.Lease, ErrInvalid)
+	}
+	return nil
+}
+
 // Executions stores executions and hands them to workers.
 type Executions interface {
 	// CreateExecution stores a new execution (status queued unless set) and
@@ -187,6 +212,20 @@ type Executions interface {
 	// StartedAt and FinishedAt are ignored. Uniqueness and validation are
 	// CreateExecution's; a lease that is not positive fails with ErrInvalid.
 	CreateClaimedExecution(ctx context.Context, x Execution, owner string, lease time.Duration) (Execution, error)
+	// CreateExecutions is CreateExecution for several executions in one
+	// write (one statement or transaction in the SQL adapters), which is
+	// what makes an engine's intake cheap: one commit for a batch of
+	// events. The first c.Count executions of xs are created claimed by
+	// c.Owner for c.Lease, as CreateClaimedExecution creates one; the rest
+	// as CreateExecution does. Each item is judged alone: got[i] and
+	// errs[i] are what creating xs[i] alone would have returned, so a
+	// duplicate (Pipeline, EventID), in the store or earlier in xs, fails
+	// with ErrConflict without failing the others. A c that is not valid
+	// (Count outside 0..len(xs), or Count > 0 with an empty Owner or a
+	// Lease that is not positive) fails every item with ErrInvalid, and an
+	// error of the whole write is every item's error. Both slices have
+	// len(xs).
+	CreateExecutions(ctx context.Context, xs []Execution, c Claim) (got []Execution, errs []error)
 	GetExecution(ctx context.Context, id string) (Execution, error)
 	ListExecutions(ctx context.Context, q ExecutionQuery) (ExecutionPage, error)
 	// ClaimExecutions gives owner up to n executions that are queued, or

@@ -100,11 +100,72 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	if err := s.check(ctx, "create execution"); err != nil {
 		return store.Execution{}, err
 	}
+	stored, err := prepareExecution(x, now())
+	if err != nil {
+		return store.Execution{}, err
+	}
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	return s.insertExecution(stored, x)
+}
+
+// CreateClaimedExecution implements store.Executions.
+func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
+	c := store.Claim{Owner: owner, Lease: lease, Count: 1}
+	if err := c.Validate(1); err != nil {
+		return store.Execution{}, fmt.Errorf("memory: create claimed execution: %w", err)
+	}
+	return s.CreateExecution(ctx, claimed(x, c, now()))
+}
+
+// CreateExecutions implements store.Executions: the batch is created under
+// one hold of the lock.
+func (s *Store) CreateExecutions(ctx context.Context, xs []store.Execution, c store.Claim) ([]store.Execution, []error) {
+	got, errs := make([]store.Execution, len(xs)), make([]error, len(xs))
+	err := s.check(ctx, "create executions")
+	if err == nil {
+		if err = c.Validate(len(xs)); err != nil {
+			err = fmt.Errorf("memory: create executions: %w", err)
+		}
+	}
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return got, errs
+	}
+	t := now()
+	stored := make([]store.Execution, len(xs))
+	for i, x := range xs {
+		if i < c.Count {
+			x = claimed(x, c, t)
+		}
+		stored[i], errs[i] = prepareExecution(x, t)
+	}
+	s.execMu.Lock()
+	defer s.execMu.Unlock()
+	for i := range xs {
+		if errs[i] == nil {
+			got[i], errs[i] = s.insertExecution(stored[i], xs[i])
+		}
+	}
+	return got, errs
+}
+
+// claimed is x as a claim by c at t makes it.
+func claimed(x store.Execution, c store.Claim, t time.Time) store.Execution {
+	x.Status, x.Owner, x.Attempt = store.StatusRunning, c.Owner, 1
+	x.LeaseUntil, x.StartedAt, x.FinishedAt = t.Add(c.Lease), t, time.Time{}
+	return x
+}
+
+// prepareExecution validates x and returns the record to store: a copy
+// whose payloads the caller cannot change, with the ID, CreatedAt and
+// Status that CreateExecution fills in.
+func prepareExecution(x store.Execution, t time.Time) (store.Execution, error) {
 	if err := x.Validate(); err != nil {
 		return store.Execution{}, fmt.Errorf("memory: create execution: %w", err)
 	}
-	t := now()
-	in := x
 	x = cloneExecution(x)
 	if x.ID == "" {
 		x.ID = events.NewID(t)
@@ -115,11 +176,14 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	if x.Status == "" {
 		x.Status = store.StatusQueued
 	}
-	key := eventKey{x.Pipeline, x.EventID}
+	return x, nil
+}
 
-	s.execMu.Lock()
-	defer s.execMu.Unlock()
+// insertExecution stores x, prepared from in, unless its ID or its
+// (Pipeline, EventID) is taken. The caller holds execMu.
+func (s *Store) insertExecution(x, in store.Execution) (store.Execution, error) {
 	tab := &s.execs
+	key := eventKey{x.Pipeline, x.EventID}
 	if _, ok := tab.byID[x.ID]; ok {
 		return store.Execution{}, fmt.Errorf("memory: create execution %s: id exists: %w", x.ID, store.ErrConflict)
 	}
@@ -140,20 +204,6 @@ func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.E
 	out := *stored
 	out.Event.Data, out.Event.Extensions, out.Steps = in.Event.Data, in.Event.Extensions, in.Steps
 	return out, nil
-}
-
-// CreateClaimedExecution implements store.Executions.
-func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
-	if lease <= 0 {
-		return store.Execution{}, fmt.Errorf("memory: create claimed execution for %q: lease %v: %w", owner, lease, store.ErrInvalid)
-	}
-	if owner == "" {
-		return store.Execution{}, fmt.Errorf("memory: create claimed execution: empty owner: %w", store.ErrInvalid)
-	}
-	t := now()
-	x.Status, x.Owner, x.Attempt = store.StatusRunning, owner, 1
-	x.LeaseUntil, x.StartedAt, x.FinishedAt = t.Add(lease), t, time.Time{}
-	return s.CreateExecution(ctx, x)
 }
 
 // GetExecution implements store.Executions.

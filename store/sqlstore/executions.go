@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/internal/cursor"
 	"github.com/mockops/mockops/store"
 )
@@ -17,92 +16,15 @@ import (
 // CreateExecution implements store.Executions. The row, steps included, is
 // one INSERT, so a crash leaves either the whole execution or none of it.
 func (s *Store) CreateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
-	now := normTime(s.now())
-	if x.ID == "" {
-		x.ID = events.NewID(now)
-	}
-	if x.Status == "" {
-		x.Status = store.StatusQueued
-	}
-	if x.CreatedAt.IsZero() {
-		x.CreatedAt = now
-	}
-	x = normExecution(x)
-	if err := x.Validate(); err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create execution: %w", err)
-	}
-	event, err := encodeEvent(x.Event)
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
-	}
-	steps, err := encodeSteps(x.Steps)
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
-	}
-	d := s.d
-	err = s.write(ctx, func(db execer) error {
-		_, err := db.ExecContext(ctx, s.q.insertExecution,
-			x.ID, x.Pipeline, x.Version, x.EventID, event, string(x.Status), x.Error, steps,
-			x.Attempt, x.Owner, d.nullTS(x.LeaseUntil), x.CancelRequested,
-			d.ts(x.CreatedAt), d.nullTS(x.StartedAt), d.nullTS(x.FinishedAt))
-		return err
-	})
-	if isUniqueViolation(err) {
-		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q for event %q: %w", x.Pipeline, x.EventID, store.ErrConflict)
-	}
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q: %w", x.Pipeline, err)
-	}
-	return x, nil
+	got, errs := s.CreateExecutions(ctx, []store.Execution{x}, store.Claim{})
+	return got[0], errs[0]
 }
 
 // CreateClaimedExecution implements store.Executions: one INSERT that
 // stores the execution claimed, its lease on the database's clock.
 func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, owner string, lease time.Duration) (store.Execution, error) {
-	if lease <= 0 {
-		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution for %q: lease %v: %w", owner, lease, store.ErrInvalid)
-	}
-	if owner == "" {
-		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution: empty owner: %w", store.ErrInvalid)
-	}
-	now := normTime(s.now())
-	if x.ID == "" {
-		x.ID = events.NewID(now)
-	}
-	if x.CreatedAt.IsZero() {
-		x.CreatedAt = now
-	}
-	x.Status, x.Owner, x.Attempt = store.StatusRunning, owner, 1
-	x.LeaseUntil, x.StartedAt, x.FinishedAt = time.Time{}, time.Time{}, time.Time{}
-	x = normExecution(x)
-	if err := x.Validate(); err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution: %w", err)
-	}
-	event, err := encodeEvent(x.Event)
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
-	}
-	steps, err := encodeSteps(x.Steps)
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
-	}
-	// Rounded up, as in ClaimExecutions.
-	micros := (lease + time.Microsecond - 1) / time.Microsecond
-	var got store.Execution
-	err = s.write(ctx, func(db execer) error {
-		var err error
-		got, err = scanExecution(db.QueryRowContext(ctx, s.q.insertClaimedExecution,
-			x.ID, x.Pipeline, x.Version, x.EventID, event, x.Error, steps,
-			owner, int64(micros), x.CancelRequested, s.d.ts(x.CreatedAt)))
-		return err
-	})
-	if isUniqueViolation(err) {
-		return store.Execution{}, fmt.Errorf("sqlstore: create execution of %q for event %q: %w", x.Pipeline, x.EventID, store.ErrConflict)
-	}
-	if err != nil {
-		return store.Execution{}, fmt.Errorf("sqlstore: create claimed execution of %q: %w", x.Pipeline, err)
-	}
-	return got, nil
+	got, errs := s.CreateExecutions(ctx, []store.Execution{x}, store.Claim{Owner: owner, Lease: lease, Count: 1})
+	return got[0], errs[0]
 }
 
 // GetExecution implements store.Executions.

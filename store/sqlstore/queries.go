@@ -26,15 +26,43 @@ const (
 	qGetState  = `SELECT scope, key, value, version, updated_at FROM mockops_state WHERE scope = ? AND key = ?`
 	qListState = `SELECT scope, key, value, version, updated_at FROM mockops_state WHERE scope = ? ORDER BY key`
 
+	// The INSERTs of CreateExecutions skip a row whose ID or (pipeline,
+	// event_id) is taken, rather than failing, so that one duplicate does
+	// not fail (or, in PostgreSQL, abort the transaction of) a batch.
 	qInsertExecution = `INSERT INTO mockops_executions (` + executionColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
 	// An execution stored already claimed: running, attempt 1, its lease
 	// and start on the database's clock as a claim sets them.
 	// Arguments: id, pipeline, version, event_id, event, error, steps,
 	// owner, lease in microseconds, cancel_requested, created_at.
 	qInsertClaimedExecution = `INSERT INTO mockops_executions (` + executionColumns + `)
 		VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1, ?, {now_plus_micros}, ?, ?, {now}, NULL)
-		RETURNING ` + executionColumns
+		ON CONFLICT DO NOTHING
+		RETURNING lease_until, started_at`
+	// qInsertExecutionsPostgres is both INSERTs for a whole batch in one
+	// statement, the rows as parallel arrays (one text, one cached plan,
+	// for every size); claimed rows take their lease and start from the
+	// database's clock. Only what the database decided comes back, not the
+	// rows, whose event would be decoded again for nothing.
+	// Arguments: lease in microseconds, then the arrays ids, pipelines,
+	// versions, event_ids, events (JSON text or NULL), statuses, errors,
+	// steps (JSON text or NULL), attempts, owners, lease_until,
+	// cancel_requested, created_at, started_at, finished_at, claimed.
+	qInsertExecutionsPostgres = `INSERT INTO mockops_executions (` + executionColumns + `)
+		SELECT v.id, v.pipeline, v.version, v.event_id, CAST(v.event AS json), v.status, v.error,
+			CAST(v.steps AS json), v.attempt, v.owner,
+			CASE WHEN v.claimed THEN {now_plus_micros} ELSE v.lease_until END,
+			v.cancel_requested, v.created_at,
+			CASE WHEN v.claimed THEN {now} ELSE v.started_at END, v.finished_at
+		FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[]), CAST(? AS text[]),
+			CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]),
+			CAST(? AS bigint[]), CAST(? AS text[]), CAST(? AS timestamptz[]), CAST(? AS boolean[]),
+			CAST(? AS timestamptz[]), CAST(? AS timestamptz[]), CAST(? AS timestamptz[]), CAST(? AS boolean[]))
+			AS v(id, pipeline, version, event_id, event, status, error, steps, attempt, owner,
+				lease_until, cancel_requested, created_at, started_at, finished_at, claimed)
+		ON CONFLICT DO NOTHING
+		RETURNING id, lease_until, started_at`
 	qGetExecution   = `SELECT ` + executionColumns + ` FROM mockops_executions WHERE id = ?`
 	qExecutionOwner = `SELECT owner, attempt FROM mockops_executions WHERE id = ?`
 	// One statement picks and takes the rows. In PostgreSQL the row locks
@@ -238,6 +266,7 @@ type queries struct {
 	getState, listState                            string
 	insertExecution, getExecution, executionOwner  string
 	insertClaimedExecution                         string
+	insertExecutions                               string          // PostgreSQL only; empty on SQLite
 	listExecutions                                 [2][2][2]string // [byPipeline][byStatus][paged]
 	claimExecutions                                string
 	updateExecution, cancelExecution               string
@@ -318,6 +347,7 @@ func bindQueries(d *dialect) *queries {
 	}
 	if d.name == DialectPostgres {
 		q.updateExecutions = d.bind(qUpdateExecutionsPostgres)
+		q.insertExecutions = d.bind(qInsertExecutionsPostgres)
 		q.publish = d.bind(qPublishPostgres)
 	} else {
 		q.publish = d.bind(qPublishSQLite)

@@ -47,6 +47,11 @@ func testCancelledContext(t *testing.T, s store.Store) {
 			_, err := s.CreateExecution(ctx, newExecution("p"))
 			return err
 		}},
+		{"CreateExecutions", func(ctx context.Context) error {
+			_, errs := s.CreateExecutions(ctx, []store.Execution{newExecution("p"), newExecution("p")},
+				store.Claim{Owner: "w1", Lease: longLease, Count: 1})
+			return errors.Join(errs...)
+		}},
 		{"GetExecution", func(ctx context.Context) error { _, err := s.GetExecution(ctx, x.ID); return err }},
 		{"ListExecutions", func(ctx context.Context) error {
 			_, err := s.ListExecutions(ctx, store.ExecutionQuery{})

@@ -92,6 +92,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateExecution", testUpdateExecution},
 		{"UpdateExecutions", testUpdateExecutions},
 		{"CreateClaimedExecution", testCreateClaimedExecution},
+		{"CreateExecutions", testCreateExecutions},
+		{"CreateExecutionsInvalidClaim", testCreateExecutionsInvalidClaim},
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
