@@ -43,6 +43,22 @@ type Subscriber interface {
 	Subscribe(ctx context.Context, f Filter, h Handler) (Subscription, error)
 }
 
+// BatchHandler receives the events waiting for a subscription together,
+// in the order a Handler would receive them one by one. es is never empty
+// and is valid only until the handler returns (the bus reuses it). An
+// error stands for the whole batch, as a Handler's does for its event.
+type BatchHandler func(ctx context.Context, es []Event) error
+
+// BatchSubscriber is a Subscriber that can hand a handler every event
+// already waiting for it, up to max, in one call: for a handler that
+// writes what it receives and pays per write (a commit), not per event.
+// A batch never waits to fill: a lone event is handed over at once, so
+// batches grow only when events arrive faster than the handler returns.
+// The memory bus is one.
+type BatchSubscriber interface {
+	SubscribeBatch(ctx context.Context, f Filter, max int, h BatchHandler) (Subscription, error)
+}
+
 // Subscription is a registered handler. Close is idempotent; after it
 // returns, no further event is handed to the handler (a call already in
 // progress may finish).

@@ -74,3 +74,42 @@ func ExampleMemoryBus() {
 	// payments: /payments drifted 12.5%
 	// published 2 delivered 1
 }
+
+// A batch subscriber receives, in one call, every event that queued up
+// while it was busy.
+func ExampleMemoryBus_SubscribeBatch() {
+	ctx := context.Background()
+	bus := events.NewMemoryBus(events.MemoryConfig{})
+	busy, release := make(chan struct{}), make(chan struct{})
+	first := true
+	_, err := bus.SubscribeBatch(ctx, events.Filter{}, 64, func(ctx context.Context, es []events.Event) error {
+		for _, e := range es {
+			fmt.Print(e.Get("n").Int(), " ")
+		}
+		fmt.Println("in one call")
+		if first {
+			first = false
+			close(busy)
+			<-release // busy, say committing the batch
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	publish := func(n int) {
+		e, _ := events.New(events.TypeConfigChanged, "ws", map[string]int{"n": n})
+		_ = bus.Publish(ctx, e)
+	}
+	publish(0)
+	<-busy
+	for n := 1; n <= 3; n++ {
+		publish(n)
+	}
+	close(release)
+	_ = bus.Shutdown(ctx)
+	// Output:
+	// 0 in one call
+	// 1 2 3 in one call
+}

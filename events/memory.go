@@ -187,20 +187,33 @@ func (b *MemoryBus) Subscribe(ctx context.Context, f Filter, h Handler) (Subscri
 	if h == nil {
 		return nil, fmt.Errorf("events: subscribe: nil handler")
 	}
+	return b.subscribe(ctx, f, &memSub{handler: h})
+}
+
+// SubscribeBatch implements BatchSubscriber: Subscribe, but the worker
+// hands h every event waiting in the subscription's queue, up to max (at
+// least 1), in one call. Delivered and Failed count events; Panics counts
+// calls.
+func (b *MemoryBus) SubscribeBatch(ctx context.Context, f Filter, limit int, h BatchHandler) (Subscription, error) {
+	if h == nil {
+		return nil, fmt.Errorf("events: subscribe batch: nil handler")
+	}
+	limit = min(max(limit, 1), b.queueSize)
+	return b.subscribe(ctx, f, &memSub{batch: h, buf: make([]Event, 0, limit)})
+}
+
+// subscribe registers s, whose handler is set, and starts its worker.
+func (b *MemoryBus) subscribe(ctx context.Context, f Filter, s *memSub) (Subscription, error) {
 	b.life.RLock()
 	defer b.life.RUnlock()
 	if b.closed {
 		return nil, ErrClosed
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	s := &memSub{
-		bus:     b,
-		filter:  Filter{Types: append([]Type(nil), f.Types...), Workspace: f.Workspace},
-		handler: h,
-		queue:   make(chan Event, b.queueSize),
-		ctx:     sctx,
-		cancel:  cancel,
-	}
+	s.bus = b
+	s.filter = Filter{Types: append([]Type(nil), f.Types...), Workspace: f.Workspace}
+	s.queue = make(chan Event, b.queueSize)
+	s.ctx, s.cancel = sctx, cancel
 	b.subsMu.Lock()
 	old := b.snapshot()
 	subs := make([]*memSub, len(old), len(old)+1)
@@ -351,7 +364,9 @@ func (c *subCounter) addTo(st *Stats) {
 type memSub struct {
 	bus     *MemoryBus
 	filter  Filter
-	handler Handler
+	handler Handler      // nil for a batch subscription
+	batch   BatchHandler // nil for a plain one
+	buf     []Event      // a batch subscription's batch; cap is its max
 	queue   chan Event
 	ctx     context.Context // ends with the subscription; handed to the handler
 	cancel  context.CancelFunc
@@ -392,10 +407,58 @@ func (s *memSub) run() {
 		if isWake(e) {
 			continue
 		}
+		if s.batch != nil {
+			if !s.deliverBatch(e) {
+				return
+			}
+			continue
+		}
 		if !s.deliver(e) {
 			return
 		}
 	}
+}
+
+// deliverBatch hands first and the events queued behind it, up to the
+// batch's max, to the batch handler, as deliver hands one event.
+func (s *memSub) deliverBatch(first Event) bool {
+	es := append(s.buf[:0], first)
+more:
+	for len(es) < cap(es) {
+		select {
+		case e := <-s.queue:
+			if !isWake(e) {
+				es = append(es, e)
+			}
+		default:
+			break more
+		}
+	}
+	select {
+	case <-s.ctx.Done():
+		s.counts.discarded.Add(uint64(len(es)))
+		return false
+	default:
+	}
+	s.callBatch(es)
+	clear(es) // drop references to the events' payloads
+	return true
+}
+
+// callBatch is call for a batch.
+func (s *memSub) callBatch(es []Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.counts.panics.Add(1)
+			s.bus.log.Error("events: batch handler panicked", "events", len(es), "first", es[0].ID, "panic", r)
+		}
+	}()
+	if err := s.batch(s.ctx, es); err != nil {
+		s.counts.failed.Add(uint64(len(es)))
+		s.bus.log.Warn("events: batch handler failed", "events", len(es), "first", es[0].ID, "err", err)
+		return
+	}
+	s.counts.delivered.Add(uint64(len(es)))
 }
 
 // wake puts a wake-up token in the queue, so a worker asleep on it looks
