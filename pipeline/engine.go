@@ -130,6 +130,14 @@ type Config struct {
 	// slow (PostgreSQL), not with the memory store. A durable bus keeps one
 	// consumer (its position is saved per name). 0 means 1.
 	IntakeWorkers int
+	// IntakeBatch is the most events an intake subscription takes at once
+	// from a bus that hands over the events waiting for it together
+	// (events.BatchSubscriber: the memory bus). Their executions are
+	// created with one store.CreateExecutions call, one commit in the SQL
+	// store. A batch is only what queued while the previous one was being
+	// stored, so it adds no latency when events are few. 0 means
+	// DefaultIntakeBatch; 1 creates the executions of one event at a time.
+	IntakeBatch int
 }
 
 // The defaults of Config.
@@ -245,11 +253,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Consumer == "" {
 		cfg.Consumer = DefaultConsumer
 	}
-	if cfg.Lease < 0 || cfg.PollInterval < 0 || cfg.Grace < 0 || cfg.MaxOutputSize < 0 || cfg.CompletionBatch < 0 || cfg.CompletionDelay < 0 || cfg.IntakeWorkers < 0 {
-		return nil, errors.New("pipeline: engine: Lease, PollInterval, Grace, MaxOutputSize, CompletionBatch, CompletionDelay and IntakeWorkers must not be negative")
+	if cfg.Lease < 0 || cfg.PollInterval < 0 || cfg.Grace < 0 || cfg.MaxOutputSize < 0 || cfg.CompletionBatch < 0 || cfg.CompletionDelay < 0 || cfg.IntakeWorkers < 0 || cfg.IntakeBatch < 0 {
+		return nil, errors.New("pipeline: engine: Lease, PollInterval, Grace, MaxOutputSize, CompletionBatch, CompletionDelay, IntakeWorkers and IntakeBatch must not be negative")
 	}
 	if cfg.IntakeWorkers == 0 {
 		cfg.IntakeWorkers = 1
+	}
+	if cfg.IntakeBatch == 0 {
+		cfg.IntakeBatch = DefaultIntakeBatch
 	}
 	if cfg.CompletionBatch == 0 {
 		cfg.CompletionBatch = DefaultCompletionBatch

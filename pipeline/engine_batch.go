@@ -12,6 +12,10 @@ import (
 // execution writes one store call carries.
 const DefaultCompletionBatch = 64
 
+// DefaultIntakeBatch is Config.IntakeBatch's default: the most events one
+// intake call turns into executions.
+const DefaultIntakeBatch = 64
+
 // batcher group-commits the engine's execution writes (step starts and
 // finishes, conclusions, lease renewals, releases): the runs in flight
 // share one store.UpdateExecutions call, one transaction in the SQL store,

@@ -27,6 +27,11 @@ func (c *writeCounter) CreateClaimedExecution(ctx context.Context, x store.Execu
 	return c.Store.CreateClaimedExecution(ctx, x, owner, lease)
 }
 
+func (c *writeCounter) CreateExecutions(ctx context.Context, xs []store.Execution, claim store.Claim) ([]store.Execution, []error) {
+	c.writes.Add(1)
+	return c.Store.CreateExecutions(ctx, xs, claim)
+}
+
 func (c *writeCounter) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]store.Execution, error) {
 	c.writes.Add(1)
 	return c.Store.ClaimExecutions(ctx, owner, lease, n)

@@ -58,7 +58,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if b := e.cfg.Bus; b != nil {
 		if ns, ok := b.(namedSubscriber); ok {
-			sub, err := ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, e.intake)
+			sub, err := ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, func(ctx context.Context, ev events.Event) error {
+				return e.intakeEvents(ctx, []events.Event{ev}, 0, 1)
+			})
 			if err != nil {
 				e.stop()
 				return fmt.Errorf("pipeline: run: subscribe: %w", err)
@@ -66,12 +68,20 @@ func (e *Engine) Run(ctx context.Context) error {
 			subs = append(subs, sub)
 		} else {
 			k := e.cfg.IntakeWorkers
+			bs, batched := b.(events.BatchSubscriber)
+			batched = batched && e.cfg.IntakeBatch > 1
 			for i := range k {
-				h := e.intake
-				if k > 1 {
-					h = e.intakeShare(i, k)
+				var sub events.Subscription
+				var err error
+				if batched {
+					sub, err = bs.SubscribeBatch(ctx, events.Filter{}, e.cfg.IntakeBatch, func(ctx context.Context, evs []events.Event) error {
+						return e.intakeEvents(ctx, evs, i, k)
+					})
+				} else {
+					sub, err = b.Subscribe(ctx, events.Filter{}, func(ctx context.Context, ev events.Event) error {
+						return e.intakeEvents(ctx, []events.Event{ev}, i, k)
+					})
 				}
-				sub, err := b.Subscribe(ctx, events.Filter{}, h)
 				if err != nil {
 					e.stop()
 					closeSubs()
@@ -170,22 +180,69 @@ func (e *Engine) poke() {
 	}
 }
 
-// intake is the bus handler: one execution per matching pipeline. A
-// duplicate (pipeline, event) is a no-op, so a redelivered event starts
-// nothing twice. An error (the store failing) makes an at-least-once bus
-// deliver the event again.
-func (e *Engine) intake(ctx context.Context, ev events.Event) error {
-	return e.intakePart(ctx, ev, 0, 1)
-}
-
-// intakeShare is the handler of share i of k intake subscriptions: each
-// subscription receives every event and creates the executions of the
+// intakeEvents is the bus handler: one execution per matching pipeline of
+// each event of evs, created with one store write. A duplicate (pipeline,
+// event) is a no-op, so a redelivered event starts nothing twice. An error
+// (the store failing) makes an at-least-once bus deliver the events again.
+//
+// With k intake subscriptions (Config.IntakeWorkers), each receives every
+// event and this is share part of k: it creates the executions of the
 // (pipeline, concurrency group) pairs that hash to it. Executions of one
 // group are thus created by one subscription, in publish order, as with a
 // single one, while the creations of different groups overlap their
-// store round trips.
-func (e *Engine) intakeShare(i, k int) events.Handler {
-	return func(ctx context.Context, ev events.Event) error { return e.intakePart(ctx, ev, i, k) }
+// store round trips. Counters of a whole event (no match, filter errors,
+// refusals) are kept by share 0 alone.
+func (e *Engine) intakeEvents(ctx context.Context, evs []events.Event, part, k int) error {
+	if e.isStopping() {
+		return ErrStopped
+	}
+	s := e.snap.Load()
+	var todo []creation
+	for _, ev := range evs {
+		todo = e.match(ctx, s, ev, part, k, todo)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	return e.createAll(ctx, todo)
+}
+
+// creation is an execution intake is to create: l's for ev.
+type creation struct {
+	l  *loaded
+	ev events.Event
+}
+
+// match appends to todo the executions ev starts in share part of k.
+func (e *Engine) match(ctx context.Context, s *snapshot, ev events.Event, part, k int, todo []creation) []creation {
+	if e.tooDeep(ev) {
+		if part == 0 {
+			e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
+			e.stats.depthRefused.Add(1)
+		}
+		return todo
+	}
+	evv := NewEventVars(ev)
+	hits, failed := s.index.Match(ctx, evv)
+	if part == 0 {
+		for _, f := range failed {
+			e.stats.triggerErrors.Add(1)
+			e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
+		}
+		if len(hits) == 0 && len(failed) == 0 {
+			e.stats.triggerNoMatch.Add(1)
+		}
+	}
+	for _, h := range hits {
+		if k > 1 && share(ctx, h.Plan, evv, k) != part {
+			continue
+		}
+		e.stats.triggerMatches.Add(1)
+		if l, ok := s.byName[h.Plan.name]; ok {
+			todo = append(todo, creation{l, ev})
+		}
+	}
+	return todo
 }
 
 // share is the intake share of a hit: a hash of its pipeline and
@@ -206,107 +263,76 @@ func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
 	return int(h.Sum32() % uint32(k))
 }
 
-// intakePart handles ev as share part of k: counters of the whole event
-// (no match, filter errors, refusals) are kept by share 0 alone.
-func (e *Engine) intakePart(ctx context.Context, ev events.Event, part, k int) error {
-	if e.isStopping() {
-		return ErrStopped
-	}
-	if e.tooDeep(ev) {
-		if part == 0 {
-			e.log.Warn("pipeline: event refused: causation chain too deep", "event", ev.ID, "type", ev.Type, "depth", ev.Depth(), "limit", e.cfg.MaxDepth)
-			e.stats.depthRefused.Add(1)
-		}
-		return nil
-	}
-	s := e.snap.Load()
-	evv := NewEventVars(ev)
-	hits, failed := s.index.Match(ctx, evv)
-	if part == 0 {
-		for _, f := range failed {
-			e.stats.triggerErrors.Add(1)
-			e.log.Warn("pipeline: trigger filter failed", "pipeline", f.Plan.name, "event", ev.ID, "err", f.Err)
-		}
-		if len(hits) == 0 && len(failed) == 0 {
-			e.stats.triggerNoMatch.Add(1)
-		}
-	}
-	var errs []error
-	created := false
-	for _, h := range hits {
-		if k > 1 && share(ctx, h.Plan, evv, k) != part {
-			continue
-		}
-		e.stats.triggerMatches.Add(1)
-		l, ok := s.byName[h.Plan.name]
-		if !ok {
-			continue
-		}
-		started, err := e.intakeCreate(ctx, l, ev)
-		switch {
-		case err == nil:
-			created = created || !started
-		case errors.Is(err, store.ErrConflict):
-			e.stats.duplicates.Add(1) // already created: a redelivery
-		default:
-			errs = append(errs, err)
-		}
-	}
-	if created {
-		e.backlog.Store(true)
-		e.poke()
-	}
-	return errors.Join(errs...)
-}
-
-// intakeCreate creates the execution of l for ev. When this engine has
-// room for another execution it creates it already claimed and starts it,
-// which spares the claim's round trip and the wait for the claim loop, and
-// reports started; otherwise it leaves it queued for a claim.
-func (e *Engine) intakeCreate(ctx context.Context, l *loaded, ev events.Event) (bool, error) {
-	// The room is reserved until the run is in flight, so concurrent
+// createAll creates the executions of todo with one store write. As many
+// as this engine has room for are created already claimed and started at
+// once, which spares each a claim's round trip and the wait for the claim
+// loop; the rest are left queued for a claim. The first in todo (the
+// oldest events) get the room, so a group's executions still start in
+// publish order.
+func (e *Engine) createAll(ctx context.Context, todo []creation) error {
+	// The room is reserved until the runs are in flight, so concurrent
 	// intakes and claims never hold more than maxInflight.
 	e.mu.Lock()
-	room := !e.stopping && len(e.inflight)+e.reserved < e.maxInflight()
-	if room {
-		e.reserved++
+	room := 0
+	if !e.stopping {
+		room = max(0, min(len(todo), e.maxInflight()-len(e.inflight)-e.reserved))
 	}
+	e.reserved += room
 	e.mu.Unlock()
-	if !room {
-		_, err := e.create(ctx, l, ev)
-		return false, err
+	xs := make([]store.Execution, len(todo))
+	for i, c := range todo {
+		xs[i] = store.Execution{Pipeline: c.l.rec.Name, Version: c.l.rec.Version, EventID: c.ev.ID, Event: c.ev, Status: store.StatusQueued}
 	}
-	x, err := e.st.CreateClaimedExecution(ctx, store.Execution{
-		Pipeline: l.rec.Name, Version: l.rec.Version, EventID: ev.ID, Event: ev,
-	}, e.owner, e.cfg.Lease)
+	got, errs := e.st.CreateExecutions(ctx, xs, store.Claim{Owner: e.owner, Lease: e.cfg.Lease, Count: room})
 	claimed := time.Now()
 	// Run waits for the runs once stopping is set: a run is added only
 	// while it is not, under the same lock.
 	e.mu.Lock()
 	stopping := e.stopping
-	if err != nil || stopping {
-		e.reserved--
-	} else {
-		e.runs.Add(1)
-	}
-	e.mu.Unlock()
-	if err != nil {
-		return false, fmt.Errorf("pipeline: %s: create execution for event %s: %w", l.rec.Name, ev.ID, err)
-	}
-	if stopping {
-		// Left for the next claim at once, as an interrupted run is.
-		x.LeaseUntil = x.LeaseUntil.Add(-e.cfg.Lease)
-		if _, err := e.updateExecution(x); err != nil {
-			e.log.Warn("pipeline: release execution created while stopping", "pipeline", x.Pipeline, "execution", x.ID, "err", err)
+	for i := range room {
+		if errs[i] != nil || stopping {
+			e.reserved--
+		} else {
+			e.runs.Add(1)
 		}
-		return true, nil
 	}
-	defer e.runs.Done()
-	e.start(x, claimed)
-	e.mu.Lock()
-	e.reserved-- // now counted in inflight
 	e.mu.Unlock()
-	return true, nil
+	var failed []error
+	queued := false
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			queued = queued || i >= room
+		case errors.Is(err, store.ErrConflict):
+			e.stats.duplicates.Add(1) // already created: a redelivery
+		default:
+			failed = append(failed, fmt.Errorf("pipeline: %s: create execution for event %s: %w", todo[i].l.rec.Name, todo[i].ev.ID, err))
+		}
+	}
+	for i := range room {
+		if errs[i] != nil {
+			continue
+		}
+		x := got[i]
+		if stopping {
+			// Left for the next claim at once, as an interrupted run is.
+			x.LeaseUntil = x.LeaseUntil.Add(-e.cfg.Lease)
+			if _, err := e.updateExecution(x); err != nil {
+				e.log.Warn("pipeline: release execution created while stopping", "pipeline", x.Pipeline, "execution", x.ID, "err", err)
+			}
+			continue
+		}
+		e.start(x, claimed)
+		e.mu.Lock()
+		e.reserved-- // now counted in inflight
+		e.mu.Unlock()
+		e.runs.Done()
+	}
+	if queued {
+		e.backlog.Store(true)
+		e.poke()
+	}
+	return errors.Join(failed...)
 }
 
 func (e *Engine) create(ctx context.Context, l *loaded, ev events.Event) (store.Execution, error) {
