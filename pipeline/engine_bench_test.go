@@ -89,19 +89,24 @@ func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config, grouped bool
 		n++
 	}
 	// Every event handled (executions created), then every execution
-	// finished: the loop's work is done only then.
+	// finished, its conclusion stored (the engine counts a finished
+	// execution once its last write is stored): the loop's work is done
+	// only then. What the store holds is checked after the clock stops,
+	// so that reading n executions back is not counted as engine work.
 	if err := bus.Shutdown(ctx); err != nil {
 		b.Fatal(err)
 	}
-	xs := listAll(b, st, "one")
-	for _, x := range xs {
-		x, err := eng.Wait(ctx, x.ID)
-		if err != nil || x.Status != store.StatusSucceeded {
-			b.Fatalf("execution %s: %s (%s), %v", x.ID, x.Status, x.Error, err)
-		}
+	for finished(eng) < int64(n) {
+		time.Sleep(20 * time.Microsecond)
 	}
 	b.StopTimer()
 	elapsed := time.Since(start)
+	xs := listAll(b, st, "one")
+	for _, x := range xs {
+		if x.Status != store.StatusSucceeded {
+			b.Fatalf("execution %s: %s (%s)", x.ID, x.Status, x.Error)
+		}
+	}
 	if err := eng.Shutdown(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -116,4 +121,15 @@ func benchEngine(b *testing.B, st store.Store, cfg pipeline.Config, grouped bool
 	if batches, rows := pipeline.BatchCounts(eng); batches > 0 {
 		b.ReportMetric(float64(rows)/float64(batches), "writes/batch")
 	}
+}
+
+// finished is how many executions eng has finished, in any final status.
+func finished(eng *pipeline.Engine) int64 {
+	var n int64
+	for status, c := range eng.Stats().Executions {
+		if status.Terminal() {
+			n += c
+		}
+	}
+	return n
 }

@@ -151,6 +151,21 @@ func (r *run) persistLocked() {
 	}
 }
 
+// persistStepLocked writes a step's end, unless it was the last step to
+// end: then schedule returns and execute writes the execution at once (its
+// conclusion, or its release when interrupted), which stores the step
+// with it, so one write is spared. Nothing is weakened: that write comes
+// a few instructions after the step's own would have, so a crash loses
+// the step's end in the same window as before. r.mu is held.
+func (r *run) persistStepLocked() {
+	for _, st := range r.x.Steps {
+		if !st.Status.Terminal() {
+			r.persistLocked()
+			return
+		}
+	}
+}
+
 // execute runs the steps in DAG order and records the outcome.
 func (r *run) execute(base, exec context.Context) {
 	e, x := r.e, &r.x
@@ -390,7 +405,7 @@ func (r *run) decide(base, exec context.Context, id string) (context.Context, bo
 	}
 	st.FinishedAt = now
 	r.states[id] = StepState{Outcome: celOutcome(st.Outcome), Conclusion: celOutcome(st.Conclusion)}
-	r.persistLocked()
+	r.persistStepLocked()
 	return nil, false
 }
 

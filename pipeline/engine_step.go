@@ -232,7 +232,7 @@ func (r *run) finishStep(id string, s *Step, status store.Status, out steps.Outp
 		st.Error = cleanText(red.string(err.Error()))
 	}
 	r.states[id] = StepState{Outputs: outputs, Outcome: celOutcome(st.Outcome), Conclusion: celOutcome(st.Conclusion)}
-	r.persistLocked()
+	r.persistStepLocked()
 	r.e.stats.stepFinished(status)
 }
 
