@@ -47,11 +47,16 @@ type batcher struct {
 	// batches and rows count the store calls made and the writes they
 	// carried.
 	batches, rows int64
+
+	// The leader's buffers, reused from batch to batch: there is one
+	// leader at a time, and it is done with them before it hands over.
+	batch []*pendingWrite
+	xs    []store.Execution
+	seen  map[string]bool
 }
 
 type pendingWrite struct {
-	x   store.Execution
-	got store.Execution
+	x   store.Execution // what to store, then what the store answered
 	err error
 	// done is closed when the write is stored, or when its run must lead
 	// (lead set first); nil for the write of the run that leads at once.
@@ -60,7 +65,7 @@ type pendingWrite struct {
 }
 
 func newBatcher(st store.Executions, max int, delay time.Duration) *batcher {
-	return &batcher{st: st, max: max, delay: delay, grew: make(chan struct{}, 1)}
+	return &batcher{st: st, max: max, delay: delay, grew: make(chan struct{}, 1), seen: make(map[string]bool, max)}
 }
 
 // update stores x with the next batch and returns what the store answered
@@ -78,14 +83,14 @@ func (b *batcher) update(x store.Execution) (store.Execution, error) {
 		}
 		<-w.done
 		if !w.lead {
-			return w.got, w.err
+			return w.x, w.err
 		}
 	} else {
 		b.leading = true
 		b.mu.Unlock()
 	}
 	b.lead(w)
-	return w.got, w.err
+	return w.x, w.err
 }
 
 // lead writes batches until own is stored, then hands the lead on.
@@ -143,51 +148,47 @@ func (b *batcher) flush(own *pendingWrite) bool {
 		b.batches++
 		b.rows++
 		b.mu.Unlock()
-		w.got, w.err = b.st.UpdateExecution(context.Background(), w.x)
+		w.x, w.err = b.st.UpdateExecution(context.Background(), w.x)
 		if w != own {
 			close(w.done)
 		}
 		return w == own
 	}
-	batch := make([]*pendingWrite, 0, min(len(b.pending), b.max))
-	rest := b.pending[:0:0]
-	seen := make(map[string]bool, cap(batch))
+	batch, rest := b.batch[:0], b.pending[:0]
 	for _, w := range b.pending {
-		if len(batch) < b.max && !seen[w.x.ID] {
-			seen[w.x.ID] = true
+		if len(batch) < b.max && !b.seen[w.x.ID] {
+			b.seen[w.x.ID] = true
 			batch = append(batch, w)
 		} else {
-			rest = append(rest, w)
+			rest = append(rest, w) // in place: rest never passes the reading
 		}
 	}
+	clear(b.pending[len(rest):])
 	b.pending = rest
+	clear(b.seen)
 	b.batches++
 	b.rows += int64(len(batch))
 	b.mu.Unlock()
 
-	var got []store.Execution
-	var errs []error
-	if len(batch) == 1 {
-		g, err := b.st.UpdateExecution(context.Background(), batch[0].x)
-		got, errs = []store.Execution{g}, []error{err}
-	} else {
-		xs := make([]store.Execution, len(batch))
-		for i, w := range batch {
-			xs[i] = w.x
-		}
-		// Not the ctx of any one run: the batch serves them all, and a
-		// completion must be stored even while the engine shuts down.
-		got, errs = b.st.UpdateExecutions(context.Background(), xs)
+	xs := b.xs[:0]
+	for _, w := range batch {
+		xs = append(xs, w.x)
 	}
+	// Not the ctx of any one run: the batch serves them all, and a
+	// completion must be stored even while the engine shuts down.
+	got, errs := b.st.UpdateExecutions(context.Background(), xs)
 	mine := false
 	for i, w := range batch {
-		w.got, w.err = got[i], errs[i]
+		w.x, w.err = got[i], errs[i]
 		if w == own {
 			mine = true
 		} else {
 			close(w.done)
 		}
 	}
+	clear(xs)
+	clear(batch)
+	b.xs, b.batch = xs, batch
 	return mine
 }
 
