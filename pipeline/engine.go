@@ -191,6 +191,7 @@ type Engine struct {
 	// runs counts execution goroutines; stepsRunning the step goroutines
 	// alive, abandoned ones included.
 	runs         sync.WaitGroup
+	intakes      sync.WaitGroup // bus handler calls in progress (added under mu, while not stopping)
 	stepsRunning atomic.Int64
 	// groupWaited is set when a claimed execution was handed back to wait
 	// for its concurrency group: the claim loop then stops claiming until

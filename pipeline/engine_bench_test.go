@@ -19,9 +19,9 @@ import (
 // one execution with two step runs) of the same store in the same run.
 // The engine runs with its default 8 workers: with its defaults (writes
 // batched), with four intake subscriptions (IntakeWorkers 4), and
-// unbatched (CompletionBatch 1, every write its own UpdateExecution, the
-// path before batching), and with a concurrency group per event
-// (engine-grouped: what the group lock costs). writes/batch is the mean execution writes one
+// unbatched (CompletionBatch 1 and IntakeBatch 1: every write its own
+// store call, the path before batching), and with a concurrency group per
+// event (engine-grouped: what the group lock costs). writes/batch is the mean execution writes one
 // store call carried.
 func BenchmarkEngine(b *testing.B) {
 	for _, sk := range []struct {
@@ -35,7 +35,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.Run(sk.name+"/engine", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{}, false) })
 		b.Run(sk.name+"/engine-intake4", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{IntakeWorkers: 4}, false) })
 		b.Run(sk.name+"/engine-unbatched", func(b *testing.B) {
-			benchEngine(b, sk.open(b), pipeline.Config{CompletionBatch: 1}, false)
+			benchEngine(b, sk.open(b), pipeline.Config{CompletionBatch: 1, IntakeBatch: 1}, false)
 		})
 		b.Run(sk.name+"/engine-grouped", func(b *testing.B) { benchEngine(b, sk.open(b), pipeline.Config{}, true) })
 		b.Run(sk.name+"/store-only", func(b *testing.B) { storetest.BenchExecution(b, sk.open(b)) })

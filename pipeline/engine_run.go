@@ -108,6 +108,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	case <-e.stopCh:
 	}
 	closeSubs()
+	e.intakes.Wait()
 	cancelLoops()
 	loops.Wait()
 	e.runs.Wait()
@@ -193,9 +194,16 @@ func (e *Engine) poke() {
 // store round trips. Counters of a whole event (no match, filter errors,
 // refusals) are kept by share 0 alone.
 func (e *Engine) intakeEvents(ctx context.Context, evs []events.Event, part, k int) error {
-	if e.isStopping() {
+	// Counted, so that Run returns only once no intake is left writing:
+	// a bus need not wait for a handler when its subscription closes.
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
 		return ErrStopped
 	}
+	e.intakes.Add(1)
+	e.mu.Unlock()
+	defer e.intakes.Done()
 	s := e.snap.Load()
 	var todo []creation
 	for _, ev := range evs {

@@ -1,0 +1,259 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/mockops/mockops/events"
+	"github.com/mockops/mockops/pipeline"
+	"github.com/mockops/mockops/steps"
+	"github.com/mockops/mockops/store"
+	"github.com/mockops/mockops/store/memory"
+)
+
+// gatedStore records every CreateExecutions call (its size and how many
+// it created claimed), holds the first one until release is closed, and
+// fails the calls that fail says to.
+type gatedStore struct {
+	store.Store
+	entered chan struct{} // closed when the first call has begun
+	release chan struct{}
+	fail    func(call int) error
+
+	mu     sync.Mutex
+	sizes  []int
+	counts []int
+}
+
+func newGatedStore(st store.Store) *gatedStore {
+	return &gatedStore{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *gatedStore) CreateExecutions(ctx context.Context, xs []store.Execution, c store.Claim) ([]store.Execution, []error) {
+	g.mu.Lock()
+	call := len(g.sizes)
+	g.sizes, g.counts = append(g.sizes, len(xs)), append(g.counts, c.Count)
+	g.mu.Unlock()
+	if call == 0 {
+		close(g.entered)
+		<-g.release
+		// Stored even if the engine stopped meanwhile (its bus
+		// subscription's ctx ended), as a write already sent would be.
+		ctx = context.WithoutCancel(ctx)
+	}
+	if g.fail != nil {
+		if err := g.fail(call); err != nil {
+			errs := make([]error, len(xs))
+			for i := range errs {
+				errs[i] = err
+			}
+			return make([]store.Execution, len(xs)), errs
+		}
+	}
+	return g.Store.CreateExecutions(ctx, xs, c)
+}
+
+func (g *gatedStore) calls() (sizes, counts []int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]int(nil), g.sizes...), append([]int(nil), g.counts...)
+}
+
+// intakeRun publishes event 0, and while its creation is held, nine more
+// events and a repeat of one of them, then lets intake go on. Each step
+// holds until steps is closed, so the engine's room (4 executions with
+// one worker) is what the test says it is.
+type intakeRun struct {
+	h      *harness
+	gs     *gatedStore
+	bus    *events.MemoryBus
+	evs    []events.Event
+	steps  chan struct{}
+	ranMu  sync.Mutex
+	ranIDs map[string]int
+}
+
+func startIntake(t *testing.T, st store.Store, cfg pipeline.Config) *intakeRun {
+	t.Helper()
+	r := &intakeRun{gs: newGatedStore(st), steps: make(chan struct{}), ranIDs: map[string]int{}}
+	r.bus = events.NewMemoryBus(events.MemoryConfig{})
+	t.Cleanup(func() { r.bus.Close() })
+	cfg.Store, cfg.Bus, cfg.Workers = r.gs, r.bus, 1
+	cfg.Steps = registry(map[string]probeFunc{
+		"a": func(ctx context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+			r.ranMu.Lock()
+			r.ranIDs[in.Event.ID]++
+			r.ranMu.Unlock()
+			select {
+			case <-r.steps:
+			case <-ctx.Done():
+			}
+			return steps.Output{}, nil
+		},
+	}, nil)
+	r.h = start(t, cfg)
+	r.h.put(onePipeline)
+	for range 10 {
+		r.evs = append(r.evs, schemaEvent(t))
+	}
+	return r
+}
+
+func (r *intakeRun) publishAll(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+		t.Fatal(err)
+	}
+	<-r.gs.entered
+	for _, ev := range append(r.evs[1:], r.evs[5]) {
+		if err := r.bus.Publish(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(r.gs.release)
+}
+
+// TestIntakeBatch: the events that queue while intake stores a batch are
+// created with one CreateExecutions call, the oldest claimed as far as
+// the engine has room and the rest queued; a repeated event is a
+// duplicate, and every event runs exactly once. IntakeBatch 1 creates
+// them one by one, with the same result.
+func TestIntakeBatch(t *testing.T) {
+	for _, sk := range storeKinds {
+		for _, tt := range []struct {
+			batch                  int
+			wantSizes, wantClaimed []int
+		}{
+			// Event 0 takes one of the 4 places; the other 9 and the
+			// repeat come in one call, 3 of them claimed.
+			{0, []int{1, 10}, []int{1, 3}},
+			{1, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, []int{1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0}},
+		} {
+			t.Run(fmt.Sprintf("%s/IntakeBatch%d", sk.name, tt.batch), func(t *testing.T) {
+				r := startIntake(t, sk.open(t), pipeline.Config{IntakeBatch: tt.batch})
+				r.publishAll(t)
+				if err := r.bus.Shutdown(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				sizes, counts := r.gs.calls()
+				if fmt.Sprint(sizes) != fmt.Sprint(tt.wantSizes) || fmt.Sprint(counts) != fmt.Sprint(tt.wantClaimed) {
+					t.Errorf("CreateExecutions sizes %v, claimed %v; want %v, %v", sizes, counts, tt.wantSizes, tt.wantClaimed)
+				}
+				close(r.steps)
+				xs := listAll(t, r.h.st, "one")
+				if len(xs) != len(r.evs) {
+					t.Fatalf("%d executions for %d events", len(xs), len(r.evs))
+				}
+				for _, x := range xs {
+					if x = r.h.wait(x.ID); x.Status != store.StatusSucceeded {
+						t.Errorf("execution %s: %s (%s)", x.ID, x.Status, x.Error)
+					}
+				}
+				r.ranMu.Lock()
+				for _, ev := range r.evs {
+					if n := r.ranIDs[ev.ID]; n != 1 {
+						t.Errorf("event %s ran %d times; want 1", ev.ID, n)
+					}
+				}
+				r.ranMu.Unlock()
+				if st := r.h.eng.Stats(); st.Duplicates != 1 || st.InFlight != 0 {
+					t.Errorf("Stats: Duplicates %d, InFlight %d; want 1, 0", st.Duplicates, st.InFlight)
+				}
+			})
+		}
+	}
+}
+
+// TestIntakeBatchStoreFailure: a batch the store refuses is the bus
+// handler's error (the memory bus counts each of its events failed) and
+// creates nothing, and the room it had reserved is given back: the next
+// events are created claimed as far as the room allows.
+func TestIntakeBatchStoreFailure(t *testing.T) {
+	r := startIntake(t, memory.New(), pipeline.Config{})
+	r.gs.fail = func(call int) error {
+		if call == 1 {
+			return errors.New("database unreachable")
+		}
+		return nil
+	}
+	r.publishAll(t)
+	waitFor(t, func() bool { bs := r.bus.Stats(); return bs.Delivered+bs.Failed == 11 })
+	if bs := r.bus.Stats(); bs.Failed != 10 || bs.Delivered != 1 {
+		t.Errorf("bus Stats: Failed %d, Delivered %d; want 10 (the refused batch), 1", bs.Failed, bs.Delivered)
+	}
+	if xs := listAll(t, r.h.st, "one"); len(xs) != 1 || xs[0].EventID != r.evs[0].ID {
+		t.Fatalf("%d executions; want only event 0's", len(xs))
+	}
+	// Event 0 still runs, so 3 of the 4 places are free: had the refused
+	// batch kept its 3, none would be.
+	more := []events.Event{schemaEvent(t), schemaEvent(t), schemaEvent(t)}
+	for _, ev := range more {
+		if err := r.bus.Publish(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.bus.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, counts := r.gs.calls()
+	claimed := 0
+	for _, c := range counts[2:] {
+		claimed += c
+	}
+	if claimed != len(more) {
+		t.Errorf("events after the failure: %d created claimed (calls claimed %v); want %d", claimed, counts, len(more))
+	}
+	close(r.steps)
+	for _, x := range listAll(t, r.h.st, "one") {
+		if x = r.h.wait(x.ID); x.Status != store.StatusSucceeded {
+			t.Errorf("execution %s: %s (%s)", x.ID, x.Status, x.Error)
+		}
+	}
+}
+
+// TestIntakeBatchWhileStopping: executions a batch created claimed while
+// the engine began to stop are released, not run, and those it left
+// queued stay queued: a second engine on the store runs them all, once.
+func TestIntakeBatchWhileStopping(t *testing.T) {
+	for _, sk := range storeKinds {
+		t.Run(sk.name, func(t *testing.T) {
+			st := sk.open(t)
+			r := startIntake(t, st, pipeline.Config{})
+			close(r.steps)
+			ctx := context.Background()
+			if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+				t.Fatal(err)
+			}
+			<-r.gs.entered // event 0's creation is held: stop meanwhile
+			stopped := make(chan error, 1)
+			go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+			waitFor(t, func() bool {
+				_, err := r.h.eng.Trigger(ctx, "one", schemaEvent(t))
+				return errors.Is(err, pipeline.ErrStopped)
+			})
+			close(r.gs.release)
+			if err := <-stopped; err != nil {
+				t.Fatalf("Shutdown = %v", err)
+			}
+			r.h.stop()
+			if n := r.ranIDs[r.evs[0].ID]; n != 0 {
+				t.Fatalf("event 0 ran %d times on the stopping engine; want 0", n)
+			}
+			h2 := start(t, pipeline.Config{Store: st, Steps: registry(nil, nil)})
+			for _, x := range listAll(t, st, "one") {
+				if x.EventID != r.evs[0].ID {
+					continue
+				}
+				if x = h2.wait(x.ID); x.Status != store.StatusSucceeded || x.Attempt != 2 {
+					t.Errorf("execution %s on the second engine: %s at attempt %d; want succeeded at 2", x.ID, x.Status, x.Attempt)
+				}
+				return
+			}
+			t.Fatal("no execution for event 0")
+		})
+	}
+}
