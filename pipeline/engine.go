@@ -131,7 +131,9 @@ type Config struct {
 	IntakeWorkers int
 	// IntakeBatch is the most events an intake subscription takes at once
 	// from a bus that hands over the events waiting for it together
-	// (events.BatchSubscriber: the memory bus). Their executions are
+	// (events.BatchSubscriber: the memory bus; the durable bus's
+	// SubscribeNamedBatch, whose batches are what one read of the stream
+	// returns). Their executions are
 	// created with one store.CreateExecutions call, one commit in the SQL
 	// store. A batch is only what queued while the previous one was being
 	// stored, so it adds no latency when events are few. 0 means

@@ -12,10 +12,15 @@ import (
 	"github.com/mockops/mockops/store"
 )
 
-// namedSubscriber is the durable bus's extra method (store/sqlstore.Bus),
-// found by type assertion so this package does not import sqlstore.
+// namedSubscriber and namedBatchSubscriber are the durable bus's extra
+// methods (store/sqlstore.Bus), found by type assertion so this package
+// does not import sqlstore.
 type namedSubscriber interface {
 	SubscribeNamed(ctx context.Context, consumer string, f events.Filter, h events.Handler) (events.Subscription, error)
+}
+
+type namedBatchSubscriber interface {
+	SubscribeNamedBatch(ctx context.Context, consumer string, f events.Filter, max int, h events.BatchHandler) (events.Subscription, error)
 }
 
 // Run loads the stored definitions, subscribes to the bus, and claims and
@@ -57,10 +62,19 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	if b := e.cfg.Bus; b != nil {
+		nbs, namedBatch := b.(namedBatchSubscriber)
 		if ns, ok := b.(namedSubscriber); ok {
-			sub, err := ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, func(ctx context.Context, ev events.Event) error {
-				return e.intakeEvents(ctx, []events.Event{ev}, 0, 1)
-			})
+			var sub events.Subscription
+			var err error
+			if namedBatch && e.cfg.IntakeBatch > 1 {
+				sub, err = nbs.SubscribeNamedBatch(ctx, e.cfg.Consumer, events.Filter{}, e.cfg.IntakeBatch, func(ctx context.Context, evs []events.Event) error {
+					return e.intakeEvents(ctx, evs, 0, 1)
+				})
+			} else {
+				sub, err = ns.SubscribeNamed(ctx, e.cfg.Consumer, events.Filter{}, func(ctx context.Context, ev events.Event) error {
+					return e.intakeEvents(ctx, []events.Event{ev}, 0, 1)
+				})
+			}
 			if err != nil {
 				e.stop()
 				return fmt.Errorf("pipeline: run: subscribe: %w", err)

@@ -209,7 +209,7 @@ func (b *Bus) Publish(ctx context.Context, e events.Event) error {
 // published after Subscribe returns, and its position lives only in memory.
 // Use SubscribeNamed for a subscription that resumes after a restart.
 func (b *Bus) Subscribe(ctx context.Context, f events.Filter, h events.Handler) (events.Subscription, error) {
-	sub, err := b.subscribe(ctx, "", f, h)
+	sub, err := b.subscribe(ctx, "", f, h, nil, 0)
 	if err != nil {
 		return nil, err // not a typed nil inside the interface
 	}
@@ -228,14 +228,57 @@ func (b *Bus) SubscribeNamed(ctx context.Context, consumer string, f events.Filt
 	if consumer == "" {
 		return nil, fmt.Errorf("sqlstore: subscribe: empty consumer name")
 	}
-	sub, err := b.subscribe(ctx, consumer, f, h)
+	sub, err := b.subscribe(ctx, consumer, f, h, nil, 0)
 	if err != nil {
 		return nil, err
 	}
 	return sub, nil
 }
 
-func (b *Bus) subscribe(ctx context.Context, consumer string, f events.Filter, h events.Handler) (*Subscription, error) {
+// SubscribeBatch implements events.BatchSubscriber: Subscribe, but the
+// matching events of each read (at most BusConfig.BatchSize) are handed
+// to h together, up to max at a time. See SubscribeNamedBatch for how a
+// failed batch is retried.
+func (b *Bus) SubscribeBatch(ctx context.Context, f events.Filter, max int, h events.BatchHandler) (events.Subscription, error) {
+	sub, err := b.subscribeBatch(ctx, "", f, max, h)
+	if err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// SubscribeNamedBatch is SubscribeNamed with the batches of
+// SubscribeBatch: for a handler that pays per write, not per event (the
+// pipeline engine's intake, one INSERT per batch). The position moves
+// past a batch only once h has handled it. A batch that fails is
+// delivered again one event at a time, each with SubscribeNamed's retries
+// and MaxAttempts, so an event that keeps failing is given up alone and
+// holds back no other; the events of the batch that h had handled are
+// handled again then, which at-least-once delivery allows.
+func (b *Bus) SubscribeNamedBatch(ctx context.Context, consumer string, f events.Filter, max int, h events.BatchHandler) (events.Subscription, error) {
+	if consumer == "" {
+		return nil, fmt.Errorf("sqlstore: subscribe: empty consumer name")
+	}
+	sub, err := b.subscribeBatch(ctx, consumer, f, max, h)
+	if err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+func (b *Bus) subscribeBatch(ctx context.Context, consumer string, f events.Filter, max int, h events.BatchHandler) (*Subscription, error) {
+	if h == nil {
+		return nil, fmt.Errorf("sqlstore: subscribe: nil handler")
+	}
+	// A batch delivered again one event at a time goes through deliver,
+	// as a plain subscription's events do.
+	one := func(ctx context.Context, e events.Event) error { return h(ctx, []events.Event{e}) }
+	return b.subscribe(ctx, consumer, f, one, h, max)
+}
+
+// subscribe starts a subscription whose handler is h, or batch (with h
+// for the events it delivers one at a time) when batch is not nil.
+func (b *Bus) subscribe(ctx context.Context, consumer string, f events.Filter, h events.Handler, batch events.BatchHandler, batchMax int) (*Subscription, error) {
 	if h == nil {
 		return nil, fmt.Errorf("sqlstore: subscribe: nil handler")
 	}
@@ -259,7 +302,8 @@ func (b *Bus) subscribe(ctx context.Context, consumer string, f events.Filter, h
 		bus: b, name: consumer,
 		filter:  events.Filter{Types: append([]events.Type(nil), f.Types...), Workspace: f.Workspace},
 		handler: h,
-		ctx:     sctx, cancel: cancel,
+		batch:   batch, batchMax: min(max(batchMax, 1), b.cfg.BatchSize),
+		ctx: sctx, cancel: cancel,
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 		pos:  pos, saved: pos, savedAt: time.Now(),

@@ -65,13 +65,52 @@ func mustEvent(t testing.TB, i int) events.Event {
 }
 
 func TestBusRestartSQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bus.db")
-	testBusRestart(t, func() *Store { return openSQLiteAt(t, path) })
+	for _, sub := range subscribeKinds {
+		t.Run(sub.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bus.db")
+			testBusRestart(t, sub.named, func() *Store { return openSQLiteAt(t, path) })
+		})
+	}
 }
 
 func TestBusRestartPostgres(t *testing.T) {
-	dsn, schema := newSchema(t)
-	testBusRestart(t, func() *Store { return openPostgresIn(t, dsn, schema) })
+	for _, sub := range subscribeKinds {
+		t.Run(sub.name, func(t *testing.T) {
+			dsn, schema := newSchema(t)
+			testBusRestart(t, sub.named, func() *Store { return openPostgresIn(t, dsn, schema) })
+		})
+	}
+}
+
+// namedSubscribe subscribes h as a durable consumer.
+type namedSubscribe func(b *Bus, ctx context.Context, consumer string, h events.Handler) (events.Subscription, error)
+
+// subscribeKinds are the two ways of subscribing a durable consumer: one
+// event per call, and batches (the handler called for each event of a
+// batch in turn, failing the batch at its first error).
+var subscribeKinds = []struct {
+	name  string
+	named namedSubscribe
+}{
+	{"single", func(b *Bus, ctx context.Context, consumer string, h events.Handler) (events.Subscription, error) {
+		return b.SubscribeNamed(ctx, consumer, events.Filter{}, h)
+	}},
+	{"batch", func(b *Bus, ctx context.Context, consumer string, h events.Handler) (events.Subscription, error) {
+		return b.SubscribeNamedBatch(ctx, consumer, events.Filter{}, 50, eachEvent(h))
+	}},
+}
+
+// eachEvent is a batch handler that calls h for each event in turn and
+// stops at the first error (or panic, which it lets through).
+func eachEvent(h events.Handler) events.BatchHandler {
+	return func(ctx context.Context, es []events.Event) error {
+		for _, e := range es {
+			if err := h(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // testBusRestart publishes 10,000 events while a named consumer handles
@@ -79,7 +118,7 @@ func TestBusRestartPostgres(t *testing.T) {
 // flight, and starts it again on a new store: every event must arrive at
 // least once, and the restart must resume from the saved position rather
 // than from the beginning.
-func testBusRestart(t *testing.T, open func() *Store) {
+func testBusRestart(t *testing.T, subscribe namedSubscribe, open func() *Store) {
 	const total, half, consumer = 10000, 5000, "restart-test"
 	ctx := testCtx(t)
 	cfg := BusConfig{}.withDefaults(sqliteDialect)
@@ -103,7 +142,7 @@ func testBusRestart(t *testing.T, open func() *Store) {
 	}
 	s1 := open()
 	bus1 := s1.Bus(BusConfig{})
-	if _, err := bus1.SubscribeNamed(ctx, consumer, events.Filter{}, first); err != nil {
+	if _, err := subscribe(bus1, ctx, consumer, first); err != nil {
 		t.Fatalf("SubscribeNamed: %v", err)
 	}
 
@@ -152,7 +191,7 @@ func testBusRestart(t *testing.T, open func() *Store) {
 	}
 	bus2 := open().Bus(BusConfig{})
 	defer bus2.Close()
-	if _, err := bus2.SubscribeNamed(ctx, consumer, events.Filter{}, second); err != nil {
+	if _, err := subscribe(bus2, ctx, consumer, second); err != nil {
 		t.Fatalf("SubscribeNamed after restart: %v", err)
 	}
 	if err := <-pubDone; err != nil {

@@ -142,6 +142,27 @@ func TestBusConformancePostgres(t *testing.T) {
 	})
 }
 
+// batchBus is a Bus whose Subscribe goes through SubscribeBatch, so that
+// the conformance suite checks batch delivery, its retries included.
+type batchBus struct{ *Bus }
+
+func (b batchBus) Subscribe(ctx context.Context, f events.Filter, h events.Handler) (events.Subscription, error) {
+	return b.SubscribeBatch(ctx, f, 3, eachEvent(h))
+}
+
+func TestBusBatchConformanceSQLite(t *testing.T) {
+	eventstest.Run(t, eventstest.Features{AtLeastOnce: true}, func(t *testing.T) events.Bus {
+		return batchBus{newSQLiteStore(t).Bus(fastBus)}
+	})
+}
+
+func TestBusBatchConformancePostgres(t *testing.T) {
+	postgresDSN(t)
+	eventstest.Run(t, eventstest.Features{AtLeastOnce: true}, func(t *testing.T) events.Bus {
+		return batchBus{newPostgresStore(t).Bus(fastBus)}
+	})
+}
+
 // TestOpenPostgresqlScheme: postgres:// and postgresql:// are the same.
 func TestOpenPostgresqlScheme(t *testing.T) {
 	dsn, schema := newSchema(t)

@@ -38,10 +38,15 @@ type busSub struct {
 	name    string // durable consumer name; "" = anonymous
 	filter  events.Filter
 	handler events.Handler
-	ctx     context.Context // ends with the subscription; handed to the handler
-	cancel  context.CancelFunc
-	wake    chan struct{} // capacity 1: "there may be new rows"
-	done    chan struct{}
+	// batch, when not nil, receives the events of a read together, up to
+	// batchMax at a time (handler delivers them again one by one when a
+	// batch fails).
+	batch    events.BatchHandler
+	batchMax int
+	ctx      context.Context // ends with the subscription; handed to the handler
+	cancel   context.CancelFunc
+	wake     chan struct{} // capacity 1: "there may be new rows"
+	done     chan struct{}
 
 	mu     sync.Mutex
 	closed bool // guarded by mu; checked right before every handler call
@@ -106,11 +111,17 @@ func (sub *busSub) run() {
 			continue
 		}
 		failures = 0
-		for _, r := range rows {
-			if !sub.deliver(r) {
+		if sub.batch != nil {
+			if !sub.deliverBatches(rows) {
 				return
 			}
-			sub.pos = r.seq
+		} else {
+			for _, r := range rows {
+				if !sub.deliver(r) {
+					return
+				}
+				sub.pos = r.seq
+			}
 		}
 		// Saving after every wake-up would double the writes of a consumer
 		// that keeps up with a trickle of events; a crash repeats at most a
@@ -210,6 +221,63 @@ func (sub *busSub) deliver(r busRow) bool {
 			return false
 		}
 	}
+}
+
+// deliverBatches hands rows to the batch handler, batchMax deliverable
+// events at a time, moving the position past each batch once it is
+// handled. A batch that fails is delivered again event by event through
+// deliver, with its retries. It returns false if the subscription ended
+// first; the position then stays before the batch.
+func (sub *busSub) deliverBatches(rows []busRow) bool {
+	es := make([]events.Event, 0, min(len(rows), sub.batchMax))
+	for i := 0; i < len(rows); {
+		es = es[:0]
+		j := i
+		for ; j < len(rows) && len(es) < sub.batchMax; j++ {
+			switch r := rows[j]; {
+			case !r.match:
+			case r.bad != nil:
+				sub.bus.log.Error("sqlstore: bus: skipping an undecodable event", "consumer", sub.name, "seq", r.seq, "err", r.bad)
+			default:
+				es = append(es, r.event)
+			}
+		}
+		if len(es) > 0 {
+			if !sub.live() {
+				return false
+			}
+			if err := sub.callBatch(es); err != nil {
+				if !sub.live() {
+					return false // interrupted, most likely: see deliver
+				}
+				sub.bus.log.Warn("sqlstore: bus: batch handler failed; delivering its events one by one", "consumer", sub.name,
+					"events", len(es), "first", es[0].ID, "err", err)
+				for _, r := range rows[i:j] {
+					if r.match && r.bad == nil && !sub.deliver(r) {
+						return false
+					}
+					sub.pos = r.seq
+				}
+			}
+		} else if sub.ctx.Err() != nil {
+			return false
+		}
+		sub.pos = rows[j-1].seq
+		i = j
+	}
+	return true
+}
+
+// callBatch is call for a batch.
+func (sub *busSub) callBatch(es []events.Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sub.bus.log.Error("sqlstore: bus: batch handler panicked", "consumer", sub.name,
+				"events", len(es), "first", es[0].ID, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("batch handler panicked: %v", r)
+		}
+	}()
+	return sub.batch(sub.ctx, es)
 }
 
 // call runs the handler, turning a panic into an error so that the event
