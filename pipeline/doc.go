@@ -285,7 +285,7 @@
 // ids, those about a step (the engine's and the step's own, through
 // steps.Input.Logger) its "step" id too. Stats counts triggers (match, no
 // match, filter error), executions and steps by status, retries, rescues,
-// pruned executions and the engine's run queue (QueueDepth: step attempts
+// pruned executions and bus events and the engine's run queue (QueueDepth: step attempts
 // waiting for a worker slot). With Config.TracerProvider each execution
 // gets a span (kind consumer), a child of its event's W3C traceparent
 // extension (ParseTraceparent), and each step a child span of it; failed
@@ -297,7 +297,11 @@
 // Config.Retention deletes finished executions older than it, in batches
 // (PruneBatch per store call) every PruneInterval, through the store's
 // PruneExecutions (memory and sqlstore have it; NewEngine refuses a store
-// without it). An execution taken over from an owner whose lease expired
+// without it). With a store that also keeps the durable bus's events
+// (sqlstore's PruneEvents) it deletes, in the same round, the stored
+// events older than it that every named consumer has handled: an event a
+// durable consumer (this engine's Config.Consumer or any other) has yet
+// to handle is kept however old. An execution taken over from an owner whose lease expired
 // after it started running is resumed (RescueResume, the default) or
 // recorded failed without running anything (Config.OnRescue = RescueFail).
 //
