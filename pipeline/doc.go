@@ -285,19 +285,26 @@
 // ids, those about a step (the engine's and the step's own, through
 // steps.Input.Logger) its "step" id too. Stats counts triggers (match, no
 // match, filter error), executions and steps by status, retries, rescues,
-// pruned executions and the engine's run queue (QueueDepth: step attempts
-// waiting for a worker slot). With Config.TracerProvider each execution
-// gets a span (kind consumer), a child of its event's W3C traceparent
-// extension (ParseTraceparent), and each step a child span of it; failed
-// and timed-out ones have an error status. A step's Input.Traceparent and
-// the events it publishes carry its span's traceparent (the event's own
-// without a provider), so a pipeline triggered by an emitted event
-// continues the trace.
+// pruned executions and bus events, and the engine's run queue
+// (QueueDepth: step attempts waiting for a worker slot). With
+// Config.TracerProvider each execution gets a span (kind consumer), a
+// child of its event's W3C traceparent extension (ParseTraceparent, with
+// the tracestate extension as its trace state), and each step a child span
+// of it; failed and timed-out ones have an error status. A step's
+// Input.Traceparent and the events it publishes carry its span's
+// traceparent (the event's own without a provider), and those events its
+// span's tracestate too (as the tracer inherited or updated it; the
+// event's own, if it parses, without a provider), so a pipeline triggered
+// by an emitted event continues the trace.
 //
 // Config.Retention deletes finished executions older than it, in batches
 // (PruneBatch per store call) every PruneInterval, through the store's
 // PruneExecutions (memory and sqlstore have it; NewEngine refuses a store
-// without it). An execution taken over from an owner whose lease expired
+// without it). With a store that also keeps the durable bus's events
+// (sqlstore's PruneEvents) it deletes, in the same round, the stored
+// events older than it that every named consumer has handled: an event a
+// durable consumer (this engine's Config.Consumer or any other) has yet
+// to handle is kept however old. An execution taken over from an owner whose lease expired
 // after it started running is resumed (RescueResume, the default) or
 // recorded failed without running anything (Config.OnRescue = RescueFail).
 //

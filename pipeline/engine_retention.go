@@ -44,11 +44,22 @@ type executionPruner interface {
 	PruneExecutions(ctx context.Context, finishedBefore time.Time, limit int) (int, error)
 }
 
+// eventPruner is the optional store capability that deletes the durable
+// bus's stored events: store/sqlstore has it, since its bus keeps events
+// as rows of the store's database. PruneEvents deletes only events that
+// every named consumer (the engine's Config.Consumer among them) has
+// handled, so retention never takes an event from under a durable
+// consumer that has yet to see it.
+type eventPruner interface {
+	PruneEvents(ctx context.Context, olderThan time.Time) (int64, error)
+}
+
 // ops is the engine state behind tracing and retention, built once by
 // NewEngine.
 type ops struct {
-	tracer trace.Tracer
-	pruner executionPruner // nil when Retention is 0
+	tracer      trace.Tracer
+	pruner      executionPruner // nil when Retention is 0
+	eventPruner eventPruner     // nil when Retention is 0 or the store keeps no bus events
 }
 
 // newOps applies the defaults of the tracing and retention fields of cfg
@@ -73,13 +84,14 @@ func newOps(cfg *Config) (ops, error) {
 			return ops{}, fmt.Errorf("%w: Retention %v needs a store with PruneExecutions; %T has none", ErrNoPrune, cfg.Retention, cfg.Store)
 		}
 		o.pruner = p
+		o.eventPruner, _ = cfg.Store.(eventPruner)
 	}
 	return o, nil
 }
 
-// pruneLoop deletes finished executions older than Retention every
-// PruneInterval until ctx ends. Every replica may run it: deletes of the
-// same rows by two engines are harmless.
+// pruneLoop deletes finished executions (and handled bus events) older
+// than Retention every PruneInterval until ctx ends. Every replica may run
+// it: deletes of the same rows by two engines are harmless.
 func (e *Engine) pruneLoop(ctx context.Context) {
 	if e.ops.pruner == nil {
 		return
@@ -93,7 +105,7 @@ func (e *Engine) pruneLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		if _, err := e.Prune(ctx); err != nil && ctx.Err() == nil {
-			e.log.Error("pipeline: prune executions", "err", err)
+			e.log.Error("pipeline: prune", "err", err)
 		}
 	}
 }
@@ -104,11 +116,27 @@ func (e *Engine) pruneLoop(ctx context.Context) {
 // store for the whole history; it returns how many it deleted (what the
 // batches before a failure deleted, with the error). Run calls it every
 // PruneInterval. Without Retention it wraps ErrNoPrune.
+//
+// When the store also keeps the durable bus's events (it has PruneEvents,
+// as store/sqlstore does), Prune then deletes the stored events published
+// before the same cut-off that every named consumer has handled; an event
+// a durable consumer has yet to handle stays, however old. Those are
+// counted in Stats().PrunedEvents, not in the result. A failure of either
+// part does not stop the other.
 func (e *Engine) Prune(ctx context.Context) (int, error) {
 	if e.ops.pruner == nil {
 		return 0, fmt.Errorf("%w: Config.Retention is not set", ErrNoPrune)
 	}
 	cut := e.now().Add(-e.cfg.Retention)
+	n, err := e.pruneExecutions(ctx, cut)
+	if e.ops.eventPruner != nil && ctx.Err() == nil {
+		err = errors.Join(err, e.pruneEvents(ctx, cut))
+	}
+	return n, err
+}
+
+// pruneExecutions is Prune's part for executions.
+func (e *Engine) pruneExecutions(ctx context.Context, cut time.Time) (int, error) {
 	total := 0
 	for {
 		n, err := e.ops.pruner.PruneExecutions(ctx, cut, e.cfg.PruneBatch)
@@ -124,6 +152,20 @@ func (e *Engine) Prune(ctx context.Context) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// pruneEvents is Prune's part for the durable bus's stored events;
+// PruneEvents batches by itself.
+func (e *Engine) pruneEvents(ctx context.Context, cut time.Time) error {
+	n, err := e.ops.eventPruner.PruneEvents(ctx, cut)
+	e.stats.prunedEvents.Add(n)
+	if n > 0 {
+		e.log.Info("pipeline: pruned handled bus events", "count", n, "published_before", cut)
+	}
+	if err != nil {
+		return fmt.Errorf("pipeline: prune bus events: %w", err)
+	}
+	return nil
 }
 
 // rescued reports whether this claim took the execution over from an

@@ -43,8 +43,9 @@ type Stats struct {
 	// interrupted (resumed or, with RescueFail, failed); a claim handed
 	// back before it ran (waiting for its concurrency group, or
 	// interrupted then) is not one. Pruned counts finished executions
-	// deleted by retention.
-	Rescues, Pruned int64
+	// deleted by retention, PrunedEvents the durable bus's stored events
+	// it deleted with them (a store with PruneEvents, see Engine.Prune).
+	Rescues, Pruned, PrunedEvents int64
 }
 
 // engineStats are the counters behind Stats.
@@ -52,7 +53,7 @@ type engineStats struct {
 	triggerMatches, triggerNoMatch, triggerErrors atomic.Int64
 	depthRefused, duplicates, retries, abandoned  atomic.Int64
 	groupWaits                                    atomic.Int64
-	rescues, pruned, slotWaiting                  atomic.Int64
+	rescues, pruned, prunedEvents, slotWaiting    atomic.Int64
 	execs, steps                                  [len(statuses)]atomic.Int64
 }
 
@@ -82,7 +83,7 @@ func (e *Engine) Stats() Stats {
 		Duplicates: s.duplicates.Load(), Retries: s.retries.Load(), Abandoned: s.abandoned.Load(),
 		StepGoroutines: e.stepsRunning.Load(), GroupWaits: s.groupWaits.Load(),
 		QueueDepth: s.slotWaiting.Load(), Rescues: s.rescues.Load(), Pruned: s.pruned.Load(),
-		Executions: map[store.Status]int64{}, Steps: map[store.Status]int64{},
+		PrunedEvents: s.prunedEvents.Load(), Executions: map[store.Status]int64{}, Steps: map[store.Status]int64{},
 	}
 	for i, st := range statuses {
 		if n := s.execs[i].Load(); n > 0 {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/hex"
+	"maps"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -182,27 +183,65 @@ func traceparentOf(ctx context.Context, ev events.Event) string {
 	return ""
 }
 
-// tracedPublisher stamps the step's traceparent on every event it
-// publishes, so a pipeline the event triggers joins the same trace as a
-// child of the step that emitted it. An event that has a traceparent of
-// its own, other than the one the triggering event carried (which the
-// built-in steps copy over), keeps it: the step chose its parent.
+// tracestateOf is the W3C tracestate that goes with traceparentOf(ctx,
+// ev): its span's trace state, which a tracer inherits from the parent
+// (the event's) and may update, and which the no-op tracer passes through
+// as it came; else the event's own when its traceparent parses. Either
+// way it is the parsed value written anew, so an event's malformed
+// tracestate is dropped rather than passed on.
+func tracestateOf(ctx context.Context, ev events.Event) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return sc.TraceState().String()
+	}
+	if _, ok := ParseTraceparent(ev.Extensions[ExtTraceparent]); ok {
+		if ts, err := trace.ParseTraceState(ev.Extensions[ExtTracestate]); err == nil {
+			return ts.String()
+		}
+	}
+	return ""
+}
+
+// tracedPublisher stamps the step's traceparent, with its tracestate, on
+// every event it publishes, so a pipeline the event triggers joins the
+// same trace as a child of the step that emitted it. An event that has a
+// traceparent of its own, other than the one the triggering event carried
+// (which the built-in steps copy over), keeps it and its tracestate: the
+// step chose its parent. One that already carries the step's traceparent
+// but no tracestate gets the step's.
 type tracedPublisher struct {
 	next        events.Publisher
 	traceparent string
+	tracestate  string // goes with traceparent; "" = none
 	inherited   string // the triggering event's traceparent
 }
 
 func (p tracedPublisher) Publish(ctx context.Context, ev events.Event) error {
-	if cur := ev.Extensions[ExtTraceparent]; p.traceparent != "" && cur != p.traceparent && (cur == "" || cur == p.inherited) {
-		ext := make(map[string]string, len(ev.Extensions)+1)
-		for k, v := range ev.Extensions {
-			ext[k] = v
-		}
-		ext[ExtTraceparent] = p.traceparent
-		ev.Extensions = ext
+	cur := ev.Extensions[ExtTraceparent]
+	switch {
+	case p.traceparent == "":
+	case cur != p.traceparent && (cur == "" || cur == p.inherited):
+		// Whatever tracestate the event has went with the traceparent
+		// replaced.
+		ev.Extensions = withTrace(ev.Extensions, p.traceparent, p.tracestate)
+	case cur == p.traceparent && ev.Extensions[ExtTracestate] == "" && p.tracestate != "":
+		ev.Extensions = withTrace(ev.Extensions, p.traceparent, p.tracestate)
 	}
 	return p.next.Publish(ctx, ev)
+}
+
+// withTrace returns a copy of ext with traceparent tp and tracestate ts
+// ("" removes it); ext itself may be shared with the step, so it is never
+// written.
+func withTrace(ext map[string]string, tp, ts string) map[string]string {
+	out := make(map[string]string, len(ext)+2)
+	maps.Copy(out, ext)
+	out[ExtTraceparent] = tp
+	if ts != "" {
+		out[ExtTracestate] = ts
+	} else {
+		delete(out, ExtTracestate)
+	}
+	return out
 }
 
 // publisher is the Publisher of a step running on ctx.
@@ -210,6 +249,7 @@ func (r *run) publisher(ctx context.Context) events.Publisher {
 	return tracedPublisher{
 		next:        &causedPublisher{e: r.e, parent: r.evv.ev},
 		traceparent: traceparentOf(ctx, r.evv.ev),
+		tracestate:  tracestateOf(ctx, r.evv.ev),
 		inherited:   r.evv.ev.Extensions[ExtTraceparent],
 	}
 }

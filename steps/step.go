@@ -39,7 +39,8 @@ type Input struct {
 	// Traceparent is the W3C traceparent of the step's span (the
 	// triggering event's when the engine records no spans; "" when there
 	// is neither): pass it to systems the step calls. The engine's
-	// Publisher stamps it on the events the step emits.
+	// Publisher stamps it, with the span's tracestate, on the events the
+	// step emits.
 	Traceparent string
 }
 

@@ -1,7 +1,8 @@
 // Package memory is an in-process store.Store: the adapter for tests,
 // single-process hosts and the baseline of the SQL adapter's benchmarks.
-// Nothing survives the process. Executions and rollups accumulate for the
-// life of the Store, since the store contract has no way to delete them.
+// Nothing survives the process. Rollups accumulate for the life of the
+// Store, since the store contract has no way to delete them; executions do
+// too, until PruneExecutions (the engine's retention) deletes finished ones.
 //
 // # Concurrency
 //

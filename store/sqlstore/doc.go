@@ -122,7 +122,8 @@
 // have ended and their positions are saved; Shutdown first lets them handle
 // what is already stored, bounded by its ctx. Closing the Store closes its
 // buses. Event rows are kept until the host prunes them: PruneEvents deletes
-// those older than a retention window that every named consumer has handled.
+// those older than a retention window that every named consumer has handled
+// (a pipeline engine with Config.Retention calls it with that window).
 // DeleteConsumer retires a consumer that will not come back, so that its
 // position stops holding events back.
 package sqlstore

@@ -39,6 +39,13 @@
 //     store.ErrInvalid before anything is written.
 //   - Records are values: changing a record's slices or maps after passing
 //     it to the store, or after getting it back, changes nothing stored.
+//   - PruneExecutions (ExecutionPruner), which store.Store leaves out but
+//     the suite requires, deletes executions in a terminal state whose
+//     FinishedAt is set and before the cut-off, both taken at the
+//     microsecond; those that finished first go first (ties by ID), at
+//     most limit per call, none for a limit that is not positive. A pruned
+//     execution's (pipeline, event) pair is free again: that event would
+//     start a new execution.
 //
 // BenchExecution and BenchRollups are the workloads of the store benchmarks,
 // exported so that every adapter measures the same thing and a benchmark can
@@ -107,6 +114,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Isolation", testIsolation},
 		{"CancelledContext", testCancelledContext},
+		{"PruneExecutions", testPruneExecutions},
+		{"PruneLimit", testPruneLimit},
+		{"PruneOrder", testPruneOrder},
+		{"PruneFreesEvent", testPruneFreesEvent},
+		{"PruneConcurrent", testPruneConcurrent},
+		{"PruneCancelled", testPruneCancelled},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
