@@ -92,7 +92,11 @@ type Config struct {
 	// Clock) before Run's prune loop deletes them, in batches of
 	// PruneBatch every PruneInterval. 0 keeps them forever. The store must
 	// have a PruneExecutions method (memory and sqlstore do), or NewEngine
-	// fails.
+	// fails. When the store also keeps the durable bus's events (it has
+	// PruneEvents, as sqlstore does), each prune round also deletes the
+	// stored events published more than Retention ago that every named
+	// consumer has handled, counted in Stats().PrunedEvents; an event a
+	// durable consumer has not yet handled is kept however old.
 	Retention time.Duration
 	// PruneInterval is how often the prune loop runs. 0 means 1m.
 	PruneInterval time.Duration

@@ -33,9 +33,10 @@ type executionTable struct {
 	slab    []store.Execution // where new executions are allocated
 }
 
-// slabSize is how many executions are allocated at once. Executions are
-// never deleted, so a slab never holds dead records, and one allocation per
-// slabSize executions keeps creation cheap and the heap's object count low.
+// slabSize is how many executions are allocated at once: one allocation
+// per slabSize executions keeps creation cheap and the heap's object count
+// low. A pruned execution's record is zeroed (see PruneExecutions), so a
+// slab kept alive by its other records holds no pruned payload.
 const slabSize = 256
 
 // alloc returns a new execution's storage.
