@@ -191,8 +191,10 @@
 // redelivered or duplicate event is a no-op. Trigger stores an execution
 // by hand. Executions run only when an engine's Run claims them
 // (ClaimExecutions, several per round trip, up to 4*Workers held at
-// once; intake with room creates the execution already claimed,
-// CreateClaimedExecution, one write instead of two); the engine renews its
+// once). Intake creates the executions of the events waiting on the bus
+// together, with one CreateExecutions write (Config.IntakeBatch), those
+// it has room for already claimed, which spares their claim; the engine
+// renews its
 // leases every Lease/3 with the fenced UpdateExecution (the writes of all
 // runs in flight group-committed with UpdateExecutions, see
 // Config.CompletionBatch), and an execution whose owner died is claimed by another
@@ -314,8 +316,9 @@
 //
 //	(none)  -> queued     intake or Trigger: CreateExecution, unique on
 //	                      (pipeline, event id)
-//	(none)  -> running    intake with room: CreateClaimedExecution, as
-//	                      created then claimed (Attempt 1), same uniqueness
+//	(none)  -> running    intake with room: CreateExecutions with a
+//	                      Claim, as created then claimed (Attempt 1), same
+//	                      uniqueness
 //	queued  -> running    ClaimExecutions by an engine: sets Owner, a new
 //	                      Attempt (the fence) and LeaseUntil
 //	running -> running    also the owner, at once after the claim, when

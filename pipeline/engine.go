@@ -123,15 +123,15 @@ type Config struct {
 	// under load and adds no latency when idle).
 	CompletionDelay time.Duration
 	// IntakeWorkers is how many subscriptions to a Bus without
-	// SubscribeNamed turn events into executions. A bus handler is called
-	// for one event at a time, so with one subscription the engine creates
-	// one execution per store round trip; with k, each subscription takes
-	// the (pipeline, concurrency group) pairs that hash to it, so the
-	// executions of one group are still created in publish order while
-	// the creations of different groups overlap. Each subscription matches
-	// every event, which costs CPU: it pays with a store whose commit is
-	// slow (PostgreSQL), not with the memory store. A durable bus keeps one
-	// consumer (its position is saved per name). 0 means 1.
+	// SubscribeNamed turn events into executions. Each subscription
+	// takes the (pipeline, concurrency group) pairs that hash to it, so
+	// the executions of one group are still created in publish order
+	// while the creations of different groups overlap their store round
+	// trips. Each subscription matches every event, which costs CPU, and
+	// with batched intake (IntakeBatch) one subscription already carries
+	// many creations per round trip: more pay only with a bus that hands
+	// over one event at a time and a store whose commit is slow. A durable
+	// bus keeps one consumer (its position is saved per name). 0 means 1.
 	IntakeWorkers int
 	// IntakeBatch is the most events an intake subscription takes at once
 	// from a bus that hands over the events waiting for it together
