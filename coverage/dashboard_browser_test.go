@@ -146,8 +146,12 @@ func TestDashboardBrowser(t *testing.T) {
 			chromedp.Navigate(srv.URL+"/coverage?"+fixtureWindow),
 			chromedp.WaitVisible(chromedp.CSS("#f-workspace")),
 			chromedp.SetValue(chromedp.CSS("#f-workspace"), "elsewhere"),
+			// Marks this page, so that the wait below is for the table of
+			// the page the form loads, not this one's (still visible while
+			// the submission is under way).
+			chromedp.Evaluate[chromedp.Void](`document.body.dataset.before = "submit"`),
 			chromedp.Click(chromedp.CSS(`form.filters button[type="submit"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#heatmap-table`)))
+			chromedp.WaitVisible(chromedp.CSS(`body:not([data-before]) #heatmap-table`)))
 		if err != nil {
 			t.Fatalf("submit the filters: %v", err)
 		}
