@@ -220,7 +220,10 @@ type Executions interface {
 	// as CreateExecution does. Each item is judged alone: got[i] and
 	// errs[i] are what creating xs[i] alone would have returned, so a
 	// duplicate (Pipeline, EventID), in the store or earlier in xs, fails
-	// with ErrConflict without failing the others. A c that is not valid
+	// with ErrConflict without failing the others. An item repeating the
+	// ID or (Pipeline, EventID) of an earlier valid item of xs fails so
+	// even when that earlier one failed too (its ID was taken): the first
+	// of them is the only one tried. A c that is not valid
 	// (Count outside 0..len(xs), or Count > 0 with an empty Owner or a
 	// Lease that is not positive) fails every item with ErrInvalid, and an
 	// error of the whole write is every item's error. Both slices have

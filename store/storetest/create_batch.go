@@ -143,3 +143,31 @@ func testCreateExecutionsInvalidClaim(t *testing.T, s store.Store) {
 		t.Errorf("after invalid claims, ListExecutions = %v, %v; want none", ids(page.Executions), err)
 	}
 }
+
+// testCreateExecutionsRepeatOfFailed: an item repeating an earlier item's
+// ID or (Pipeline, EventID) fails with ErrConflict even when that earlier
+// item failed itself (its ID was taken), so which of them a batch stores
+// does not depend on the adapter.
+func testCreateExecutionsRepeatOfFailed(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	stored := mustCreate(t, ctx, s, newExecution("p"))
+	takenID := newExecution("p") // a new (p, event), but the ID is stored's
+	takenID.ID = stored.ID
+	sameEvent := newExecution("p") // repeats takenID's (p, event)
+	sameEvent.EventID, sameEvent.Event = takenID.EventID, takenID.Event
+	takenEvent := newExecution("p") // stored's (p, event), a new ID
+	takenEvent.ID, takenEvent.EventID, takenEvent.Event = "01JZZZZZZZZZZZZZZZZZZZZZZZ", stored.EventID, stored.Event
+	sameID := newExecution("p") // a new (p, event), but takenEvent's ID
+	sameID.ID = takenEvent.ID
+	xs := []store.Execution{takenID, sameEvent, takenEvent, sameID}
+	got, errs := s.CreateExecutions(ctx, xs, store.Claim{})
+	for i := range xs {
+		if !errors.Is(errs[i], store.ErrConflict) || got[i].ID != "" {
+			t.Errorf("item %d: %q, %v; want ErrConflict", i, got[i].ID, errs[i])
+		}
+	}
+	page, err := s.ListExecutions(ctx, store.ExecutionQuery{})
+	if err != nil || len(page.Executions) != 1 {
+		t.Errorf("after the batch, ListExecutions = %v, %v; want only %s", ids(page.Executions), err, stored.ID)
+	}
+}

@@ -101,6 +101,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateClaimedExecution", testCreateClaimedExecution},
 		{"CreateExecutions", testCreateExecutions},
 		{"CreateExecutionsInvalidClaim", testCreateExecutionsInvalidClaim},
+		{"CreateExecutionsRepeatOfFailed", testCreateExecutionsRepeatOfFailed},
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
