@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mockops/mockops/store"
 )
@@ -169,5 +170,46 @@ func testCreateExecutionsRepeatOfFailed(t *testing.T, s store.Store) {
 	page, err := s.ListExecutions(ctx, store.ExecutionQuery{})
 	if err != nil || len(page.Executions) != 1 {
 		t.Errorf("after the batch, ListExecutions = %v, %v; want only %s", ids(page.Executions), err, stored.ID)
+	}
+}
+
+// testCreateExecutionsBadText: an item whose ID, Pipeline, EventID, Status
+// or Owner is not UTF-8 text without NUL bytes (PostgreSQL's text refuses
+// both, so no adapter keeps it) fails alone with ErrInvalid; the others
+// of the batch are stored.
+func testCreateExecutionsBadText(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	good := func() store.Execution { return newExecution("p") }
+	bad := []func(x *store.Execution){
+		func(x *store.Execution) { x.EventID = "evt\x00" },
+		func(x *store.Execution) { x.Pipeline = "p\xff" },
+		func(x *store.Execution) { x.ID = "id\x00" },
+		func(x *store.Execution) { x.Owner = "w\xff" },
+		func(x *store.Execution) { x.Status = "queued\x00" },
+	}
+	xs := []store.Execution{good()}
+	for _, set := range bad {
+		x := good()
+		set(&x)
+		xs = append(xs, x)
+	}
+	xs = append(xs, good())
+	got, errs := s.CreateExecutions(ctx, xs, store.Claim{})
+	var want []string
+	for i := range xs {
+		switch {
+		case i == 0 || i == len(xs)-1:
+			if errs[i] != nil {
+				t.Errorf("good item %d: %v; want it stored", i, errs[i])
+				continue
+			}
+			want = append(want, got[i].ID)
+		case !errors.Is(errs[i], store.ErrInvalid) || got[i].ID != "":
+			t.Errorf("bad item %d: %q, %v; want ErrInvalid", i, got[i].ID, errs[i])
+		}
+	}
+	page, err := s.ListExecutions(ctx, store.ExecutionQuery{})
+	if err != nil || !cmp.Equal(want, ids(page.Executions), cmpopts.SortSlices(func(a, b string) bool { return a < b })) {
+		t.Errorf("after the batch, ListExecutions = %v, %v; want %v", ids(page.Executions), err, want)
 	}
 }
