@@ -48,7 +48,7 @@ func testCreateExecutions(t *testing.T, s store.Store) {
 		{1, nil, store.StatusRunning},
 		{2, store.ErrConflict, ""},   // claimed slot, but (p, event) is stored
 		{3, store.ErrConflict, ""},   // repeats item 0's (p, event)
-		{4, store.ErrInvalid, ""},    // no pipeline
+		{4, store.ErrInvalid, ""},    // an error with a NUL byte
 		{5, nil, store.StatusQueued}, // another pipeline, same kind of event
 		{6, nil, store.StatusQueued},
 	}
@@ -126,6 +126,7 @@ func testCreateExecutionsInvalidClaim(t *testing.T, s store.Store) {
 		{"negative count", store.Claim{Owner: "w1", Lease: longLease, Count: -1}},
 		{"count past the batch", store.Claim{Owner: "w1", Lease: longLease, Count: 3}},
 		{"no owner", store.Claim{Lease: longLease, Count: 1}},
+		{"owner not UTF-8", store.Claim{Owner: "w\xff", Lease: longLease, Count: 1}},
 		{"zero lease", store.Claim{Owner: "w1", Count: 1}},
 		{"negative lease", store.Claim{Owner: "w1", Lease: -time.Second, Count: 2}},
 	} {
