@@ -30,7 +30,8 @@
 // # Concurrency properties of the memory bus
 //
 //   - Each subscription has its own bounded queue (MemoryConfig.QueueSize)
-//     and one worker goroutine, so a subscriber sees events one at a time,
+//     and one worker goroutine, so a subscriber sees events one at a time
+//     (SubscribeBatch: those already queued, up to its max, in one call),
 //     in the order they were published (for one publisher; concurrent
 //     publishers interleave).
 //   - A slow subscriber delays no one while its queue has room. When it is

@@ -50,9 +50,9 @@ type MemoryConfig struct {
 // subscription it ever had.
 type Stats struct {
 	Published   uint64 // events accepted by Publish
-	Delivered   uint64 // handler calls that returned nil
-	Failed      uint64 // handler calls that returned an error
-	Panics      uint64 // handler calls that panicked (recovered)
+	Delivered   uint64 // handler calls that returned nil (events, for a batch handler's calls)
+	Failed      uint64 // handler calls that returned an error (events, for a batch handler's calls)
+	Panics      uint64 // handler calls that panicked (recovered; calls, for a batch handler too)
 	Dropped     uint64 // events discarded by DropOldest or DropNewest
 	Discarded   uint64 // events still queued when their subscription or the bus closed
 	Subscribers int    // live subscriptions

@@ -191,6 +191,8 @@ func (c Claim) Validate(n int) error {
 		return nil
 	case c.Owner == "":
 		return fmt.Errorf("claim with an empty owner: %w", ErrInvalid)
+	case checkText(c.Owner) != nil:
+		return fmt.Errorf("claim for %q: owner %w: %w", c.Owner, checkText(c.Owner), ErrInvalid)
 	case c.Lease <= 0:
 		return fmt.Errorf("claim for %q: lease %v: %w", c.Owner, c.Lease, ErrInvalid)
 	}
@@ -220,9 +222,13 @@ type Executions interface {
 	// as CreateExecution does. Each item is judged alone: got[i] and
 	// errs[i] are what creating xs[i] alone would have returned, so a
 	// duplicate (Pipeline, EventID), in the store or earlier in xs, fails
-	// with ErrConflict without failing the others. A c that is not valid
-	// (Count outside 0..len(xs), or Count > 0 with an empty Owner or a
-	// Lease that is not positive) fails every item with ErrInvalid, and an
+	// with ErrConflict without failing the others. An item repeating the
+	// ID or (Pipeline, EventID) of an earlier valid item of xs fails so
+	// even when that earlier one failed too (its ID was taken): the first
+	// of them is the only one tried. A c that is not valid
+	// (Count outside 0..len(xs), or Count > 0 with an Owner that is empty
+	// or not UTF-8 text without NUL bytes, or a Lease that is not
+	// positive) fails every item with ErrInvalid, and an
 	// error of the whole write is every item's error. Both slices have
 	// len(xs).
 	CreateExecutions(ctx context.Context, xs []Execution, c Claim) (got []Execution, errs []error)

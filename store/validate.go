@@ -24,12 +24,20 @@ func (e StateEntry) Validate() error {
 // Validate reports, with an error wrapping ErrInvalid, what makes x an
 // execution no adapter stores: an Event that is set but not valid
 // (events.Event.Validate, whose error is wrapped too) or whose Data is not
-// UTF-8, an Error that is not UTF-8 text without NUL bytes (PostgreSQL's
-// text type refuses both), or a step whose With or Output is neither empty
-// nor one JSON document in UTF-8. A zero Event (an execution started by
-// hand) is valid. CreateExecution checks it, and UpdateExecution checks the
+// UTF-8, an ID, Pipeline, EventID, Status, Owner or Error that is not
+// UTF-8 text without NUL bytes (PostgreSQL's text type refuses both, and
+// would fail a whole CreateExecutions batch over one such item), or a
+// step whose With or Output is neither empty nor one JSON document in
+// UTF-8. A zero Event (an execution started by hand) is valid. CreateExecution checks it, and UpdateExecution checks the
 // error and the steps it writes.
 func (x Execution) Validate() error {
+	for _, f := range []struct{ name, value string }{
+		{"id", x.ID}, {"pipeline", x.Pipeline}, {"event id", x.EventID}, {"status", string(x.Status)}, {"owner", x.Owner},
+	} {
+		if err := checkText(f.value); err != nil {
+			return fmt.Errorf("%w: execution of %q: %s %w", ErrInvalid, x.Pipeline, f.name, err)
+		}
+	}
 	if err := checkText(x.Error); err != nil {
 		return fmt.Errorf("%w: execution of %q: error %w", ErrInvalid, x.Pipeline, err)
 	}

@@ -120,7 +120,10 @@ func (s *Store) CreateClaimedExecution(ctx context.Context, x store.Execution, o
 }
 
 // CreateExecutions implements store.Executions: the batch is created under
-// one hold of the lock.
+// one hold of the lock. An item that repeats an earlier valid item's ID or
+// (Pipeline, EventID) fails with ErrConflict whether or not that earlier
+// one was stored, as in the SQL adapter, which turns such repeats away
+// before its INSERT.
 func (s *Store) CreateExecutions(ctx context.Context, xs []store.Execution, c store.Claim) ([]store.Execution, []error) {
 	got, errs := make([]store.Execution, len(xs)), make([]error, len(xs))
 	err := s.check(ctx, "create executions")
@@ -137,11 +140,25 @@ func (s *Store) CreateExecutions(ctx context.Context, xs []store.Execution, c st
 	}
 	t := now()
 	stored := make([]store.Execution, len(xs))
+	var ids map[string]bool
+	var keys map[eventKey]bool
+	if len(xs) > 1 {
+		ids, keys = make(map[string]bool, len(xs)), make(map[eventKey]bool, len(xs))
+	}
 	for i, x := range xs {
 		if i < c.Count {
 			x = claimed(x, c, t)
 		}
-		stored[i], errs[i] = prepareExecution(x, t)
+		if stored[i], errs[i] = prepareExecution(x, t); errs[i] != nil || ids == nil {
+			continue
+		}
+		y := stored[i]
+		key := eventKey{y.Pipeline, y.EventID}
+		if ids[y.ID] || keys[key] {
+			errs[i] = fmt.Errorf("memory: create execution %s of %q for event %s: repeats an earlier one of the batch: %w", y.ID, y.Pipeline, y.EventID, store.ErrConflict)
+			continue
+		}
+		ids[y.ID], keys[key] = true, true
 	}
 	s.execMu.Lock()
 	defer s.execMu.Unlock()

@@ -73,7 +73,11 @@ type BusConfig struct {
 	// because Close, Shutdown or the subscription's end interrupted it has
 	// not used an attempt: the event stays unhandled and a named consumer
 	// gets it again after a restart. 0 retries until the handler succeeds
-	// or the subscription ends, so nothing is ever skipped.
+	// or the subscription ends, so nothing is ever skipped. In a batch
+	// subscription (SubscribeBatch, SubscribeNamedBatch) the call of a
+	// batch that failed counts for none of its events, since one of them
+	// may have failed it for all: each is then delivered alone, with
+	// MaxAttempts attempts of its own.
 	MaxAttempts int
 	// Logger receives handler failures and listener reconnects; nil uses
 	// the Store's.

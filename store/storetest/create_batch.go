@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mockops/mockops/store"
 )
@@ -47,7 +48,7 @@ func testCreateExecutions(t *testing.T, s store.Store) {
 		{1, nil, store.StatusRunning},
 		{2, store.ErrConflict, ""},   // claimed slot, but (p, event) is stored
 		{3, store.ErrConflict, ""},   // repeats item 0's (p, event)
-		{4, store.ErrInvalid, ""},    // no pipeline
+		{4, store.ErrInvalid, ""},    // an error with a NUL byte
 		{5, nil, store.StatusQueued}, // another pipeline, same kind of event
 		{6, nil, store.StatusQueued},
 	}
@@ -125,6 +126,7 @@ func testCreateExecutionsInvalidClaim(t *testing.T, s store.Store) {
 		{"negative count", store.Claim{Owner: "w1", Lease: longLease, Count: -1}},
 		{"count past the batch", store.Claim{Owner: "w1", Lease: longLease, Count: 3}},
 		{"no owner", store.Claim{Lease: longLease, Count: 1}},
+		{"owner not UTF-8", store.Claim{Owner: "w\xff", Lease: longLease, Count: 1}},
 		{"zero lease", store.Claim{Owner: "w1", Count: 1}},
 		{"negative lease", store.Claim{Owner: "w1", Lease: -time.Second, Count: 2}},
 	} {
@@ -141,5 +143,74 @@ func testCreateExecutionsInvalidClaim(t *testing.T, s store.Store) {
 	page, err := s.ListExecutions(ctx, store.ExecutionQuery{Pipeline: "p"})
 	if err != nil || len(page.Executions) != 0 {
 		t.Errorf("after invalid claims, ListExecutions = %v, %v; want none", ids(page.Executions), err)
+	}
+}
+
+// testCreateExecutionsRepeatOfFailed: an item repeating an earlier item's
+// ID or (Pipeline, EventID) fails with ErrConflict even when that earlier
+// item failed itself (its ID was taken), so which of them a batch stores
+// does not depend on the adapter.
+func testCreateExecutionsRepeatOfFailed(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	stored := mustCreate(t, ctx, s, newExecution("p"))
+	takenID := newExecution("p") // a new (p, event), but the ID is stored's
+	takenID.ID = stored.ID
+	sameEvent := newExecution("p") // repeats takenID's (p, event)
+	sameEvent.EventID, sameEvent.Event = takenID.EventID, takenID.Event
+	takenEvent := newExecution("p") // stored's (p, event), a new ID
+	takenEvent.ID, takenEvent.EventID, takenEvent.Event = "01JZZZZZZZZZZZZZZZZZZZZZZZ", stored.EventID, stored.Event
+	sameID := newExecution("p") // a new (p, event), but takenEvent's ID
+	sameID.ID = takenEvent.ID
+	xs := []store.Execution{takenID, sameEvent, takenEvent, sameID}
+	got, errs := s.CreateExecutions(ctx, xs, store.Claim{})
+	for i := range xs {
+		if !errors.Is(errs[i], store.ErrConflict) || got[i].ID != "" {
+			t.Errorf("item %d: %q, %v; want ErrConflict", i, got[i].ID, errs[i])
+		}
+	}
+	page, err := s.ListExecutions(ctx, store.ExecutionQuery{})
+	if err != nil || len(page.Executions) != 1 {
+		t.Errorf("after the batch, ListExecutions = %v, %v; want only %s", ids(page.Executions), err, stored.ID)
+	}
+}
+
+// testCreateExecutionsBadText: an item whose ID, Pipeline, EventID, Status
+// or Owner is not UTF-8 text without NUL bytes (PostgreSQL's text refuses
+// both, so no adapter keeps it) fails alone with ErrInvalid; the others
+// of the batch are stored.
+func testCreateExecutionsBadText(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	good := func() store.Execution { return newExecution("p") }
+	bad := []func(x *store.Execution){
+		func(x *store.Execution) { x.EventID = "evt\x00" },
+		func(x *store.Execution) { x.Pipeline = "p\xff" },
+		func(x *store.Execution) { x.ID = "id\x00" },
+		func(x *store.Execution) { x.Owner = "w\xff" },
+		func(x *store.Execution) { x.Status = "queued\x00" },
+	}
+	xs := []store.Execution{good()}
+	for _, set := range bad {
+		x := good()
+		set(&x)
+		xs = append(xs, x)
+	}
+	xs = append(xs, good())
+	got, errs := s.CreateExecutions(ctx, xs, store.Claim{})
+	var want []string
+	for i := range xs {
+		switch {
+		case i == 0 || i == len(xs)-1:
+			if errs[i] != nil {
+				t.Errorf("good item %d: %v; want it stored", i, errs[i])
+				continue
+			}
+			want = append(want, got[i].ID)
+		case !errors.Is(errs[i], store.ErrInvalid) || got[i].ID != "":
+			t.Errorf("bad item %d: %q, %v; want ErrInvalid", i, got[i].ID, errs[i])
+		}
+	}
+	page, err := s.ListExecutions(ctx, store.ExecutionQuery{})
+	if err != nil || !cmp.Equal(want, ids(page.Executions), cmpopts.SortSlices(func(a, b string) bool { return a < b })) {
+		t.Errorf("after the batch, ListExecutions = %v, %v; want %v", ids(page.Executions), err, want)
 	}
 }

@@ -61,7 +61,8 @@ func testInvalidState(t *testing.T, s store.Store) {
 }
 
 // testInvalidExecution: CreateExecution refuses an execution whose event
-// is not valid, whose error is not UTF-8 text without NUL, or whose step
+// is not valid, whose error, ID, pipeline, event ID, status or owner is
+// not UTF-8 text without NUL, or whose step
 // payloads are not JSON, and UpdateExecution refuses such errors and steps,
 // with ErrInvalid and without writing.
 func testInvalidExecution(t *testing.T, s store.Store) {
@@ -86,6 +87,11 @@ func testInvalidExecution(t *testing.T, s store.Store) {
 		mutation{"event without id", func(x *store.Execution) { x.Event.ID = "" }},
 		mutation{"error with a NUL byte", func(x *store.Execution) { x.Error = "boom\x00" }},
 		mutation{"error not UTF-8", func(x *store.Execution) { x.Error = "boom \xff" }},
+		mutation{"event id with a NUL byte", func(x *store.Execution) { x.EventID = "evt\x00" }},
+		mutation{"pipeline not UTF-8", func(x *store.Execution) { x.Pipeline = "p\xff" }},
+		mutation{"id with a NUL byte", func(x *store.Execution) { x.ID = "id\x00" }},
+		mutation{"owner not UTF-8", func(x *store.Execution) { x.Owner = "w\xff" }},
+		mutation{"status with a NUL byte", func(x *store.Execution) { x.Status = "queued\x00" }},
 	)
 	for _, m := range bad {
 		x := newExecution("p")

@@ -35,8 +35,10 @@
 //     context.Canceled and writes nothing.
 //   - Bad input fails alike everywhere: a state value or step payload that
 //     is not one JSON document in UTF-8, an execution whose event does not
-//     validate, and a lease that is not positive are refused with
-//     store.ErrInvalid before anything is written.
+//     validate or whose ID, Pipeline, EventID, Status, Owner or Error is not
+//     UTF-8 text without NUL bytes, and a lease that is not positive are
+//     refused with store.ErrInvalid before anything is written (in a
+//     CreateExecutions batch, that item alone).
 //   - Records are values: changing a record's slices or maps after passing
 //     it to the store, or after getting it back, changes nothing stored.
 //   - PruneExecutions (ExecutionPruner), which store.Store leaves out but
@@ -101,6 +103,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateClaimedExecution", testCreateClaimedExecution},
 		{"CreateExecutions", testCreateExecutions},
 		{"CreateExecutionsInvalidClaim", testCreateExecutionsInvalidClaim},
+		{"CreateExecutionsRepeatOfFailed", testCreateExecutionsRepeatOfFailed},
+		{"CreateExecutionsBadText", testCreateExecutionsBadText},
 		{"CancelExecution", testCancelExecution},
 		{"AddRollups", testAddRollups},
 		{"ListRollups", testListRollups},
