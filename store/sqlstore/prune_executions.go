@@ -39,7 +39,7 @@ func (s *Store) PruneExecutions(ctx context.Context, finishedBefore time.Time, l
 	}
 	var n int64
 	err := s.write(ctx, func(db execer) error {
-		res, err := db.ExecContext(ctx, s.d.bind(qPruneExecutions), s.d.ts(finishedBefore), limit)
+		res, err := db.ExecContext(ctx, s.q.pruneExecutions, s.d.ts(finishedBefore), limit)
 		if err != nil {
 			return err
 		}

@@ -275,7 +275,7 @@ type queries struct {
 	rollupUpserts                                  map[int]string
 	publish, busEnd, busFetch                      string
 	consumerInit, consumerPosition, consumerUpdate string
-	pruneEvents                                    string
+	pruneEvents, pruneExecutions                   string
 	migrationApplied, migrationRecord              string
 }
 
@@ -286,7 +286,7 @@ func (q *queries) all() []string {
 		q.getState, q.listState, q.insertExecution, q.getExecution, q.executionOwner,
 		q.insertClaimedExecution, q.claimExecutions, q.updateExecution, q.cancelExecution, q.listRollups[0], q.listRollups[1],
 		q.publish, q.busEnd, q.busFetch, q.consumerInit, q.consumerPosition, q.consumerUpdate,
-		q.pruneEvents,
+		q.pruneEvents, q.pruneExecutions,
 	}
 	for _, v := range []versionedQueries{q.pipelines, q.federations, q.activations, q.state} {
 		out = append(out, v.insert, v.upsert, v.update, v.deleteAt, v.deleteAny, v.version)
@@ -332,6 +332,7 @@ func bindQueries(d *dialect) *queries {
 		consumerPosition: d.bind(qConsumerPosition),
 		consumerUpdate:   d.bind(qConsumerUpdate),
 		pruneEvents:      d.bind(qPruneEvents),
+		pruneExecutions:  d.bind(qPruneExecutions),
 		migrationApplied: d.bind(qMigrationApplied),
 		migrationRecord:  d.bind(qMigrationRecord),
 	}
