@@ -156,7 +156,9 @@ func (r *run) persistLocked() {
 // conclusion, or its release when interrupted), which stores the step
 // with it, so one write is spared. Nothing is weakened: that write comes
 // a few instructions after the step's own would have, so a crash loses
-// the step's end in the same window as before. r.mu is held.
+// the step's end in the same window as before; and a refusal (the claim
+// lost) is learnt from it instead, which conclude and releaseGroup
+// heed. r.mu is held.
 func (r *run) persistStepLocked() {
 	for _, st := range r.x.Steps {
 		if !st.Status.Terminal() {
@@ -272,6 +274,12 @@ func (r *run) conclude(status store.Status, msg string) {
 	r.x.Error = cleanText(msg)
 	r.x.FinishedAt = now.UTC()
 	r.persistLocked()
+	if r.lost {
+		// Refused: another owner holds the claim (the last step's end,
+		// written with this conclusion, is often what learns it). The
+		// execution is not finished, and its group is the new owner's.
+		return
+	}
 	r.e.stats.finished(status)
 	r.log.Info("pipeline: execution finished", "status", status)
 }

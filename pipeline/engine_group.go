@@ -238,7 +238,7 @@ func (r *run) releaseWaiting() {
 // terminal holder no longer holds its group.
 func (r *run) releaseGroup() {
 	r.mu.Lock()
-	done := r.x.Status.Terminal()
+	done := r.x.Status.Terminal() && !r.lost // a refused conclusion did not end it
 	r.mu.Unlock()
 	if r.group == "" || !done {
 		return // an interrupted execution keeps its group for its resumption
