@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/pipeline"
@@ -256,4 +258,48 @@ func TestIntakeBatchWhileStopping(t *testing.T) {
 			t.Fatal("no execution for event 0")
 		})
 	}
+}
+
+// TestIntakeBatchWhileStoppingNoRescue: an execution a batch created
+// claimed while the engine began to stop never ran, so the engine that
+// claims it next takes over no run: it is no rescue, and RescueFail
+// (which fails what another owner may have half run) runs it.
+func TestIntakeBatchWhileStoppingNoRescue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		r := startIntake(t, st, pipeline.Config{})
+		close(r.steps)
+		ctx := context.Background()
+		if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+			t.Fatal(err)
+		}
+		<-r.gs.entered
+		stopped := make(chan error, 1)
+		go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+		waitFor(t, func() bool {
+			_, err := r.h.eng.Trigger(ctx, "one", schemaEvent(t))
+			return errors.Is(err, pipeline.ErrStopped)
+		})
+		close(r.gs.release)
+		if err := <-stopped; err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		r.h.stop()
+		time.Sleep(time.Second) // the next engine comes later
+		h2 := start(t, pipeline.Config{Store: st, Steps: registry(nil, nil), OnRescue: pipeline.RescueFail})
+		for _, x := range listAll(t, st, "one") {
+			if x.EventID != r.evs[0].ID {
+				continue
+			}
+			if x = h2.wait(x.ID); x.Status != store.StatusSucceeded {
+				t.Errorf("execution %s on the second engine: %s (%s); want succeeded", x.ID, x.Status, x.Error)
+			}
+			if n := h2.eng.Stats().Rescues; n != 0 {
+				t.Errorf("Stats().Rescues = %d; want 0 (nothing had run)", n)
+			}
+			h2.stop()
+			return
+		}
+		t.Fatal("no execution for event 0")
+	})
 }

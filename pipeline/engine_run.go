@@ -337,8 +337,13 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 		}
 		x := got[i]
 		if stopping {
-			// Left for the next claim at once, as an interrupted run is.
+			// Left for the next claim at once, as an interrupted run is,
+			// but with StartedAt cleared, as a claim handed back to wait
+			// for its group is: it never ran, so the next claim is no
+			// rescue (which RescueFail would fail) and its pipeline
+			// timeout counts from that claim.
 			x.LeaseUntil = x.LeaseUntil.Add(-e.cfg.Lease)
+			x.StartedAt = time.Time{}
 			if _, err := e.updateExecution(x); err != nil {
 				e.log.Warn("pipeline: release execution created while stopping", "pipeline", x.Pipeline, "execution", x.ID, "err", err)
 			}
