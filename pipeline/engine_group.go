@@ -62,8 +62,11 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 	}
 	r.group = groupKey(r.x.Pipeline, group)
 	// marked: this round tried to mark the group; if the mark was lost to
-	// a concurrent release, the order must still be checked.
-	marked := false
+	// a concurrent release, the order must still be checked. An execution
+	// started with an older one of its group checks it too: started at
+	// once, the newest would often take the group first (Go runs the
+	// goroutine started last first).
+	marked := r.checkOrder
 	for range groupRetries {
 		lock, version, err := r.readGroup(ctx)
 		if err != nil {
@@ -108,7 +111,17 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 			next.Waiting = newer
 			if len(older) > 0 {
 				if p.mode == ModeQueue {
-					return groupWait, nil // creation order: the oldest goes first
+					// Creation order: the oldest goes first. Marked (unless
+					// it is), so that whoever finds the group free next
+					// checks the order too.
+					if !lock.Waiting {
+						if err := r.writeGroup(ctx, groupLock{Waiting: true}, version); errors.Is(err, store.ErrConflict) {
+							continue
+						} else if err != nil {
+							return groupWait, err
+						}
+					}
+					return groupWait, nil
 				}
 				for _, id := range older {
 					if _, err := e.Cancel(ctx, id); err != nil {
@@ -267,4 +280,40 @@ func (r *run) releaseGroup() {
 			return
 		}
 	}
+}
+
+// orderChecks says which of xs, executions started together, must check
+// their group's creation order (run.checkOrder): those of a pipeline
+// with `concurrency:` whose group holds an older execution of xs.
+func (e *Engine) orderChecks(xs []store.Execution) []bool {
+	if len(xs) < 2 {
+		return nil
+	}
+	s := e.snap.Load()
+	keys := make([]string, len(xs))
+	oldest := make(map[string]string, len(xs))
+	for i, x := range xs {
+		l, ok := s.byName[x.Pipeline]
+		if !ok || !l.def.plan.HasConcurrency() {
+			continue
+		}
+		g, err := l.def.plan.ConcurrencyGroup(context.Background(), NewEventVars(x.Event))
+		if err != nil {
+			continue // fails when it runs
+		}
+		keys[i] = groupKey(x.Pipeline, g)
+		if o, ok := oldest[keys[i]]; !ok || x.ID < o {
+			oldest[keys[i]] = x.ID
+		}
+	}
+	var out []bool
+	for i, x := range xs {
+		if keys[i] != "" && oldest[keys[i]] != x.ID {
+			if out == nil {
+				out = make([]bool, len(xs))
+			}
+			out[i] = true
+		}
+	}
+	return out
 }

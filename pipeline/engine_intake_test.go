@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -302,4 +303,105 @@ func TestIntakeBatchWhileStoppingNoRescue(t *testing.T) {
 		}
 		t.Fatal("no execution for event 0")
 	})
+}
+
+// TestIntakeBatchGroupOrder: the executions of one concurrency group that
+// one intake batch creates claimed, and so starts at once, run in
+// creation order, the oldest first, as those the claim loop claims
+// together do. Both are started while nothing holds the group.
+func TestIntakeBatchGroupOrder(t *testing.T) {
+	for _, path := range []string{"intake", "claim"} {
+		t.Run(path, func(t *testing.T) {
+			for range 20 { // the newest used to win nearly every time
+				testGroupOrderBurst(t, path)
+				if t.Failed() {
+					return
+				}
+			}
+		})
+	}
+}
+
+func testGroupOrderBurst(t *testing.T, path string) {
+	gs := newGatedStore(memory.New())
+	bus := events.NewMemoryBus(events.MemoryConfig{})
+	defer bus.Close()
+	var mu sync.Mutex
+	var order []string
+	reg := registry(map[string]probeFunc{
+		"s": func(ctx context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+			mu.Lock()
+			order = append(order, in.Execution)
+			mu.Unlock()
+			return steps.Output{}, nil
+		},
+	}, nil)
+	eng, err := pipeline.NewEngine(pipeline.Config{Store: gs, Bus: bus, Workers: 2, Steps: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, src := range []string{groupPipeline("queue"), "name: other\non: [{event: acme.x}]\nsteps: [{id: s, uses: probe, with: {key: x}}]\n"} {
+		if _, err := eng.PutSource(ctx, "test.yaml", []byte(src), store.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	if path == "claim" {
+		// Queued before Run: its first claim round takes them together.
+		for range 6 {
+			id, err := eng.Trigger(ctx, "grouped", event(t, events.TypeSchemaChanged, "ws", map[string]string{"g": "a"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- eng.Run(ctx) }()
+	<-eng.Ready()
+	if path == "intake" {
+		// Held in the store, the first event lets the next ones queue on
+		// the bus: they come in one batch.
+		first, err := events.New("acme.x", "ws", map[string]string{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.Publish(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		<-gs.entered
+		for range 6 {
+			if err := bus.Publish(ctx, event(t, events.TypeSchemaChanged, "ws", map[string]string{"g": "a"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(gs.release)
+		waitFor(t, func() bool { return len(listAll(t, gs, "grouped")) == 6 })
+		for _, x := range listAll(t, gs, "grouped") {
+			ids = append(ids, x.ID)
+		}
+		slices.Sort(ids)
+	} else {
+		close(gs.release)
+	}
+	for _, id := range ids {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		x, err := eng.Wait(wctx, id)
+		cancel()
+		if err != nil || x.Status != store.StatusSucceeded {
+			t.Fatalf("execution %s: %s (%s), %v", id, x.Status, x.Error, err)
+		}
+	}
+	if err := eng.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(order, ids) {
+		t.Errorf("%s: executions of one group ran in the order %v; want creation order %v", path, order, ids)
+	}
 }

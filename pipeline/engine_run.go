@@ -289,8 +289,9 @@ func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
 // as this engine has room for are created already claimed and started at
 // once, which spares each a claim's round trip and the wait for the claim
 // loop; the rest are left queued for a claim. The first in todo (the
-// oldest events) get the room, so a group's executions still start in
-// publish order.
+// oldest events) get the room, and those of one group started together
+// check the creation order (orderChecks), so a group's executions still
+// start in publish order.
 func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 	// The room is reserved until the runs are in flight, so concurrent
 	// intakes and claims never hold more than maxInflight.
@@ -331,6 +332,17 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 			failed = append(failed, fmt.Errorf("pipeline: %s: create execution for event %s: %w", todo[i].l.rec.Name, todo[i].ev.ID, err))
 		}
 	}
+	var checks []bool
+	if !stopping {
+		var started []store.Execution
+		for i := range room {
+			if errs[i] == nil {
+				started = append(started, got[i])
+			}
+		}
+		checks = e.orderChecks(started)
+	}
+	n := 0
 	for i := range room {
 		if errs[i] != nil {
 			continue
@@ -349,7 +361,8 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 			}
 			continue
 		}
-		e.start(x, claimed)
+		e.start(x, claimed, checks != nil && checks[n])
+		n++
 		e.mu.Lock()
 		e.reserved-- // now counted in inflight
 		e.mu.Unlock()
@@ -533,8 +546,9 @@ func (e *Engine) claim(ctx context.Context) bool {
 		e.backlog.Store(true) // there may be more
 	}
 	claimed := time.Now()
-	for _, x := range xs {
-		e.start(x, claimed)
+	checks := e.orderChecks(xs)
+	for i, x := range xs {
+		e.start(x, claimed, checks != nil && checks[i])
 	}
 	return len(xs) == free
 }
