@@ -163,6 +163,9 @@ func TestIntakeBatch(t *testing.T) {
 					}
 				}
 				r.ranMu.Unlock()
+				// A run leaves InFlight just after its conclusion is stored,
+				// which is what Wait saw.
+				waitFor(t, func() bool { return r.h.eng.Stats().InFlight == 0 })
 				if st := r.h.eng.Stats(); st.Duplicates != 1 || st.InFlight != 0 {
 					t.Errorf("Stats: Duplicates %d, InFlight %d; want 1, 0", st.Duplicates, st.InFlight)
 				}
