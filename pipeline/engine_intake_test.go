@@ -408,3 +408,38 @@ func testGroupOrderBurst(t *testing.T, path string) {
 		t.Errorf("%s: executions of one group ran in the order %v; want creation order %v", path, order, ids)
 	}
 }
+
+// TestRunWaitsForIntake: Run (and so Shutdown) returns only once the
+// intake call in progress has stored its batch and released what it
+// created claimed; the memory bus does not wait for a handler when a
+// subscription closes.
+func TestRunWaitsForIntake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		r := startIntake(t, st, pipeline.Config{})
+		close(r.steps)
+		ctx := context.Background()
+		if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+			t.Fatal(err)
+		}
+		<-r.gs.entered
+		stopped := make(chan error, 1)
+		go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+		synctest.Wait() // everything but the held creation is done
+		select {
+		case err := <-stopped:
+			close(r.gs.release)
+			t.Fatalf("Shutdown = %v while intake was still writing; want it to wait", err)
+		default:
+		}
+		close(r.gs.release)
+		if err := <-stopped; err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		xs := listAll(t, st, "one")
+		if len(xs) != 1 || xs[0].Status != store.StatusRunning || !xs[0].StartedAt.IsZero() {
+			t.Fatalf("executions after Shutdown = %+v; want event 0's, released", xs)
+		}
+		r.h.stop()
+	})
+}
