@@ -58,18 +58,13 @@ type run struct {
 
 	// group is the state key of the concurrency group once acquireGroup
 	// computed it; waited is set when the claim was handed back to wait
-	// for it (its end then wakes no claim round). checkOrder is set when
-	// an older execution of its group was started with it (one claim
-	// round, one intake batch): it checks the creation order even when
-	// the group is free and unmarked, which it could otherwise take first.
-	group      string
-	waited     bool
-	checkOrder bool
+	// for it (its end then wakes no claim round).
+	group  string
+	waited bool
 }
 
-// start runs a claimed execution in its own goroutine; checkOrder is
-// run.checkOrder.
-func (e *Engine) start(x store.Execution, claimed time.Time, checkOrder bool) {
+// start runs a claimed execution in its own goroutine.
+func (e *Engine) start(x store.Execution, claimed time.Time) {
 	baseCtx, cancelBase := context.WithCancelCause(e.traceExecution(x))
 	execCtx, cancelExec := context.WithCancelCause(baseCtx)
 	r := &run{
@@ -80,7 +75,6 @@ func (e *Engine) start(x store.Execution, claimed time.Time, checkOrder bool) {
 		cancelBase: cancelBase,
 		cancelExec: cancelExec,
 		states:     map[string]StepState{},
-		checkOrder: checkOrder,
 	}
 	e.mu.Lock()
 	e.inflight[x.ID] = r

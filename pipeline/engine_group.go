@@ -62,11 +62,8 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 	}
 	r.group = groupKey(r.x.Pipeline, group)
 	// marked: this round tried to mark the group; if the mark was lost to
-	// a concurrent release, the order must still be checked. An execution
-	// started with an older one of its group checks it too: started at
-	// once, the newest would often take the group first (Go runs the
-	// goroutine started last first).
-	marked := r.checkOrder
+	// a concurrent release, the order must still be checked.
+	marked := false
 	for range groupRetries {
 		lock, version, err := r.readGroup(ctx)
 		if err != nil {
@@ -282,38 +279,64 @@ func (r *run) releaseGroup() {
 	}
 }
 
-// orderChecks says which of xs, executions started together, must check
-// their group's creation order (run.checkOrder): those of a pipeline
-// with `concurrency:` whose group holds an older execution of xs.
-func (e *Engine) orderChecks(xs []store.Execution) []bool {
-	if len(xs) < 2 {
-		return nil
+// markBursts marks Waiting the queue-mode group of which cs, executions
+// about to be created or started together (an intake batch, a claim
+// round), hold several, before any is started: whoever takes a marked group first
+// checks that no older execution of it is unfinished, so the oldest goes
+// first, whether the others start with it or are claimed later.
+// Unmarked, the group would go to the first to come: started at once, the
+// newest, nearly always (Go runs the goroutine started last first). A
+// failure leaves the group unmarked, which costs the order only; a mark
+// for executions that turn out duplicates costs the next taker a listing.
+func (e *Engine) markBursts(ctx context.Context, cs []creation) {
+	if len(cs) < 2 {
+		return
 	}
-	s := e.snap.Load()
-	keys := make([]string, len(xs))
-	oldest := make(map[string]string, len(xs))
-	for i, x := range xs {
-		l, ok := s.byName[x.Pipeline]
-		if !ok || !l.def.plan.HasConcurrency() {
-			continue
+	n := map[string]int{}
+	var keys []string
+	for _, c := range cs {
+		p := c.l.def.plan
+		if !p.HasConcurrency() || p.mode != ModeQueue {
+			continue // skip and cancel_in_progress keep one, not an order
 		}
-		g, err := l.def.plan.ConcurrencyGroup(context.Background(), NewEventVars(x.Event))
+		g, err := p.ConcurrencyGroup(ctx, NewEventVars(c.ev))
 		if err != nil {
 			continue // fails when it runs
 		}
-		keys[i] = groupKey(x.Pipeline, g)
-		if o, ok := oldest[keys[i]]; !ok || x.ID < o {
-			oldest[keys[i]] = x.ID
+		k := groupKey(c.l.rec.Name, g)
+		if n[k]++; n[k] == 2 {
+			keys = append(keys, k)
 		}
 	}
-	var out []bool
-	for i, x := range xs {
-		if keys[i] != "" && oldest[keys[i]] != x.ID {
-			if out == nil {
-				out = make([]bool, len(xs))
+	for _, k := range keys {
+		if err := e.markGroup(ctx, k); err != nil {
+			e.log.Warn("pipeline: mark concurrency group", "group", k, "err", err)
+		}
+	}
+}
+
+// markGroup sets the Waiting mark of group entry key, keeping its holder.
+func (e *Engine) markGroup(ctx context.Context, key string) error {
+	for range groupRetries {
+		var l groupLock
+		var version int64
+		ent, err := e.st.GetState(ctx, GroupScope, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if json.Unmarshal(ent.Value, &l) == nil && l.Waiting {
+				return nil
 			}
-			out[i] = true
+			version = ent.Version
+		}
+		l.Waiting = true
+		val, _ := json.Marshal(l)
+		_, err = e.st.PutState(ctx, store.StateEntry{Scope: GroupScope, Key: key, Value: val, Version: version})
+		if !errors.Is(err, store.ErrConflict) {
+			return err
 		}
 	}
-	return out
+	return nil // others keep writing it: a waiter's mark, most likely
 }

@@ -309,23 +309,28 @@ func TestIntakeBatchWhileStoppingNoRescue(t *testing.T) {
 }
 
 // TestIntakeBatchGroupOrder: the executions of one concurrency group that
-// one intake batch creates claimed, and so starts at once, run in
-// creation order, the oldest first, as those the claim loop claims
-// together do. Both are started while nothing holds the group.
+// one intake batch creates run in creation order, the oldest first,
+// whether the batch created them all claimed (and so started them at
+// once) or some queued for a claim, as those the claim loop claims
+// together do. All are started while nothing holds the group.
 func TestIntakeBatchGroupOrder(t *testing.T) {
 	for _, path := range []string{"intake", "claim"} {
-		t.Run(path, func(t *testing.T) {
-			for range 20 { // the newest used to win nearly every time
-				testGroupOrderBurst(t, path)
-				if t.Failed() {
-					return
+		// Workers 2: room for all six; Workers 1: for three (intake) or
+		// four (claim), the rest claimed later.
+		for _, workers := range []int{2, 1} {
+			t.Run(fmt.Sprintf("%s/Workers%d", path, workers), func(t *testing.T) {
+				for range 20 { // the newest used to win nearly every time
+					testGroupOrderBurst(t, path, workers)
+					if t.Failed() {
+						return
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
-func testGroupOrderBurst(t *testing.T, path string) {
+func testGroupOrderBurst(t *testing.T, path string, workers int) {
 	gs := newGatedStore(memory.New())
 	bus := events.NewMemoryBus(events.MemoryConfig{})
 	defer bus.Close()
@@ -339,7 +344,7 @@ func testGroupOrderBurst(t *testing.T, path string) {
 			return steps.Output{}, nil
 		},
 	}, nil)
-	eng, err := pipeline.NewEngine(pipeline.Config{Store: gs, Bus: bus, Workers: 2, Steps: reg})
+	eng, err := pipeline.NewEngine(pipeline.Config{Store: gs, Bus: bus, Workers: workers, Steps: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -289,9 +289,9 @@ func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
 // as this engine has room for are created already claimed and started at
 // once, which spares each a claim's round trip and the wait for the claim
 // loop; the rest are left queued for a claim. The first in todo (the
-// oldest events) get the room, and those of one group started together
-// check the creation order (orderChecks), so a group's executions still
-// start in publish order.
+// oldest events) get the room, and a group of which todo holds several
+// executions is marked first (markBursts), so a group's executions still
+// start in publish order, whether started here at once or claimed later.
 func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 	// The room is reserved until the runs are in flight, so concurrent
 	// intakes and claims never hold more than maxInflight.
@@ -302,6 +302,9 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 	}
 	e.reserved += room
 	e.mu.Unlock()
+	// Before the executions exist: once they do, a claim may take the
+	// queued ones, even before those created claimed have started.
+	e.markBursts(ctx, todo)
 	xs := make([]store.Execution, len(todo))
 	for i, c := range todo {
 		xs[i] = store.Execution{Pipeline: c.l.rec.Name, Version: c.l.rec.Version, EventID: c.ev.ID, Event: c.ev, Status: store.StatusQueued}
@@ -332,17 +335,6 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 			failed = append(failed, fmt.Errorf("pipeline: %s: create execution for event %s: %w", todo[i].l.rec.Name, todo[i].ev.ID, err))
 		}
 	}
-	var checks []bool
-	if !stopping {
-		var started []store.Execution
-		for i := range room {
-			if errs[i] == nil {
-				started = append(started, got[i])
-			}
-		}
-		checks = e.orderChecks(started)
-	}
-	n := 0
 	for i := range room {
 		if errs[i] != nil {
 			continue
@@ -361,8 +353,7 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 			}
 			continue
 		}
-		e.start(x, claimed, checks != nil && checks[n])
-		n++
+		e.start(x, claimed)
 		e.mu.Lock()
 		e.reserved-- // now counted in inflight
 		e.mu.Unlock()
@@ -546,9 +537,18 @@ func (e *Engine) claim(ctx context.Context) bool {
 		e.backlog.Store(true) // there may be more
 	}
 	claimed := time.Now()
-	checks := e.orderChecks(xs)
-	for i, x := range xs {
-		e.start(x, claimed, checks != nil && checks[i])
+	if len(xs) > 1 {
+		s := e.snap.Load()
+		cs := make([]creation, 0, len(xs))
+		for _, x := range xs {
+			if l, ok := s.byName[x.Pipeline]; ok {
+				cs = append(cs, creation{l, x.Event})
+			}
+		}
+		e.markBursts(ctx, cs)
+	}
+	for _, x := range xs {
+		e.start(x, claimed)
 	}
 	return len(xs) == free
 }
