@@ -58,23 +58,31 @@ type run struct {
 
 	// group is the state key of the concurrency group once acquireGroup
 	// computed it; waited is set when the claim was handed back to wait
-	// for it (its end then wakes no claim round).
+	// for it (its end then wakes no claim round). pre is what was worked
+	// out before the run started.
 	group  string
 	waited bool
+	pre    prepared
 }
 
-// start runs a claimed execution in its own goroutine.
-func (e *Engine) start(x store.Execution, claimed time.Time) {
+// start runs a claimed execution in its own goroutine, with what pre
+// holds of it (its zero value: nothing).
+func (e *Engine) start(x store.Execution, claimed time.Time, pre prepared) {
 	baseCtx, cancelBase := context.WithCancelCause(e.traceExecution(x))
 	execCtx, cancelExec := context.WithCancelCause(baseCtx)
+	evv := pre.evv
+	if evv == nil {
+		evv = NewEventVars(x.Event)
+	}
 	r := &run{
-		e: e, x: x, evv: NewEventVars(x.Event),
+		e: e, x: x, evv: evv,
 		log:        e.log.With("pipeline", x.Pipeline, "execution", x.ID),
 		claimed:    claimed,
 		claimLease: x.LeaseUntil,
 		cancelBase: cancelBase,
 		cancelExec: cancelExec,
 		states:     map[string]StepState{},
+		pre:        pre,
 	}
 	e.mu.Lock()
 	e.inflight[x.ID] = r

@@ -56,7 +56,10 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 		// workflows without one, and cost no lock writes.
 		return groupRun, nil
 	}
-	group, err := p.ConcurrencyGroup(ctx, r.evv)
+	group, err := r.pre.group, error(nil)
+	if r.pre.plan != p {
+		group, err = p.ConcurrencyGroup(ctx, r.evv)
+	}
 	if err != nil {
 		return groupDone, err
 	}
@@ -279,32 +282,63 @@ func (r *run) releaseGroup() {
 	}
 }
 
+// prepared is what intake or a claim round worked out for an execution
+// before starting it, which its run need not work out again: the
+// EventVars of its event, and the concurrency group plan rendered (plan
+// nil: none).
+type prepared struct {
+	evv   *EventVars
+	plan  *Plan
+	group string
+}
+
 // markBursts marks Waiting the queue-mode group of which cs, executions
 // about to be created or started together (an intake batch, a claim
-// round), hold several, before any is started: whoever takes a marked group first
+// round; l nil for a pipeline not loaded), hold several, before any is
+// started: whoever takes a marked group first
 // checks that no older execution of it is unfinished, so the oldest goes
 // first, whether the others start with it or are claimed later.
 // Unmarked, the group would go to the first to come: started at once, the
 // newest, nearly always (Go runs the goroutine started last first). A
 // failure leaves the group unmarked, which costs the order only; a mark
 // for executions that turn out duplicates costs the next taker a listing.
-func (e *Engine) markBursts(ctx context.Context, cs []creation) {
+// It returns the groups it rendered, by index in cs (nil if none).
+func (e *Engine) markBursts(ctx context.Context, cs []creation) []prepared {
 	if len(cs) < 2 {
-		return
+		return nil
 	}
+	// A group holds several only if its pipeline does: the groups of the
+	// others need not be rendered.
 	n := map[string]int{}
-	var keys []string
 	for _, c := range cs {
-		p := c.l.def.plan
-		if !p.HasConcurrency() || p.mode != ModeQueue {
-			continue // skip and cancel_in_progress keep one, not an order
+		if c.l == nil {
+			continue
 		}
-		g, err := p.ConcurrencyGroup(ctx, NewEventVars(c.ev))
+		if p := c.l.def.plan; p.HasConcurrency() && p.mode == ModeQueue {
+			n[c.l.rec.Name]++ // skip and cancel_in_progress keep one, not an order
+		}
+	}
+	groups := map[string]int{}
+	var keys []string
+	var out []prepared
+	for i, c := range cs {
+		if c.l == nil || n[c.l.rec.Name] < 2 {
+			continue
+		}
+		evv := c.evv
+		if evv == nil {
+			evv = NewEventVars(c.ev)
+		}
+		g, err := c.l.def.plan.ConcurrencyGroup(ctx, evv)
 		if err != nil {
 			continue // fails when it runs
 		}
+		if out == nil {
+			out = make([]prepared, len(cs))
+		}
+		out[i] = prepared{evv, c.l.def.plan, g}
 		k := groupKey(c.l.rec.Name, g)
-		if n[k]++; n[k] == 2 {
+		if groups[k]++; groups[k] == 2 {
 			keys = append(keys, k)
 		}
 	}
@@ -313,6 +347,7 @@ func (e *Engine) markBursts(ctx context.Context, cs []creation) {
 			e.log.Warn("pipeline: mark concurrency group", "group", k, "err", err)
 		}
 	}
+	return out
 }
 
 // markGroup sets the Waiting mark of group entry key, keeping its holder.

@@ -229,10 +229,12 @@ func (e *Engine) intakeEvents(ctx context.Context, evs []events.Event, part, k i
 	return e.createAll(ctx, todo)
 }
 
-// creation is an execution intake is to create: l's for ev.
+// creation is an execution intake is to create: l's for ev (evv, when
+// set, is ev's, already decoded for matching).
 type creation struct {
-	l  *loaded
-	ev events.Event
+	l   *loaded
+	ev  events.Event
+	evv *EventVars
 }
 
 // match appends to todo the executions ev starts in share part of k.
@@ -261,7 +263,7 @@ func (e *Engine) match(ctx context.Context, s *snapshot, ev events.Event, part, 
 		}
 		e.stats.triggerMatches.Add(1)
 		if l, ok := s.byName[h.Plan.name]; ok {
-			todo = append(todo, creation{l, ev})
+			todo = append(todo, creation{l, ev, evv})
 		}
 	}
 	return todo
@@ -304,7 +306,7 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 	e.mu.Unlock()
 	// Before the executions exist: once they do, a claim may take the
 	// queued ones, even before those created claimed have started.
-	e.markBursts(ctx, todo)
+	groups := e.markBursts(ctx, todo)
 	xs := make([]store.Execution, len(todo))
 	for i, c := range todo {
 		xs[i] = store.Execution{Pipeline: c.l.rec.Name, Version: c.l.rec.Version, EventID: c.ev.ID, Event: c.ev, Status: store.StatusQueued}
@@ -353,7 +355,12 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 			}
 			continue
 		}
-		e.start(x, claimed)
+		// The event's EventVars from matching: x.Event is that event.
+		pre := prepared{evv: todo[i].evv}
+		if groups != nil && groups[i].plan != nil {
+			pre = groups[i]
+		}
+		e.start(x, claimed, pre)
 		e.mu.Lock()
 		e.reserved-- // now counted in inflight
 		e.mu.Unlock()
@@ -537,18 +544,21 @@ func (e *Engine) claim(ctx context.Context) bool {
 		e.backlog.Store(true) // there may be more
 	}
 	claimed := time.Now()
+	var groups []prepared
 	if len(xs) > 1 {
 		s := e.snap.Load()
-		cs := make([]creation, 0, len(xs))
-		for _, x := range xs {
-			if l, ok := s.byName[x.Pipeline]; ok {
-				cs = append(cs, creation{l, x.Event})
-			}
+		cs := make([]creation, len(xs))
+		for i, x := range xs {
+			cs[i] = creation{l: s.byName[x.Pipeline], ev: x.Event} // l nil: not loaded, fails when it runs
 		}
-		e.markBursts(ctx, cs)
+		groups = e.markBursts(ctx, cs)
 	}
-	for _, x := range xs {
-		e.start(x, claimed)
+	for i, x := range xs {
+		var pre prepared
+		if groups != nil {
+			pre = groups[i]
+		}
+		e.start(x, claimed, pre)
 	}
 	return len(xs) == free
 }
