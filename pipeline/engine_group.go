@@ -343,7 +343,7 @@ func (e *Engine) markBursts(ctx context.Context, cs []creation) []prepared {
 		}
 	}
 	for _, k := range keys {
-		if err := e.markGroup(ctx, k); err != nil {
+		if err := e.markGroup(ctx, k); err != nil && ctx.Err() == nil {
 			e.log.Warn("pipeline: mark concurrency group", "group", k, "err", err)
 		}
 	}
