@@ -295,14 +295,14 @@ type prepared struct {
 // markBursts marks Waiting the queue-mode group of which cs, executions
 // about to be created or started together (an intake batch, a claim
 // round; l nil for a pipeline not loaded), hold several, before any is
-// started: whoever takes a marked group first
-// checks that no older execution of it is unfinished, so the oldest goes
-// first, whether the others start with it or are claimed later.
-// Unmarked, the group would go to the first to come: started at once, the
-// newest, nearly always (Go runs the goroutine started last first). A
-// failure leaves the group unmarked, which costs the order only; a mark
-// for executions that turn out duplicates costs the next taker a listing.
-// It returns the groups it rendered, by index in cs (nil if none).
+// started: whoever takes a marked group first checks that no older
+// execution of it is unfinished, so the oldest goes first, whether the
+// others start with it or are claimed later. Unmarked, the group would go
+// to the first to come: started at once, the newest, nearly always (Go
+// runs the goroutine started last first). A failure leaves the group
+// unmarked, which costs the order only; a mark for executions that turn
+// out duplicates costs the next taker a listing. It returns the groups it
+// rendered, by index in cs (nil if none).
 func (e *Engine) markBursts(ctx context.Context, cs []creation) []prepared {
 	if len(cs) < 2 {
 		return nil
