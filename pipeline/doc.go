@@ -258,11 +258,13 @@
 //     marks the group's entry (Waiting), and whoever takes a marked group
 //     first checks that no older execution of it is unfinished, so once
 //     one has waited the group goes to its executions in creation (ID)
-//     order. Executions that find the group free and unmarked (none has
-//     waited: claimed in the same round while nothing held it) race for
-//     it, and the others then wait in order; that check lists the
-//     pipeline's unfinished executions, which is why it is skipped when
-//     no one waits.
+//     order. An intake batch or a claim round that holds several
+//     executions of one group marks it before they start, and one that
+//     waits for an older execution marks it too. Executions that find the
+//     group free and unmarked (none has waited: started apart while
+//     nothing held it) race for it, and the others then wait in order;
+//     that check lists the pipeline's unfinished executions, which is why
+//     it is skipped when no one waits.
 //   - cancel_in_progress: a newer execution cancels the holder (Cancel:
 //     it is recorded cancelled) and any older unfinished one of its group,
 //     waits for the holder to end as in queue, then runs; an execution
@@ -275,7 +277,8 @@
 // A group that fails to render fails the execution. Each wait costs a
 // claim (Attempt grows by one per round) and taking a marked group a
 // listing of the pipeline's unfinished executions; an unmarked group costs
-// a read, a create and a delete of its entry per execution.
+// a read, a create and a delete of its entry per execution, and marking
+// one for a batch or a claim round a read and a write.
 //
 // NewHandler serves the HTTP admin API of DESIGN.md over an engine, and
 // NewPages the admin pages; both authorize every request through

@@ -58,23 +58,31 @@ type run struct {
 
 	// group is the state key of the concurrency group once acquireGroup
 	// computed it; waited is set when the claim was handed back to wait
-	// for it (its end then wakes no claim round).
+	// for it (its end then wakes no claim round). pre is what was worked
+	// out before the run started.
 	group  string
 	waited bool
+	pre    prepared
 }
 
-// start runs a claimed execution in its own goroutine.
-func (e *Engine) start(x store.Execution, claimed time.Time) {
+// start runs a claimed execution in its own goroutine, with what pre
+// holds of it (its zero value: nothing).
+func (e *Engine) start(x store.Execution, claimed time.Time, pre prepared) {
 	baseCtx, cancelBase := context.WithCancelCause(e.traceExecution(x))
 	execCtx, cancelExec := context.WithCancelCause(baseCtx)
+	evv := pre.evv
+	if evv == nil {
+		evv = NewEventVars(x.Event)
+	}
 	r := &run{
-		e: e, x: x, evv: NewEventVars(x.Event),
+		e: e, x: x, evv: evv,
 		log:        e.log.With("pipeline", x.Pipeline, "execution", x.ID),
 		claimed:    claimed,
 		claimLease: x.LeaseUntil,
 		cancelBase: cancelBase,
 		cancelExec: cancelExec,
 		states:     map[string]StepState{},
+		pre:        pre,
 	}
 	e.mu.Lock()
 	e.inflight[x.ID] = r
@@ -156,7 +164,9 @@ func (r *run) persistLocked() {
 // conclusion, or its release when interrupted), which stores the step
 // with it, so one write is spared. Nothing is weakened: that write comes
 // a few instructions after the step's own would have, so a crash loses
-// the step's end in the same window as before. r.mu is held.
+// the step's end in the same window as before; and a refusal (the claim
+// lost) is learnt from it instead, which conclude and releaseGroup
+// heed. r.mu is held.
 func (r *run) persistStepLocked() {
 	for _, st := range r.x.Steps {
 		if !st.Status.Terminal() {
@@ -272,6 +282,12 @@ func (r *run) conclude(status store.Status, msg string) {
 	r.x.Error = cleanText(msg)
 	r.x.FinishedAt = now.UTC()
 	r.persistLocked()
+	if r.lost {
+		// Refused: another owner holds the claim (the last step's end,
+		// written with this conclusion, is often what learns it). The
+		// execution is not finished, and its group is the new owner's.
+		return
+	}
 	r.e.stats.finished(status)
 	r.log.Info("pipeline: execution finished", "status", status)
 }

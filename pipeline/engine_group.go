@@ -56,7 +56,10 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 		// workflows without one, and cost no lock writes.
 		return groupRun, nil
 	}
-	group, err := p.ConcurrencyGroup(ctx, r.evv)
+	group, err := r.pre.group, error(nil)
+	if r.pre.plan != p {
+		group, err = p.ConcurrencyGroup(ctx, r.evv)
+	}
 	if err != nil {
 		return groupDone, err
 	}
@@ -108,7 +111,17 @@ func (r *run) acquireGroup(ctx context.Context) (groupVerdict, error) {
 			next.Waiting = newer
 			if len(older) > 0 {
 				if p.mode == ModeQueue {
-					return groupWait, nil // creation order: the oldest goes first
+					// Creation order: the oldest goes first. Marked (unless
+					// it is), so that whoever finds the group free next
+					// checks the order too.
+					if !lock.Waiting {
+						if err := r.writeGroup(ctx, groupLock{Waiting: true}, version); errors.Is(err, store.ErrConflict) {
+							continue
+						} else if err != nil {
+							return groupWait, err
+						}
+					}
+					return groupWait, nil
 				}
 				for _, id := range older {
 					if _, err := e.Cancel(ctx, id); err != nil {
@@ -238,7 +251,7 @@ func (r *run) releaseWaiting() {
 // terminal holder no longer holds its group.
 func (r *run) releaseGroup() {
 	r.mu.Lock()
-	done := r.x.Status.Terminal()
+	done := r.x.Status.Terminal() && !r.lost // a refused conclusion did not end it
 	r.mu.Unlock()
 	if r.group == "" || !done {
 		return // an interrupted execution keeps its group for its resumption
@@ -267,4 +280,98 @@ func (r *run) releaseGroup() {
 			return
 		}
 	}
+}
+
+// prepared is what intake or a claim round worked out for an execution
+// before starting it, which its run need not work out again: the
+// EventVars of its event, and the concurrency group plan rendered (plan
+// nil: none).
+type prepared struct {
+	evv   *EventVars
+	plan  *Plan
+	group string
+}
+
+// markBursts marks Waiting the queue-mode group of which cs, executions
+// about to be created or started together (an intake batch, a claim
+// round; l nil for a pipeline not loaded), hold several, before any is
+// started: whoever takes a marked group first checks that no older
+// execution of it is unfinished, so the oldest goes first, whether the
+// others start with it or are claimed later. Unmarked, the group would go
+// to the first to come: started at once, the newest, nearly always (Go
+// runs the goroutine started last first). A failure leaves the group
+// unmarked, which costs the order only; a mark for executions that turn
+// out duplicates costs the next taker a listing. It returns the groups it
+// rendered, by index in cs (nil if none).
+func (e *Engine) markBursts(ctx context.Context, cs []creation) []prepared {
+	if len(cs) < 2 {
+		return nil
+	}
+	// A group holds several only if its pipeline does: the groups of the
+	// others need not be rendered.
+	n := map[string]int{}
+	for _, c := range cs {
+		if c.l == nil {
+			continue
+		}
+		if p := c.l.def.plan; p.HasConcurrency() && p.mode == ModeQueue {
+			n[c.l.rec.Name]++ // skip and cancel_in_progress keep one, not an order
+		}
+	}
+	groups := map[string]int{}
+	var keys []string
+	var out []prepared
+	for i, c := range cs {
+		if c.l == nil || n[c.l.rec.Name] < 2 {
+			continue
+		}
+		evv := c.evv
+		if evv == nil {
+			evv = NewEventVars(c.ev)
+		}
+		g, err := c.l.def.plan.ConcurrencyGroup(ctx, evv)
+		if err != nil {
+			continue // fails when it runs
+		}
+		if out == nil {
+			out = make([]prepared, len(cs))
+		}
+		out[i] = prepared{evv, c.l.def.plan, g}
+		k := groupKey(c.l.rec.Name, g)
+		if groups[k]++; groups[k] == 2 {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if err := e.markGroup(ctx, k); err != nil && ctx.Err() == nil {
+			e.log.Warn("pipeline: mark concurrency group", "group", k, "err", err)
+		}
+	}
+	return out
+}
+
+// markGroup sets the Waiting mark of group entry key, keeping its holder.
+func (e *Engine) markGroup(ctx context.Context, key string) error {
+	for range groupRetries {
+		var l groupLock
+		var version int64
+		ent, err := e.st.GetState(ctx, GroupScope, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if json.Unmarshal(ent.Value, &l) == nil && l.Waiting {
+				return nil
+			}
+			version = ent.Version
+		}
+		l.Waiting = true
+		val, _ := json.Marshal(l)
+		_, err = e.st.PutState(ctx, store.StateEntry{Scope: GroupScope, Key: key, Value: val, Version: version})
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return nil // others keep writing it: a waiter's mark, most likely
 }

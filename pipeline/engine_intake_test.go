@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/pipeline"
@@ -160,6 +163,9 @@ func TestIntakeBatch(t *testing.T) {
 					}
 				}
 				r.ranMu.Unlock()
+				// A run leaves InFlight just after its conclusion is stored,
+				// which is what Wait saw.
+				waitFor(t, func() bool { return r.h.eng.Stats().InFlight == 0 })
 				if st := r.h.eng.Stats(); st.Duplicates != 1 || st.InFlight != 0 {
 					t.Errorf("Stats: Duplicates %d, InFlight %d; want 1, 0", st.Duplicates, st.InFlight)
 				}
@@ -256,4 +262,189 @@ func TestIntakeBatchWhileStopping(t *testing.T) {
 			t.Fatal("no execution for event 0")
 		})
 	}
+}
+
+// TestIntakeBatchWhileStoppingNoRescue: an execution a batch created
+// claimed while the engine began to stop never ran, so the engine that
+// claims it next takes over no run: it is no rescue, and RescueFail
+// (which fails what another owner may have half run) runs it.
+func TestIntakeBatchWhileStoppingNoRescue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		r := startIntake(t, st, pipeline.Config{})
+		close(r.steps)
+		ctx := context.Background()
+		if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+			t.Fatal(err)
+		}
+		<-r.gs.entered
+		stopped := make(chan error, 1)
+		go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+		waitFor(t, func() bool {
+			_, err := r.h.eng.Trigger(ctx, "one", schemaEvent(t))
+			return errors.Is(err, pipeline.ErrStopped)
+		})
+		close(r.gs.release)
+		if err := <-stopped; err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		r.h.stop()
+		time.Sleep(time.Second) // the next engine comes later
+		h2 := start(t, pipeline.Config{Store: st, Steps: registry(nil, nil), OnRescue: pipeline.RescueFail})
+		for _, x := range listAll(t, st, "one") {
+			if x.EventID != r.evs[0].ID {
+				continue
+			}
+			if x = h2.wait(x.ID); x.Status != store.StatusSucceeded {
+				t.Errorf("execution %s on the second engine: %s (%s); want succeeded", x.ID, x.Status, x.Error)
+			}
+			if n := h2.eng.Stats().Rescues; n != 0 {
+				t.Errorf("Stats().Rescues = %d; want 0 (nothing had run)", n)
+			}
+			h2.stop()
+			return
+		}
+		t.Fatal("no execution for event 0")
+	})
+}
+
+// TestIntakeBatchGroupOrder: the executions of one concurrency group that
+// one intake batch creates run in creation order, the oldest first,
+// whether the batch created them all claimed (and so started them at
+// once) or some queued for a claim, as those the claim loop claims
+// together do. All are started while nothing holds the group.
+func TestIntakeBatchGroupOrder(t *testing.T) {
+	for _, path := range []string{"intake", "claim"} {
+		// Workers 2: room for all six; Workers 1: for three (intake) or
+		// four (claim), the rest claimed later.
+		for _, workers := range []int{2, 1} {
+			t.Run(fmt.Sprintf("%s/Workers%d", path, workers), func(t *testing.T) {
+				for range 20 { // the newest used to win nearly every time
+					testGroupOrderBurst(t, path, workers)
+					if t.Failed() {
+						return
+					}
+				}
+			})
+		}
+	}
+}
+
+func testGroupOrderBurst(t *testing.T, path string, workers int) {
+	gs := newGatedStore(memory.New())
+	bus := events.NewMemoryBus(events.MemoryConfig{})
+	defer bus.Close()
+	var mu sync.Mutex
+	var order []string
+	reg := registry(map[string]probeFunc{
+		"s": func(ctx context.Context, in steps.Input, _ probeConfig) (steps.Output, error) {
+			mu.Lock()
+			order = append(order, in.Execution)
+			mu.Unlock()
+			return steps.Output{}, nil
+		},
+	}, nil)
+	eng, err := pipeline.NewEngine(pipeline.Config{Store: gs, Bus: bus, Workers: workers, Steps: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, src := range []string{groupPipeline("queue"), "name: other\non: [{event: acme.x}]\nsteps: [{id: s, uses: probe, with: {key: x}}]\n"} {
+		if _, err := eng.PutSource(ctx, "test.yaml", []byte(src), store.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ids []string
+	if path == "claim" {
+		// Queued before Run: its first claim round takes them together.
+		for range 6 {
+			id, err := eng.Trigger(ctx, "grouped", event(t, events.TypeSchemaChanged, "ws", map[string]string{"g": "a"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- eng.Run(ctx) }()
+	<-eng.Ready()
+	if path == "intake" {
+		// Held in the store, the first event lets the next ones queue on
+		// the bus: they come in one batch.
+		first, err := events.New("acme.x", "ws", map[string]string{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bus.Publish(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		<-gs.entered
+		for range 6 {
+			if err := bus.Publish(ctx, event(t, events.TypeSchemaChanged, "ws", map[string]string{"g": "a"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(gs.release)
+		waitFor(t, func() bool { return len(listAll(t, gs, "grouped")) == 6 })
+		for _, x := range listAll(t, gs, "grouped") {
+			ids = append(ids, x.ID)
+		}
+		slices.Sort(ids)
+	} else {
+		close(gs.release)
+	}
+	for _, id := range ids {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		x, err := eng.Wait(wctx, id)
+		cancel()
+		if err != nil || x.Status != store.StatusSucceeded {
+			t.Fatalf("execution %s: %s (%s), %v", id, x.Status, x.Error, err)
+		}
+	}
+	if err := eng.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(order, ids) {
+		t.Errorf("%s: executions of one group ran in the order %v; want creation order %v", path, order, ids)
+	}
+}
+
+// TestRunWaitsForIntake: Run (and so Shutdown) returns only once the
+// intake call in progress has stored its batch and released what it
+// created claimed; the memory bus does not wait for a handler when a
+// subscription closes.
+func TestRunWaitsForIntake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := memory.New()
+		r := startIntake(t, st, pipeline.Config{})
+		close(r.steps)
+		ctx := context.Background()
+		if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+			t.Fatal(err)
+		}
+		<-r.gs.entered
+		stopped := make(chan error, 1)
+		go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+		synctest.Wait() // everything but the held creation is done
+		select {
+		case err := <-stopped:
+			close(r.gs.release)
+			t.Fatalf("Shutdown = %v while intake was still writing; want it to wait", err)
+		default:
+		}
+		close(r.gs.release)
+		if err := <-stopped; err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		xs := listAll(t, st, "one")
+		if len(xs) != 1 || xs[0].Status != store.StatusRunning || !xs[0].StartedAt.IsZero() {
+			t.Fatalf("executions after Shutdown = %+v; want event 0's, released", xs)
+		}
+		r.h.stop()
+	})
 }

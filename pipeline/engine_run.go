@@ -229,10 +229,12 @@ func (e *Engine) intakeEvents(ctx context.Context, evs []events.Event, part, k i
 	return e.createAll(ctx, todo)
 }
 
-// creation is an execution intake is to create: l's for ev.
+// creation is an execution intake is to create: l's for ev (evv, when
+// set, is ev's, already decoded for matching).
 type creation struct {
-	l  *loaded
-	ev events.Event
+	l   *loaded
+	ev  events.Event
+	evv *EventVars
 }
 
 // match appends to todo the executions ev starts in share part of k.
@@ -261,7 +263,7 @@ func (e *Engine) match(ctx context.Context, s *snapshot, ev events.Event, part, 
 		}
 		e.stats.triggerMatches.Add(1)
 		if l, ok := s.byName[h.Plan.name]; ok {
-			todo = append(todo, creation{l, ev})
+			todo = append(todo, creation{l, ev, evv})
 		}
 	}
 	return todo
@@ -289,8 +291,9 @@ func share(ctx context.Context, p *Plan, evv *EventVars, k int) int {
 // as this engine has room for are created already claimed and started at
 // once, which spares each a claim's round trip and the wait for the claim
 // loop; the rest are left queued for a claim. The first in todo (the
-// oldest events) get the room, so a group's executions still start in
-// publish order.
+// oldest events) get the room, and a group of which todo holds several
+// executions is marked first (markBursts), so a group's executions still
+// start in publish order, whether started here at once or claimed later.
 func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 	// The room is reserved until the runs are in flight, so concurrent
 	// intakes and claims never hold more than maxInflight.
@@ -301,6 +304,9 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 	}
 	e.reserved += room
 	e.mu.Unlock()
+	// Before the executions exist: once they do, a claim may take the
+	// queued ones, even before those created claimed have started.
+	groups := e.markBursts(ctx, todo)
 	xs := make([]store.Execution, len(todo))
 	for i, c := range todo {
 		xs[i] = store.Execution{Pipeline: c.l.rec.Name, Version: c.l.rec.Version, EventID: c.ev.ID, Event: c.ev, Status: store.StatusQueued}
@@ -337,14 +343,24 @@ func (e *Engine) createAll(ctx context.Context, todo []creation) error {
 		}
 		x := got[i]
 		if stopping {
-			// Left for the next claim at once, as an interrupted run is.
+			// Left for the next claim at once, as an interrupted run is,
+			// but with StartedAt cleared, as a claim handed back to wait
+			// for its group is: it never ran, so the next claim is no
+			// rescue (which RescueFail would fail) and its pipeline
+			// timeout counts from that claim.
 			x.LeaseUntil = x.LeaseUntil.Add(-e.cfg.Lease)
+			x.StartedAt = time.Time{}
 			if _, err := e.updateExecution(x); err != nil {
 				e.log.Warn("pipeline: release execution created while stopping", "pipeline", x.Pipeline, "execution", x.ID, "err", err)
 			}
 			continue
 		}
-		e.start(x, claimed)
+		// The event's EventVars from matching: x.Event is that event.
+		pre := prepared{evv: todo[i].evv}
+		if groups != nil && groups[i].plan != nil {
+			pre = groups[i]
+		}
+		e.start(x, claimed, pre)
 		e.mu.Lock()
 		e.reserved-- // now counted in inflight
 		e.mu.Unlock()
@@ -528,8 +544,21 @@ func (e *Engine) claim(ctx context.Context) bool {
 		e.backlog.Store(true) // there may be more
 	}
 	claimed := time.Now()
-	for _, x := range xs {
-		e.start(x, claimed)
+	var groups []prepared
+	if len(xs) > 1 {
+		s := e.snap.Load()
+		cs := make([]creation, len(xs))
+		for i, x := range xs {
+			cs[i] = creation{l: s.byName[x.Pipeline], ev: x.Event} // l nil: not loaded, fails when it runs
+		}
+		groups = e.markBursts(ctx, cs)
+	}
+	for i, x := range xs {
+		var pre prepared
+		if groups != nil {
+			pre = groups[i]
+		}
+		e.start(x, claimed, pre)
 	}
 	return len(xs) == free
 }
