@@ -213,6 +213,18 @@ func (e *Engine) intakeEvents(ctx context.Context, evs []events.Event, part, k i
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()
+		// Run is closing the subscriptions. Returned while ctx is live, the
+		// error would be a failed delivery, which a durable bus counts
+		// against MaxAttempts and may give the events up for; returned
+		// once the subscription has ended, it is an interruption, and the
+		// events are left for the next engine. Bounded by Grace, for a bus
+		// whose ctx does not end with its subscription.
+		t := time.NewTimer(e.cfg.Grace)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
 		return ErrStopped
 	}
 	e.intakes.Add(1)
