@@ -110,7 +110,11 @@ func isClosed(c chan struct{}) bool {
 
 func (e *Engine) finish(r *run) {
 	e.mu.Lock()
-	delete(e.inflight, r.x.ID)
+	if e.inflight[r.x.ID] == r {
+		// Not a newer run of the same execution, which this engine may
+		// have claimed again after this one's lease lapsed unrenewed.
+		delete(e.inflight, r.x.ID)
+	}
 	e.mu.Unlock()
 	e.signalFinished()
 	if r.waited {

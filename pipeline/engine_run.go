@@ -97,8 +97,13 @@ func (e *Engine) Run(ctx context.Context) error {
 					})
 				}
 				if err != nil {
+					// The subscriptions made may have started runs already:
+					// Run owns them, so it ends them before it returns.
 					e.stop()
 					closeSubs()
+					e.intakes.Wait()
+					e.interrupt()
+					e.runs.Wait()
 					return fmt.Errorf("pipeline: run: subscribe: %w", err)
 				}
 				subs = append(subs, sub)
