@@ -105,6 +105,37 @@ func startIntake(t *testing.T, st store.Store, cfg pipeline.Config) *intakeRun {
 	return r
 }
 
+// startStopping publishes event 0 and, while its creation is held,
+// starts a Shutdown, whose result it returns.
+func (r *intakeRun) startStopping(t *testing.T) <-chan error {
+	t.Helper()
+	ctx := context.Background()
+	if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
+		t.Fatal(err)
+	}
+	<-r.gs.entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+	return stopped
+}
+
+// stopWhileCreating stops the engine while event 0's creation is held:
+// the creation is let go once the engine is stopping, and the engine has
+// stopped when it returns.
+func (r *intakeRun) stopWhileCreating(t *testing.T) {
+	t.Helper()
+	stopped := r.startStopping(t)
+	waitFor(t, func() bool {
+		_, err := r.h.eng.Trigger(context.Background(), "one", schemaEvent(t))
+		return errors.Is(err, pipeline.ErrStopped)
+	})
+	close(r.gs.release)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	r.h.stop()
+}
+
 func (r *intakeRun) publishAll(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
@@ -230,22 +261,7 @@ func TestIntakeBatchWhileStopping(t *testing.T) {
 			st := sk.open(t)
 			r := startIntake(t, st, pipeline.Config{})
 			close(r.steps)
-			ctx := context.Background()
-			if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
-				t.Fatal(err)
-			}
-			<-r.gs.entered // event 0's creation is held: stop meanwhile
-			stopped := make(chan error, 1)
-			go func() { stopped <- r.h.eng.Shutdown(ctx) }()
-			waitFor(t, func() bool {
-				_, err := r.h.eng.Trigger(ctx, "one", schemaEvent(t))
-				return errors.Is(err, pipeline.ErrStopped)
-			})
-			close(r.gs.release)
-			if err := <-stopped; err != nil {
-				t.Fatalf("Shutdown = %v", err)
-			}
-			r.h.stop()
+			r.stopWhileCreating(t)
 			if n := r.ranIDs[r.evs[0].ID]; n != 0 {
 				t.Fatalf("event 0 ran %d times on the stopping engine; want 0", n)
 			}
@@ -273,22 +289,7 @@ func TestIntakeBatchWhileStoppingNoRescue(t *testing.T) {
 		st := memory.New()
 		r := startIntake(t, st, pipeline.Config{})
 		close(r.steps)
-		ctx := context.Background()
-		if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
-			t.Fatal(err)
-		}
-		<-r.gs.entered
-		stopped := make(chan error, 1)
-		go func() { stopped <- r.h.eng.Shutdown(ctx) }()
-		waitFor(t, func() bool {
-			_, err := r.h.eng.Trigger(ctx, "one", schemaEvent(t))
-			return errors.Is(err, pipeline.ErrStopped)
-		})
-		close(r.gs.release)
-		if err := <-stopped; err != nil {
-			t.Fatalf("Shutdown = %v", err)
-		}
-		r.h.stop()
+		r.stopWhileCreating(t)
 		time.Sleep(time.Second) // the next engine comes later
 		h2 := start(t, pipeline.Config{Store: st, Steps: registry(nil, nil), OnRescue: pipeline.RescueFail})
 		for _, x := range listAll(t, st, "one") {
@@ -423,13 +424,7 @@ func TestRunWaitsForIntake(t *testing.T) {
 		st := memory.New()
 		r := startIntake(t, st, pipeline.Config{})
 		close(r.steps)
-		ctx := context.Background()
-		if err := r.bus.Publish(ctx, r.evs[0]); err != nil {
-			t.Fatal(err)
-		}
-		<-r.gs.entered
-		stopped := make(chan error, 1)
-		go func() { stopped <- r.h.eng.Shutdown(ctx) }()
+		stopped := r.startStopping(t)
 		synctest.Wait() // everything but the held creation is done
 		select {
 		case err := <-stopped:

@@ -21,6 +21,9 @@ import (
 type unreachableStore struct {
 	store.Store
 	down atomic.Bool
+	// claimsWork lets claims through while down: an engine whose
+	// renewals fail but whose claims succeed.
+	claimsWork bool
 }
 
 var errUnreachable = errors.New("database unreachable")
@@ -33,7 +36,7 @@ func (s *unreachableStore) UpdateExecution(ctx context.Context, x store.Executio
 }
 
 func (s *unreachableStore) ClaimExecutions(ctx context.Context, owner string, lease time.Duration, n int) ([]store.Execution, error) {
-	if s.down.Load() {
+	if s.down.Load() && !s.claimsWork {
 		return nil, errUnreachable
 	}
 	return s.Store.ClaimExecutions(ctx, owner, lease, n)

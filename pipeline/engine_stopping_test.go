@@ -143,33 +143,6 @@ func TestRunSubscribeFailureEndsRuns(t *testing.T) {
 	}
 }
 
-// failingUpdates fails every execution write while fail is set, with an
-// error that is no conflict (the database unreachable).
-type failingUpdates struct {
-	store.Store
-	fail atomic.Bool
-}
-
-var errStoreDown = errors.New("database unreachable")
-
-func (f *failingUpdates) UpdateExecution(ctx context.Context, x store.Execution) (store.Execution, error) {
-	if f.fail.Load() {
-		return store.Execution{}, errStoreDown
-	}
-	return f.Store.UpdateExecution(ctx, x)
-}
-
-func (f *failingUpdates) UpdateExecutions(ctx context.Context, xs []store.Execution) ([]store.Execution, []error) {
-	if f.fail.Load() {
-		errs := make([]error, len(xs))
-		for i := range errs {
-			errs[i] = errStoreDown
-		}
-		return make([]store.Execution, len(xs)), errs
-	}
-	return f.Store.UpdateExecutions(ctx, xs)
-}
-
 // TestReclaimedOwnExecution: an engine whose lease renewals fail while its
 // claims succeed claims its own execution again once the lease lapses.
 // When the first run's step then ends, its write is refused and the run
@@ -177,7 +150,7 @@ func (f *failingUpdates) UpdateExecutions(ctx context.Context, xs []store.Execut
 // with it.
 func TestReclaimedOwnExecution(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		st := &failingUpdates{Store: memory.New()}
+		st := &unreachableStore{Store: memory.New(), claimsWork: true}
 		release := []chan struct{}{make(chan struct{}), make(chan struct{})} // per attempt
 		var calls atomic.Int64
 		h := start(t, pipeline.Config{Store: st, Workers: 2, Lease: 3 * time.Second, PollInterval: 100 * time.Millisecond,
@@ -200,12 +173,12 @@ func TestReclaimedOwnExecution(t *testing.T) {
 		// Renewals every second fail; the lease lapses at 3s and the
 		// engine claims the execution again; the store is back between
 		// two renewals, before the new claim's lease could lapse too.
-		st.fail.Store(true)
+		st.down.Store(true)
 		time.Sleep(3500 * time.Millisecond)
 		if calls.Load() != 2 {
 			t.Fatalf("%d step attempts; want 2 (the execution claimed again by its own engine)", calls.Load())
 		}
-		st.fail.Store(false)
+		st.down.Store(false)
 		// The first run's step ends: its write is refused, and it ends.
 		close(release[0])
 		synctest.Wait()
