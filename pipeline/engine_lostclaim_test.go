@@ -3,10 +3,15 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/mockops/mockops/events"
 	"github.com/mockops/mockops/pipeline"
@@ -66,7 +71,10 @@ func TestEngineLostClaimDuringLastStep(t *testing.T) {
 		st := &unreachableStore{Store: memory.New()}
 		release := make(chan struct{})
 		c := &calls{}
-		h := start(t, pipeline.Config{Store: st, Lease: 3 * time.Second, Steps: registry(map[string]probeFunc{
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		defer tp.Shutdown(context.Background())
+		h := start(t, pipeline.Config{Store: st, Lease: 3 * time.Second, TracerProvider: tp, Steps: registry(map[string]probeFunc{
 			"s": func(ctx context.Context, _ steps.Input, _ probeConfig) (steps.Output, error) {
 				select {
 				case <-release:
@@ -100,6 +108,27 @@ func TestEngineLostClaimDuringLastStep(t *testing.T) {
 		}
 		if _, err := st.GetState(ctx, pipeline.GroupScope, "grouped\x1fa"); err != nil {
 			t.Errorf("group entry of the execution now owned by other: %v; want it kept", err)
+		}
+		// Its span says the claim was lost, not that it succeeded.
+		spans := 0
+		for _, sp := range rec.Ended() {
+			if !strings.HasPrefix(sp.Name(), "pipeline ") {
+				continue
+			}
+			spans++
+			status := ""
+			for _, a := range sp.Attributes() {
+				if a.Key == "mockops.status" {
+					status = a.Value.AsString()
+				}
+			}
+			if sp.Status().Code != codes.Error || status != string(store.StatusRunning) {
+				t.Errorf("execution span: status %v %q, mockops.status %q; want an error, running (it runs on elsewhere)",
+					sp.Status().Code, sp.Status().Description, status)
+			}
+		}
+		if spans != 1 {
+			t.Errorf("%d execution spans ended; want 1", spans)
 		}
 		// Another execution of the group waits for the one other holds.
 		id2, err := h.eng.Trigger(ctx, "grouped", event(t, events.TypeSchemaChanged, "ws", map[string]string{"g": "a"}))

@@ -124,14 +124,23 @@ func (e *Engine) traceExecution(x store.Execution) context.Context {
 
 // endSpan ends the execution's span with the status the run left in the
 // record (running when it was interrupted, for another engine to resume).
+// A run whose claim was lost left nothing: the execution runs on
+// elsewhere, and the span says so with an error, not with the status this
+// run meant to write.
 func (r *run) endSpan(ctx context.Context) {
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
 		return
 	}
 	r.mu.Lock()
-	status, msg := r.x.Status, r.x.Error
+	status, msg, lost := r.x.Status, r.x.Error, r.lost
 	r.mu.Unlock()
+	if lost {
+		span.SetAttributes(attrStatus.String(string(store.StatusRunning)))
+		span.SetStatus(codes.Error, "claim lost: another owner runs the execution")
+		span.End()
+		return
+	}
 	span.SetAttributes(attrStatus.String(string(status)))
 	setSpanStatus(span, status, msg)
 	span.End()
