@@ -22,38 +22,11 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return jsonbody.Read(w, r, h.maxBody)
 }
 
-// badRequest is a client error found decoding a request, with the
-// positions a parser found.
-type badRequest struct {
-	status   int
-	detail   string
-	problems []problemPos
-}
-
-func (e *badRequest) Error() string { return e.detail }
-
-func (e *badRequest) write(w http.ResponseWriter) {
-	p := problem.New(e.status, e.detail)
-	if len(e.problems) > 0 {
-		p = p.With("errors", e.problems)
-	}
-	problem.Write(w, p)
-}
-
-// problemPos is one positioned problem of an answer; line and column are
-// 1-based, 0 when unknown.
-type problemPos struct {
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Message string `json:"message"`
-	Path    string `json:"path,omitempty"`
-}
-
-func positionsOf(l ErrorList) []problemPos {
-	out := make([]problemPos, len(l))
+// positionsOf turns a definition's ErrorList into the problems of an answer.
+func positionsOf(l ErrorList) []problem.Position {
+	out := make([]problem.Position, len(l))
 	for i, e := range l {
-		out[i] = problemPos{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Path: e.Path}
+		out[i] = problem.Position{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Path: e.Path}
 	}
 	return out
 }
@@ -65,14 +38,14 @@ func decodeDefinition(contentType string, body []byte) ([]byte, error) {
 	if contentType != "" {
 		m, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return nil, &badRequest{status: http.StatusUnsupportedMediaType, detail: "malformed Content-Type"}
+			return nil, &problem.ClientError{Status: http.StatusUnsupportedMediaType, Detail: "malformed Content-Type"}
 		}
 		mt = m
 	}
 	switch mt {
 	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
 		if len(bytes.TrimSpace(body)) == 0 {
-			return nil, &badRequest{status: http.StatusBadRequest, detail: "empty definition"}
+			return nil, &problem.ClientError{Status: http.StatusBadRequest, Detail: "empty definition"}
 		}
 		return body, nil
 	case "application/json":
@@ -83,12 +56,12 @@ func decodeDefinition(contentType string, body []byte) ([]byte, error) {
 			return nil, err
 		}
 		if in.Source == nil || strings.TrimSpace(*in.Source) == "" {
-			return nil, &badRequest{status: http.StatusBadRequest, detail: `body needs a "source" member holding the definition`}
+			return nil, &problem.ClientError{Status: http.StatusBadRequest, Detail: `body needs a "source" member holding the definition`}
 		}
 		return []byte(*in.Source), nil
 	}
-	return nil, &badRequest{status: http.StatusUnsupportedMediaType,
-		detail: `a definition is sent as application/yaml, or as application/json {"source": ...}; not ` + clip(mt)}
+	return nil, &problem.ClientError{Status: http.StatusUnsupportedMediaType,
+		Detail: `a definition is sent as application/yaml, or as application/json {"source": ...}; not ` + clip(mt)}
 }
 
 // decodeJSON decodes exactly one JSON value into v, refusing unknown
@@ -97,11 +70,11 @@ func decodeDefinition(contentType string, body []byte) ([]byte, error) {
 func decodeJSON(body []byte, v any) error {
 	err := jsonbody.Decode(body, v)
 	if se, ok := errors.AsType[*jsonbody.SyntaxError](err); ok {
-		return &badRequest{status: http.StatusBadRequest, detail: "malformed JSON body: " + se.Msg,
-			problems: []problemPos{{File: requestFile, Line: se.Line, Column: se.Column, Message: se.Msg}}}
+		return &problem.ClientError{Status: http.StatusBadRequest, Detail: "malformed JSON body: " + se.Msg,
+			Problems: []problem.Position{{File: requestFile, Line: se.Line, Column: se.Column, Message: se.Msg}}}
 	}
 	if err != nil { // jsonbody.ErrEmpty
-		return &badRequest{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
+		return &problem.ClientError{Status: http.StatusBadRequest, Detail: "empty request body: a JSON object is expected"}
 	}
 	return nil
 }
@@ -110,7 +83,7 @@ func decodeJSON(body []byte, v any) error {
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // errPrecondition is a precondition header the handler cannot read.
-var errPrecondition = &badRequest{status: http.StatusBadRequest, detail: `If-Match and If-None-Match take one quoted version ("3") or *`}
+var errPrecondition = &problem.ClientError{Status: http.StatusBadRequest, Detail: `If-Match and If-None-Match take one quoted version ("3") or *`}
 
 // precondition turns If-Match / If-None-Match into the version a Put or
 // Delete expects: store.AnyVersion without one, 0 for If-None-Match: *,

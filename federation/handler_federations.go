@@ -87,7 +87,7 @@ func (h *handler) definition(w http.ResponseWriter, r *http.Request) ([]byte, bo
 	}
 	src, err := decodeDefinition(r.Header.Get("Content-Type"), body)
 	if err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return nil, false
 	}
 	return src, true
@@ -181,7 +181,7 @@ func (h *handler) put(w http.ResponseWriter, r *http.Request) {
 	}
 	version, mustExist, given, err := precondition(r, true)
 	if err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	src, ok := h.definition(w, r)
@@ -216,7 +216,7 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	version, _, given, err := precondition(r, false)
 	if err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	if err := h.reg.Delete(r.Context(), name, version); err != nil {
@@ -241,7 +241,7 @@ func (h *handler) route(w http.ResponseWriter, r *http.Request) {
 	}
 	var in routeRequest
 	if err := decodeJSON(body, &in); err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	if !strings.HasPrefix(in.Path, "/") {
@@ -302,7 +302,7 @@ func (h *handler) setReality(w http.ResponseWriter, r *http.Request) {
 	}
 	var in realityRequest
 	if err := decodeJSON(body, &in); err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	if in.Reality == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mockops/mockops/internal/problem"
 	"github.com/mockops/mockops/store/access"
 	"github.com/mockops/mockops/store/memory"
 )
@@ -67,12 +68,12 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err == nil {
 			return
 		}
-		var br *badRequest
-		if !errors.As(err, &br) || br.status != http.StatusBadRequest {
-			t.Fatalf("decodeJSON(%q) = %v; want a 400 badRequest", body, err)
+		var br *problem.ClientError
+		if !errors.As(err, &br) || br.Status != http.StatusBadRequest {
+			t.Fatalf("decodeJSON(%q) = %v; want a 400 problem.ClientError", body, err)
 		}
 		lines := strings.Count(body, "\n") + 1
-		for _, p := range br.problems {
+		for _, p := range br.Problems {
 			if p.Line < 1 || p.Line > lines || p.Column < 1 {
 				t.Fatalf("decodeJSON(%q): problem at %d:%d outside the body", body, p.Line, p.Column)
 			}

@@ -70,7 +70,7 @@ func (h *handler) putState(w http.ResponseWriter, r *http.Request) {
 	}
 	version, mustExist, given, err := precondition(r, true)
 	if err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
@@ -85,7 +85,7 @@ func (h *handler) putState(w http.ResponseWriter, r *http.Request) {
 	}
 	var probe json.RawMessage
 	if err := decodeJSON(body, &probe); err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	key := r.PathValue("key")
@@ -122,7 +122,7 @@ func (h *handler) deleteState(w http.ResponseWriter, r *http.Request) {
 	}
 	version, _, given, err := precondition(r, false)
 	if err != nil {
-		err.(*badRequest).write(w)
+		err.(*problem.ClientError).Write(w)
 		return
 	}
 	if err := st.Delete(r.Context(), r.PathValue("key"), version); err != nil {

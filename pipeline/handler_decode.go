@@ -30,39 +30,11 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return jsonbody.Read(w, r, h.maxBody)
 }
 
-// apiError is a client error found while decoding a request: the status
-// to answer and its detail, with positions when a parser found them.
-type apiError struct {
-	status   int
-	detail   string
-	problems []problemPos
-}
-
-func (e *apiError) Error() string { return e.detail }
-
-func (e *apiError) write(w http.ResponseWriter) {
-	p := problem.New(e.status, e.detail)
-	if len(e.problems) > 0 {
-		p = p.With("errors", e.problems)
-	}
-	problem.Write(w, p)
-}
-
-// problemPos is one positioned problem in an answer: a definition's
-// diagnostic, or where a JSON body stops parsing. Line and column are
-// 1-based; 0 means unknown.
-type problemPos struct {
-	File    string `json:"file"`
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Message string `json:"message"`
-}
-
 // positions turns a definition's ErrorList into the problems of an answer.
-func positions(l ErrorList) []problemPos {
-	out := make([]problemPos, len(l))
+func positions(l ErrorList) []problem.Position {
+	out := make([]problem.Position, len(l))
 	for i, e := range l {
-		out[i] = problemPos{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg}
+		out[i] = problem.Position{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg}
 	}
 	return out
 }
@@ -80,14 +52,14 @@ func decodeDefinition(contentType string, body []byte, fallback string) (file st
 	if contentType != "" {
 		m, _, perr := mime.ParseMediaType(contentType)
 		if perr != nil {
-			return "", nil, &apiError{status: http.StatusUnsupportedMediaType, detail: "malformed Content-Type"}
+			return "", nil, &problem.ClientError{Status: http.StatusUnsupportedMediaType, Detail: "malformed Content-Type"}
 		}
 		mt = m
 	}
 	switch mt {
 	case "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml":
 		if len(bytes.TrimSpace(body)) == 0 {
-			return "", nil, &apiError{status: http.StatusBadRequest, detail: "empty definition"}
+			return "", nil, &problem.ClientError{Status: http.StatusBadRequest, Detail: "empty definition"}
 		}
 		return fallback, body, nil
 	case "application/json":
@@ -96,19 +68,19 @@ func decodeDefinition(contentType string, body []byte, fallback string) (file st
 			return "", nil, err
 		}
 		if in.Source == nil || strings.TrimSpace(*in.Source) == "" {
-			return "", nil, &apiError{status: http.StatusBadRequest, detail: `body needs a "source" member holding the definition`}
+			return "", nil, &problem.ClientError{Status: http.StatusBadRequest, Detail: `body needs a "source" member holding the definition`}
 		}
 		file = in.File
 		if file == "" {
 			file = fallback
 		}
 		if len(file) > 256 || !utf8.ValidString(file) || strings.ContainsAny(file, "\n\r") {
-			return "", nil, &apiError{status: http.StatusBadRequest, detail: `"file" must be one line of at most 256 bytes`}
+			return "", nil, &problem.ClientError{Status: http.StatusBadRequest, Detail: `"file" must be one line of at most 256 bytes`}
 		}
 		return file, []byte(*in.Source), nil
 	}
-	return "", nil, &apiError{status: http.StatusUnsupportedMediaType,
-		detail: "a definition is sent as application/yaml, or as application/json {\"source\": ...}; not " + mt}
+	return "", nil, &problem.ClientError{Status: http.StatusUnsupportedMediaType,
+		Detail: "a definition is sent as application/yaml, or as application/json {\"source\": ...}; not " + mt}
 }
 
 // decodeJSON decodes exactly one JSON value into v, refusing unknown
@@ -116,11 +88,11 @@ func decodeDefinition(contentType string, body []byte, fallback string) (file st
 func decodeJSON(body []byte, v any) error {
 	err := jsonbody.Decode(body, v)
 	if se, ok := errors.AsType[*jsonbody.SyntaxError](err); ok {
-		return &apiError{status: http.StatusBadRequest, detail: "malformed JSON body: " + se.Msg,
-			problems: []problemPos{{File: requestFile, Line: se.Line, Column: se.Column, Message: se.Msg}}}
+		return &problem.ClientError{Status: http.StatusBadRequest, Detail: "malformed JSON body: " + se.Msg,
+			Problems: []problem.Position{{File: requestFile, Line: se.Line, Column: se.Column, Message: se.Msg}}}
 	}
 	if err != nil { // jsonbody.ErrEmpty
-		return &apiError{status: http.StatusBadRequest, detail: "empty request body: a JSON object is expected"}
+		return &problem.ClientError{Status: http.StatusBadRequest, Detail: "empty request body: a JSON object is expected"}
 	}
 	return nil
 }
@@ -178,7 +150,7 @@ type eventInput struct {
 func decodeEvent(contentType string, body []byte) (events.Event, error) {
 	if contentType != "" {
 		if m, _, err := mime.ParseMediaType(contentType); err != nil || (m != "application/json" && m != "application/cloudevents+json") {
-			return events.Event{}, &apiError{status: http.StatusUnsupportedMediaType, detail: "an event is sent as application/json"}
+			return events.Event{}, &problem.ClientError{Status: http.StatusUnsupportedMediaType, Detail: "an event is sent as application/json"}
 		}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -189,11 +161,11 @@ func decodeEvent(contentType string, body []byte) (events.Event, error) {
 		return events.Event{}, err
 	}
 	if in.SpecVersion != "" && in.SpecVersion != events.SpecVersion {
-		return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "specversion must be " + events.SpecVersion}
+		return events.Event{}, &problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: "specversion must be " + events.SpecVersion}
 	}
 	if ct := in.DataContentType; ct != "" {
 		if m, _, err := mime.ParseMediaType(ct); err != nil || m != "application/json" {
-			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "only JSON event data is supported"}
+			return events.Event{}, &problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: "only JSON event data is supported"}
 		}
 	}
 	ev := events.Event{
@@ -203,13 +175,13 @@ func decodeEvent(contentType string, body []byte) (events.Event, error) {
 	if in.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, in.Time)
 		if err != nil {
-			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: "event time must be RFC 3339"}
+			return events.Event{}, &problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: "event time must be RFC 3339"}
 		}
 		ev.Time = t
 	}
 	if len(in.Data) > 0 && string(in.Data) != "null" {
 		if c := bytes.TrimSpace(in.Data); len(c) == 0 || c[0] != '{' {
-			return events.Event{}, &apiError{status: http.StatusUnprocessableEntity, detail: `event "data" must be a JSON object`}
+			return events.Event{}, &problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: `event "data" must be a JSON object`}
 		}
 		ev.Data = in.Data
 	}
@@ -219,7 +191,7 @@ func decodeEvent(contentType string, body []byte) (events.Event, error) {
 // checkEvent validates a completed event, answering 422 with the reason.
 func checkEvent(ev events.Event) error {
 	if err := ev.Validate(); err != nil {
-		return &apiError{status: http.StatusUnprocessableEntity, detail: "invalid event: " + strings.TrimPrefix(err.Error(), "events: ")}
+		return &problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: "invalid event: " + strings.TrimPrefix(err.Error(), "events: ")}
 	}
 	return nil
 }
@@ -248,17 +220,17 @@ func parsePrecondition(name, v string) (precondition, error) {
 			return precondition{set: true, version: n}, nil
 		}
 	}
-	return precondition{}, &apiError{status: http.StatusBadRequest, detail: name + " must be * or one ETag this API returned (a quoted version)"}
+	return precondition{}, &problem.ClientError{Status: http.StatusBadRequest, Detail: name + " must be * or one ETag this API returned (a quoted version)"}
 }
 
 // etag renders a stored version as an entity tag.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // writeAPIError answers a decoding error: its own status and positions
-// when it is an *apiError (always, by construction), 400 otherwise.
+// when it is an *problem.ClientError (always, by construction), 400 otherwise.
 func writeAPIError(w http.ResponseWriter, err error) {
-	if e, ok := errors.AsType[*apiError](err); ok {
-		e.write(w)
+	if e, ok := errors.AsType[*problem.ClientError](err); ok {
+		e.Write(w)
 		return
 	}
 	problem.Error(w, http.StatusBadRequest, "malformed request")

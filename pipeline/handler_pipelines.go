@@ -98,7 +98,7 @@ func (h *handler) putPipeline(w http.ResponseWriter, r *http.Request) {
 	}
 	ifNone, err := parsePrecondition("If-None-Match", r.Header.Get("If-None-Match"))
 	if err == nil && ifNone.set && !ifNone.any {
-		err = &apiError{status: http.StatusBadRequest, detail: "If-None-Match on PUT must be *"}
+		err = &problem.ClientError{Status: http.StatusBadRequest, Detail: "If-None-Match on PUT must be *"}
 	}
 	if err != nil {
 		writeAPIError(w, err)
@@ -128,11 +128,11 @@ func (h *handler) putPipeline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Name != name {
-		(&apiError{status: http.StatusUnprocessableEntity,
-			detail: fmt.Sprintf("definition is named %s but the URL names %s", d.Name, name),
-			problems: []problemPos{{File: d.namePos.File, Line: d.namePos.Line, Column: d.namePos.Col,
+		(&problem.ClientError{Status: http.StatusUnprocessableEntity,
+			Detail: fmt.Sprintf("definition is named %s but the URL names %s", d.Name, name),
+			Problems: []problem.Position{{File: d.namePos.File, Line: d.namePos.Line, Column: d.namePos.Col,
 				Message: fmt.Sprintf("name %s does not match the URL's %s", d.Name, name)}},
-		}).write(w)
+		}).Write(w)
 		return
 	}
 	if !found && !h.preconditionsHold(w, false, 0, ifMatch, ifNone) {
@@ -296,7 +296,7 @@ func (h *handler) definition(w http.ResponseWriter, r *http.Request, action acce
 // positioned problem, or 500 when the failure was not the definition's.
 func (h *handler) definitionError(w http.ResponseWriter, r *http.Request, err error) {
 	if l, ok := errors.AsType[ErrorList](err); ok {
-		(&apiError{status: http.StatusUnprocessableEntity, detail: fmt.Sprintf("the definition has %d problem(s)", len(l)), problems: positions(l)}).write(w)
+		(&problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: fmt.Sprintf("the definition has %d problem(s)", len(l)), Problems: positions(l)}).Write(w)
 		return
 	}
 	if errors.Is(err, store.ErrInvalid) {
@@ -339,7 +339,7 @@ func (h *handler) trigger(w http.ResponseWriter, r *http.Request) {
 			ev.Workspace = p.Workspace
 		case p.Workspace:
 		default:
-			err = &apiError{status: http.StatusUnprocessableEntity, detail: "the event's workspace is not the pipeline's"}
+			err = &problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: "the event's workspace is not the pipeline's"}
 		}
 	}
 	if p.Workspace == "" {
@@ -423,7 +423,7 @@ func (h *handler) testEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ev.Type == "" {
-		(&apiError{status: http.StatusUnprocessableEntity, detail: `the event needs a "type" to test`}).write(w)
+		(&problem.ClientError{Status: http.StatusUnprocessableEntity, Detail: `the event needs a "type" to test`}).Write(w)
 		return
 	}
 	now := h.e.now()
